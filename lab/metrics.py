@@ -1,0 +1,120 @@
+"""Pure functions from a history to the figures a run is judged by."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from lab.history import LOCK, RUN, Event
+
+
+@dataclass(frozen=True)
+class LockSpan:
+    """One runner's attempt on one lock: from asking, through holding, to letting go."""
+
+    runner: str
+    key: str
+    asked: float  # t_mono of the first request/wait line
+    acquired: float | None
+    released: float | None
+    waited_line: bool  # uv printed "Waiting to acquire": the lock was contended
+
+    @property
+    def wait_s(self) -> float:
+        return (self.acquired - self.asked) if self.acquired is not None else 0.0
+
+    @property
+    def hold_s(self) -> float:
+        if self.acquired is None or self.released is None:
+            return 0.0
+        return self.released - self.acquired
+
+
+@dataclass
+class _Attempt:
+    asked: float
+    acquired: float | None = None
+    waited_line: bool = False
+
+
+def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
+    """Pair each runner's request/wait/acquired/released lines per key, in time order."""
+    attempts: dict[tuple[str, str], _Attempt] = {}
+    spans: list[LockSpan] = []
+
+    def close(runner: str, key: str, released: float | None) -> None:
+        a = attempts.pop((runner, key))
+        spans.append(LockSpan(runner, key, a.asked, a.acquired, released, a.waited_line))
+
+    for e in sorted((e for e in events if e.op == LOCK and e.key), key=lambda e: e.t_mono):
+        key = e.key or ""
+        attempt = attempts.get((e.runner, key))
+        if attempt is not None and attempt.acquired is not None and e.phase in ("request", "wait"):
+            close(e.runner, key, None)  # asked again without a release line: keep both
+            attempt = None
+        if attempt is None:
+            attempt = attempts[(e.runner, key)] = _Attempt(asked=e.t_mono)
+        if e.phase == "wait":
+            attempt.waited_line = True
+        elif e.phase == "acquired":
+            attempt.acquired = e.t_mono
+        elif e.phase == "released":
+            close(e.runner, key, e.t_mono)
+        elif e.phase == "timeout":
+            close(e.runner, key, None)
+    for runner, key in list(attempts):
+        close(runner, key, None)
+    return sorted(spans, key=lambda s: s.asked)
+
+
+def run_bounds(events: Iterable[Event]) -> dict[str, tuple[float, float | None, int | None]]:
+    """Per runner: (start, end, exit code) from its run events."""
+    bounds: dict[str, tuple[float, float | None, int | None]] = {}
+    for e in events:
+        if e.op != RUN:
+            continue
+        if e.phase == "start":
+            bounds[e.runner] = (e.t_mono, None, None)
+        elif e.phase == "end" and e.runner in bounds:
+            rc = e.data.get("rc")
+            bounds[e.runner] = (bounds[e.runner][0], e.t_mono, rc if isinstance(rc, int) else None)
+    return bounds
+
+
+def holder_during(spans: Sequence[LockSpan], waiting: LockSpan) -> LockSpan | None:
+    """The other runner's hold of the same key that overlaps ``waiting``'s wait the most."""
+    if waiting.acquired is None:
+        end = max((s.released or s.asked) for s in spans)
+    else:
+        end = waiting.acquired
+    best, best_overlap = None, 0.0
+    for s in spans:
+        if s.runner == waiting.runner or s.key != waiting.key or s.acquired is None:
+            continue
+        overlap = min(end, s.released or end) - max(waiting.asked, s.acquired)
+        if overlap > best_overlap:
+            best, best_overlap = s, overlap
+    return best
+
+
+# Lines are stamped when the orchestrator reads them, one reader thread per pipe, so a release
+# and the acquire it allows can arrive in either order by a few milliseconds.
+STAMP_JITTER_S = 0.02
+
+
+def overlapping_holds(
+    spans: Sequence[LockSpan], jitter_s: float = STAMP_JITTER_S
+) -> list[tuple[LockSpan, LockSpan]]:
+    """Pairs of runners that held one exclusive lock at once (beyond stamp jitter)."""
+    held = [s for s in spans if s.acquired is not None]
+    pairs = []
+    for i, a in enumerate(held):
+        for b in held[i + 1 :]:
+            if a.key != b.key or a.runner == b.runner:
+                continue
+            a_end = a.released if a.released is not None else float("inf")
+            b_end = b.released if b.released is not None else float("inf")
+            assert a.acquired is not None and b.acquired is not None
+            if a.acquired + jitter_s < b_end and b.acquired + jitter_s < a_end:
+                pairs.append((a, b))
+    return pairs

@@ -1,0 +1,207 @@
+"""Run one scenario: prepare the run directory, start the runners, record, summarize.
+
+Everything a run produces stays in ``runs/<id>/``: the resolved scenario, the rendered
+checkouts, the shared cache, one log per runner, ``history.jsonl`` and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from lab import template
+from lab.builders.uv import UvBuilder
+from lab.history import RUN, Event, History, Observation, now
+from lab.result import RunResult, summarize
+from lab.runners.base import Backend, Mount, RunnerSpec, RunningRunner
+from lab.scenario import Scenario, Topology
+from lab.toolchain import Toolchain
+
+EventCallback = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, runs_dir: Path, scenario: str) -> RunDir:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for attempt in range(1, 1000):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            path = runs_dir / f"{stamp}-{scenario}{suffix}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise RuntimeError(f"cannot create a run directory in {runs_dir}")
+
+    def point_latest(self) -> None:
+        """Make ``runs/latest`` name this run, replacing the link atomically."""
+        link = self.path.parent / "latest"
+        tmp = self.path.parent / f".latest.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.path.name)
+        tmp.replace(link)
+
+
+class _RunnerLog:
+    """A runner's output with arrival times, fed by its stdout and stderr readers."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: TextIO = path.open("w", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, t_mono: float, stream: str, line: str) -> None:
+        with self._lock:
+            self._file.write(f"{t_mono:.6f} {stream} {line}\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def _runner_names(count: int) -> list[str]:
+    return [f"runner-{i}" for i in range(1, count + 1)]
+
+
+def run(
+    scenario: Scenario,
+    backend: Backend,
+    toolchain: Toolchain,
+    runs_dir: Path,
+    on_event: EventCallback | None = None,
+) -> RunResult:
+    """Run ``scenario`` on ``backend``. Interrupts still leave a result and no runner behind."""
+    toolchain.check(scenario.uv_version)
+    backend.check()
+    tmpl = template.get(scenario.template)
+    run_dir = RunDir.create(runs_dir, scenario.name)
+    run_dir.point_latest()
+    root = run_dir.path
+    (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
+    builder = UvBuilder(scenario.uv_version, scenario.command)
+    (root / "cache").mkdir()
+    (root / "logs").mkdir()
+
+    specs = []
+    for name in _runner_names(scenario.runners):
+        checkout = root / "checkouts" / name
+        tmpl.render(checkout, scenario.template_params())
+        src = "src" if scenario.topology is Topology.SAME_PATH else f"{name}/src"
+        paths = backend.paths(root, name, src)
+        private = root / "runners" / name
+        for sub in ("tmp", "home"):
+            (private / sub).mkdir(parents=True)
+        mounts = [
+            Mount(checkout, paths.src),
+            Mount(root / "cache", paths.cache),
+            Mount(private / "tmp", paths.tmp),
+            Mount(private / "home", paths.home),
+            Mount(toolchain.wheelhouse, paths.wheelhouse, read_only=True),
+            Mount(toolchain.root / "uv", paths.uv_root, read_only=True),
+        ]
+        specs.append(
+            RunnerSpec(
+                name=name,
+                argv=builder.argv(paths),
+                env=builder.env(paths),
+                workdir=paths.src,
+                mounts=mounts,
+                tmpfs=(f"{paths.src}/.venv",),
+                log_path=root / "logs" / f"{name}.log",
+            )
+        )
+
+    status = "failed"
+    logs: list[_RunnerLog] = []
+    with History(root / "history.jsonl") as history:
+
+        def record(runner: str, obs: Observation, stamp: tuple[float, float] | None = None) -> None:
+            event = history.record(runner, obs, stamp)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            with backend.session(run_dir.run_id) as session:
+                handles: dict[str, RunningRunner] = {}
+                for spec in specs:
+                    assert spec.log_path is not None
+                    log = _RunnerLog(spec.log_path)
+                    logs.append(log)
+
+                    def on_line(
+                        stream: str, line: str, name: str = spec.name, log: _RunnerLog = log
+                    ) -> None:
+                        stamp = now()
+                        log.write(stamp[0], stream, line)
+                        obs = builder.observe(line)
+                        if obs is not None:
+                            record(name, obs, stamp)
+
+                    record(spec.name, Observation(RUN, "start"))
+                    handles[spec.name] = session.start(spec, on_line)
+                status = _wait_all(handles, scenario.timeout, record)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            for log in logs:
+                log.close()
+            result = summarize(
+                history.events,
+                run_id=run_dir.run_id,
+                scenario=scenario.name,
+                status=status,
+                backend=backend.name,
+                builder=builder.name,
+                uv_version=scenario.uv_version,
+                topology=scenario.topology.value,
+                build_delay_s=scenario.build_delay,
+            )
+            result.save(root / "result.json")
+    return result
+
+
+def _wait_all(
+    handles: dict[str, RunningRunner],
+    timeout: float,
+    record: Callable[[str, Observation], None],
+) -> str:
+    """Wait for every runner; each exit is recorded by its own thread the moment it happens."""
+    codes: dict[str, int | None] = {}
+
+    def wait_one(name: str, handle: RunningRunner) -> None:
+        rc = handle.wait()
+        codes[name] = rc
+        record(name, Observation(RUN, "end", data={"rc": rc, "pid": handle.pid}))
+
+    waiters = [
+        threading.Thread(target=wait_one, args=item, daemon=True) for item in handles.items()
+    ]
+    for waiter in waiters:
+        waiter.start()
+    deadline = time.monotonic() + timeout
+    while any(w.is_alive() for w in waiters):
+        if time.monotonic() > deadline:
+            for name, handle in handles.items():
+                if name not in codes:
+                    handle.kill()
+            for waiter in waiters:
+                waiter.join()
+            return "timeout"
+        for waiter in waiters:
+            waiter.join(timeout=0.1)  # short joins keep Ctrl-C responsive
+    return "ok" if all(rc == 0 for rc in codes.values()) else "failed"

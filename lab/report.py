@@ -1,0 +1,124 @@
+"""What people read: live progress while runners run, then a table and a verdict."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from lab.history import LOCK, RUN, Event
+from lab.result import RunResult
+
+_STATES = {
+    (LOCK, "request"): "building",
+    (LOCK, "wait"): "waiting for the editable lock",
+    (LOCK, "acquired"): "building, holding the editable lock",
+    (LOCK, "released"): "installing",
+    (LOCK, "timeout"): "lock timeout",
+}
+
+
+class Progress:
+    """A live table of runners, fed with history events from the runner threads."""
+
+    def __init__(self, console: Console, runners: list[str]) -> None:
+        self._lock = threading.Lock()
+        self._state = {name: "starting" for name in runners}
+        self._start: dict[str, float] = {}
+        self._live = Live(
+            console=console, get_renderable=self._render, refresh_per_second=4, transient=True
+        )
+
+    def on_event(self, event: Event) -> None:
+        with self._lock:
+            if event.op == RUN and event.phase == "start":
+                self._start[event.runner] = event.t_mono
+                self._state[event.runner] = "running"
+            elif event.op == RUN and event.phase == "end":
+                self._state[event.runner] = f"done (exit {event.data.get('rc')})"
+            elif (event.op, event.phase) in _STATES:
+                self._state[event.runner] = _STATES[(event.op, event.phase)]
+
+    def _render(self) -> Table:
+        now = time.monotonic()
+        table = Table(title="runners", title_justify="left", box=None)
+        table.add_column("runner")
+        table.add_column("state")
+        table.add_column("elapsed", justify="right")
+        with self._lock:
+            for name, state in self._state.items():
+                started = self._start.get(name)
+                elapsed = (
+                    f"{now - started:5.1f} s" if started and not state.startswith("done") else ""
+                )
+                table.add_row(name, state, elapsed)
+        return table
+
+    def __enter__(self) -> Progress:
+        self._live.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._live.stop()
+
+
+def verdict(result: RunResult) -> str:
+    one = f"{result.single_build_s:.1f} s" if result.single_build_s else "n/a"
+    span = (
+        f"makespan {result.makespan_s:.1f} s = {result.ratio:.2f} × one build ({one})"
+        if result.makespan_s is not None and result.ratio is not None
+        else "no makespan"
+    )
+    if result.status != "ok":
+        failed = [r.name for r in result.runners if r.rc != 0]
+        names = ", ".join(failed) or "none"
+        return f"run {result.status}: runner(s) {names} did not finish cleanly; {span}"
+    wait = result.longest_wait
+    if result.serialized and wait is not None:
+        return (
+            f"reproduced: {wait.runner} waited {wait.wait_s:.1f} s for the editable lock on "
+            f"{wait.key} (held by {wait.holder}); {span}"
+        )
+    keys = ", ".join(result.keys) or "none seen"
+    longest = f"longest lock wait {wait.wait_s:.2f} s" if wait else "no lock wait"
+    return f"not serialized: {longest} (editable keys: {keys}); {span}"
+
+
+def table(result: RunResult) -> Table:
+    t = Table(
+        title=f"{result.scenario} · {result.builder} {result.uv_version} · "
+        f"{result.backend} backend · {result.topology}",
+        title_justify="left",
+    )
+    t.add_column("runner")
+    t.add_column("exit", justify="right")
+    t.add_column("wall", justify="right")
+    t.add_column("lock wait", justify="right")
+    t.add_column("lock hold", justify="right")
+    for r in result.runners:
+        t.add_row(
+            r.name,
+            "killed" if r.rc is None else str(r.rc),
+            f"{r.wall_s:.2f} s" if r.wall_s is not None else "-",
+            f"{r.lock_wait_s:.2f} s",
+            f"{r.lock_hold_s:.2f} s",
+        )
+    return t
+
+
+def print_result(console: Console, result: RunResult, run_path: str) -> None:
+    console.print(table(result))
+    style = "bold green" if result.serialized else "bold"
+    if result.status != "ok":
+        style = "bold red"
+    console.print(verdict(result), style=style, highlight=False)
+    console.print(f"run directory: {run_path}", style="dim", highlight=False)

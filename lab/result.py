@@ -1,0 +1,132 @@
+"""The result of a run, as stored in ``result.json`` and printed with ``--json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab import metrics
+from lab.history import Event
+
+SERIALIZED_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class RunnerResult:
+    name: str
+    rc: int | None  # None: killed (timeout or interrupt) before it exited
+    wall_s: float | None
+    lock_wait_s: float
+    lock_hold_s: float
+
+
+@dataclass(frozen=True)
+class LockWait:
+    runner: str
+    key: str
+    wait_s: float
+    holder: str | None  # the runner that held the lock meanwhile
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    scenario: str
+    status: str  # ok | failed | timeout | interrupted
+    backend: str
+    builder: str
+    uv_version: str
+    topology: str
+    build_delay_s: float
+    runners: list[RunnerResult]
+    single_build_s: float | None
+    single_build_source: str
+    makespan_s: float | None
+    ratio: float | None
+    longest_wait: LockWait | None
+    serialized: bool = False
+    keys: list[str] = field(default_factory=list)
+    overlapping_holds: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        tmp.replace(path)
+
+
+def summarize(
+    events: list[Event],
+    *,
+    run_id: str,
+    scenario: str,
+    status: str,
+    backend: str,
+    builder: str,
+    uv_version: str,
+    topology: str,
+    build_delay_s: float,
+) -> RunResult:
+    spans = metrics.lock_spans(events)
+    bounds = metrics.run_bounds(events)
+    runners = []
+    for name, (start, end, rc) in bounds.items():
+        mine = [s for s in spans if s.runner == name]
+        runners.append(
+            RunnerResult(
+                name=name,
+                rc=rc,
+                wall_s=_r(end - start) if end is not None else None,
+                lock_wait_s=_r(sum(s.wait_s for s in mine)),
+                lock_hold_s=_r(sum(s.hold_s for s in mine)),
+            )
+        )
+    finished = [(start, end) for start, end, _ in bounds.values() if end is not None]
+    makespan = None
+    if finished and len(finished) == len(bounds):
+        makespan = max(e for _, e in finished) - min(s for s, _ in finished)
+    # The runner that finished first waited for no one: its wall time is one build, measured
+    # side by side with the others rather than in a separate run.
+    walls = [r.wall_s for r in runners if r.wall_s is not None and r.rc == 0]
+    single = min(walls) if walls else None
+    longest = max(spans, key=lambda s: s.wait_s, default=None)
+    longest_wait = None
+    if longest is not None and longest.wait_s > 0:
+        holder = metrics.holder_during(spans, longest)
+        longest_wait = LockWait(
+            longest.runner, longest.key, _r(longest.wait_s), holder.runner if holder else None
+        )
+    # Serialized: a runner sat out at least half a build waiting on another runner's hold.
+    serialized = bool(
+        longest_wait
+        and longest_wait.holder
+        and single
+        and longest_wait.wait_s >= SERIALIZED_FRACTION * single
+    )
+    return RunResult(
+        run_id=run_id,
+        scenario=scenario,
+        status=status,
+        backend=backend,
+        builder=builder,
+        uv_version=uv_version,
+        topology=topology,
+        build_delay_s=build_delay_s,
+        runners=runners,
+        single_build_s=single,
+        single_build_source="fastest runner",
+        makespan_s=_r(makespan) if makespan is not None else None,
+        ratio=_r(makespan / single, 3) if makespan is not None and single else None,
+        longest_wait=longest_wait,
+        serialized=serialized,
+        keys=sorted({s.key for s in spans}),
+        overlapping_holds=len(metrics.overlapping_holds(spans)),
+    )
+
+
+def _r(value: float, digits: int = 3) -> float:
+    return round(value, digits)

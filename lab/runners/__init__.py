@@ -1,0 +1,1 @@
+"""Runner backends: where a builder runs, isolated like a CI runner."""

@@ -1,0 +1,186 @@
+"""The embedded backend: each runner is a process in private mount and network namespaces.
+
+No Docker engine is needed. ``unshare --mount --net`` gives each runner its own view of the
+file system, so every runner can see its own checkout bind-mounted at one identical path, and
+an empty network namespace, so nothing reaches the network. Root uses the namespaces directly;
+anyone else gets them inside a user namespace (``--map-root-user``). The namespaces and their
+mounts vanish with the last process in them, so killing a runner's process group cleans up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from lab.errors import BackendUnavailable, RunnerStartError
+from lab.runners.base import LineCallback, RunnerPaths, RunnerSpec
+from lab.toolchain import Toolchain
+
+_NS_FLAGS = ("--mount", "--net", "--propagation", "private")
+_USERNS_FLAGS = ("--user", "--map-root-user", *_NS_FLAGS)
+
+
+def _setup_script(spec: RunnerSpec) -> str:
+    """Shell run inside the namespaces: mounts first, then exec the builder."""
+    lines = ["set -eu"]
+    for m in spec.mounts:
+        source, target = shlex.quote(str(m.source)), shlex.quote(m.target)
+        if m.source != Path(m.target):
+            lines.append(f"mount --bind {source} {target}")
+        if m.read_only:
+            if m.source == Path(m.target):
+                lines.append(f"mount --bind {source} {target}")
+            lines.append(f"mount -o remount,bind,ro {target}")
+    for path in spec.tmpfs:
+        quoted = shlex.quote(path)
+        lines.append(f"mkdir -p {quoted} && mount -t tmpfs -o mode=0755 tmpfs {quoted}")
+    lines.append(f"cd {shlex.quote(spec.workdir)}")
+    lines.append('exec "$@"')
+    return "\n".join(lines)
+
+
+class LocalRunner:
+    def __init__(self, name: str, proc: subprocess.Popen[bytes], on_line: LineCallback) -> None:
+        self.name = name
+        self.pid: int | None = proc.pid
+        self._proc = proc
+        self._readers = [
+            threading.Thread(target=_pump, args=(stream, label, on_line), daemon=True)
+            for stream, label in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))
+            if stream is not None
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            rc = self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for reader in self._readers:
+            reader.join()
+        return rc
+
+    def kill(self) -> None:
+        # The whole group, even after the leader exited: a backend's children may live on.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+
+
+def _pump(stream: IO[bytes], label: str, on_line: LineCallback) -> None:
+    with stream:
+        for raw in stream:
+            on_line(label, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+
+class LocalSession:
+    def __init__(self, flags: tuple[str, ...], unshare: str) -> None:
+        self._flags = flags
+        self._unshare = unshare
+        self._runners: list[LocalRunner] = []
+
+    def start(self, spec: RunnerSpec, on_line: LineCallback) -> LocalRunner:
+        for m in spec.mounts:
+            Path(m.target).mkdir(parents=True, exist_ok=True)  # bind targets must exist
+        argv = [
+            self._unshare,
+            *self._flags,
+            "--",
+            "sh",
+            "-c",
+            _setup_script(spec),
+            "sh",
+            *spec.argv,
+        ]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=dict(spec.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise RunnerStartError(spec.name, str(exc)) from exc
+        runner = LocalRunner(spec.name, proc, on_line)
+        self._runners.append(runner)
+        return runner
+
+    def __enter__(self) -> LocalSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for runner in self._runners:
+            runner.kill()
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, toolchain: Toolchain) -> None:
+        self.toolchain = toolchain
+        self._flags: tuple[str, ...] | None = None
+
+    def check(self) -> None:
+        self._namespace_flags()
+
+    def _namespace_flags(self) -> tuple[str, ...]:
+        if self._flags is not None:
+            return self._flags
+        if shutil.which("unshare") is None:
+            raise BackendUnavailable(self.name, "`unshare` (util-linux) is not on PATH")
+        candidates = [_NS_FLAGS, _USERNS_FLAGS] if os.geteuid() == 0 else [_USERNS_FLAGS]
+        failures = []
+        for flags in candidates:
+            probe = subprocess.run(
+                ["unshare", *flags, "--", "sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if probe.returncode == 0:
+                self._flags = flags
+                return flags
+            failures.append(
+                f"`unshare {' '.join(flags)}`: {probe.stderr.strip() or probe.returncode}"
+            )
+        raise BackendUnavailable(
+            self.name,
+            "cannot create private mount and network namespaces ("
+            + "; ".join(failures)
+            + "). Run as root, enable unprivileged user namespaces, or use --backend docker.",
+        )
+
+    def paths(self, run_dir: Path, runner: str, src: str) -> RunnerPaths:
+        # Everything but the checkout appears at its host path; the checkout is bind-mounted
+        # under the run directory, so no path outside it is touched.
+        private = run_dir / "runners" / runner
+        return RunnerPaths(
+            src=str(run_dir / "mnt" / src),
+            cache=str(run_dir / "cache"),
+            wheelhouse=str(self.toolchain.wheelhouse),
+            uv_root=str(self.toolchain.root / "uv"),
+            python=_host_python(),
+            tmp=str(private / "tmp"),
+            home=str(private / "home"),
+        )
+
+    def session(self, run_id: str) -> LocalSession:
+        return LocalSession(self._namespace_flags(), shutil.which("unshare") or "unshare")
+
+
+def _host_python() -> str:
+    """The interpreter behind this venv: runners create their own venvs from it."""
+    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())

@@ -1,0 +1,132 @@
+"""Scenarios: declarative setups loaded from TOML, validated before anything starts.
+
+Every problem is reported as one ScenarioError naming the file (or ``--set`` option), the
+field and what is allowed; the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lab import template, toolchain
+from lab.errors import ScenarioError
+
+
+class Topology(StrEnum):
+    SAME_PATH = "same-path"  # a checkout per runner, all mounted at one path (GitHub runners)
+    DIFFERENT_PATHS = "different-paths"  # a checkout per runner, each at its own path
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
+    description: str = ""
+    source: str = ""
+    runners: int = Field(default=2, ge=1, le=64)
+    template: str = "hatchling"
+    build_delay: float = Field(default=10.0, ge=0, le=3600)
+    topology: Topology = Topology.SAME_PATH
+    builder: Literal["uv"] = "uv"
+    uv_version: str = toolchain.DEFAULT_UV_VERSION
+    command: tuple[str, ...] = ("uv", "sync", "--reinstall")
+    # Runners never have a network; the field exists so a scenario says so explicitly.
+    network: Literal["none"] = "none"
+    timeout: float = Field(default=900.0, gt=0, le=86400)
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        names = sorted(template.available())
+        if value not in names:
+            raise ValueError(f"unknown template {value!r}; choose one of {names}")
+        return value
+
+    @field_validator("uv_version")
+    @classmethod
+    def _pinned_uv(cls, value: str) -> str:
+        if value not in toolchain.UV_VERSIONS:
+            pinned = list(toolchain.UV_VERSIONS)
+            raise ValueError(f"uv {value!r} is not in the wheelhouse; choose one of {pinned}")
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or value[0] != "uv":
+            raise ValueError(f"the uv builder runs a `uv ...` command, got {list(value)}")
+        return value
+
+    def template_params(self) -> dict[str, Any]:
+        return {"build_delay": self.build_delay}
+
+
+FIELDS = tuple(Scenario.model_fields)
+
+
+def _error(source: str | Path, exc: ValidationError) -> ScenarioError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    if err["type"] == "extra_forbidden":
+        message = f"unknown field; the fields are {list(FIELDS)}"
+    elif err["type"] == "missing":
+        message = "is required"
+    else:
+        message = f"{err['msg'].removeprefix('Value error, ')} (got {err['input']!r})"
+    return ScenarioError(source, field, message)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value``; the value is read as a TOML value, else as a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError(f"--set {text}", None, "expected KEY=VALUE, e.g. --set runners=4")
+    if key not in FIELDS:
+        raise ScenarioError(f"--set {text}", key, f"unknown field; the fields are {list(FIELDS)}")
+    try:
+        value: Any = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def from_mapping(data: Mapping[str, Any], source: str | Path) -> Scenario:
+    try:
+        return Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _error(source, exc) from None
+
+
+def load(path: Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Load and validate a scenario file, then apply ``--set`` overrides (validated again)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(path, None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, None, f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
+    scenario = from_mapping(data, path)
+    for text in overrides:
+        key, value = parse_override(text)
+        try:
+            scenario = Scenario.model_validate({**scenario.model_dump(), key: value})
+        except ValidationError as exc:
+            raise _error(f"--set {text}", exc) from None
+    return scenario
+
+
+def resolve_path(name_or_path: str, scenarios_dir: Path) -> Path:
+    """``issue-15380`` means ``scenarios/issue-15380.toml``; anything else is a path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix != ".toml" and "/" not in name_or_path:
+        candidate = scenarios_dir / f"{name_or_path}.toml"
+    return candidate

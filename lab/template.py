@@ -1,0 +1,107 @@
+"""Demo projects rendered from jinja2 templates.
+
+A template is a plain directory under ``lab/templates/<name>/``: ``template.toml`` describes it
+and ``project/`` holds the files. Files ending in ``.j2`` are rendered (the suffix dropped),
+the rest are copied as they are. Adding a backend means adding a directory, no code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from lab.errors import TemplateError
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+_SUFFIX = ".j2"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    root: Path
+    description: str
+    build_backend: str
+    import_name: str
+    wheelhouse: tuple[str, ...]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def project_dir(self) -> Path:
+        return self.root / "project"
+
+    def render(self, dest: Path, params: Mapping[str, Any]) -> None:
+        """Write the project into ``dest`` (which must not exist yet)."""
+        unknown = sorted(set(params) - set(self.parameters))
+        if unknown:
+            raise TemplateError(
+                self.name,
+                self.root / "template.toml",
+                f"unknown parameter(s) {unknown}; it takes {sorted(self.parameters)}",
+            )
+        values = {**self.parameters, **params}
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.project_dir),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        dest.mkdir(parents=True)
+        for src in sorted(self.project_dir.rglob("*")):
+            rel = src.relative_to(self.project_dir)
+            if src.is_dir():
+                (dest / rel).mkdir(exist_ok=True)
+            elif src.name.endswith(_SUFFIX):
+                target = dest / rel.with_name(src.name[: -len(_SUFFIX)])
+                try:
+                    text = env.get_template(rel.as_posix()).render(values)
+                except jinja2.TemplateError as exc:
+                    raise TemplateError(self.name, src, str(exc)) from exc
+                target.write_text(text)
+            else:
+                shutil.copy2(src, dest / rel)
+
+
+def _load(root: Path) -> Template:
+    meta_path = root / "template.toml"
+    try:
+        meta = tomllib.loads(meta_path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TemplateError(root.name, meta_path, str(exc)) from exc
+    required = ("description", "build_backend", "import_name", "wheelhouse")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise TemplateError(root.name, meta_path, f"missing field(s) {missing}")
+    if not (root / "project").is_dir():
+        raise TemplateError(root.name, root / "project", "the template has no project/ directory")
+    return Template(
+        name=root.name,
+        root=root,
+        description=str(meta["description"]),
+        build_backend=str(meta["build_backend"]),
+        import_name=str(meta["import_name"]),
+        wheelhouse=tuple(meta["wheelhouse"]),
+        parameters=dict(meta.get("parameters", {})),
+    )
+
+
+@cache
+def available() -> dict[str, Template]:
+    """All templates shipped with the lab, by name."""
+    return {p.name: _load(p) for p in sorted(TEMPLATES_DIR.iterdir()) if p.is_dir()}
+
+
+def get(name: str) -> Template:
+    templates = available()
+    if name not in templates:
+        raise TemplateError(
+            name, TEMPLATES_DIR / name, f"no such template; there are {sorted(templates)}"
+        )
+    return templates[name]

@@ -1,0 +1,5 @@
+"""The demo package of uv #15380."""
+
+
+def hello() -> str:
+    return "uv-demo"

@@ -1,0 +1,113 @@
+"""The command line as a user meets it: exit codes, messages, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.cli import main
+from lab.toolchain import Toolchain
+from tests.conftest import REPO
+
+
+def _cachelab(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lab", "--lab-dir", str(REPO / ".lab"), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_bad_scenario_exits_2_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nrunners = 0\n')
+    runs = tmp_path / "runs"
+    assert main(["run", str(bad), "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: field 'runners':" in err and "greater than or equal to 1" in err
+    assert not runs.exists()
+
+
+def test_bad_override_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "run",
+            str(REPO / "scenarios" / "issue-15380.toml"),
+            "--set",
+            "topology=ring",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
+    assert code == 2
+    assert "--set topology=ring: field 'topology': Input should be 'same-path' or" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.integration
+def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+    proc = _cachelab(
+        "run",
+        str(REPO / "scenarios" / "issue-15380.toml"),
+        "--set",
+        "runners=1",
+        "--set",
+        "build_delay=0",
+        "--json",
+        cwd=tmp_path,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    saved = json.loads((tmp_path / "runs" / "latest" / "result.json").read_text())
+    assert result == saved
+    assert "not serialized" in err  # the verdict still reaches people, on stderr
+
+
+@pytest.mark.integration
+def test_ctrl_c_stops_every_runner_and_keeps_the_record(
+    tmp_path: Path, lab_toolchain: Toolchain
+) -> None:
+    proc = _cachelab(
+        "run", str(REPO / "scenarios" / "issue-15380.toml"), "--set", "build_delay=60", cwd=tmp_path
+    )
+    history = tmp_path / "runs" / "latest" / "history.jsonl"
+    deadline = time.monotonic() + 60
+    while not (history.exists() and '"acquired"' in history.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    run_dir = history.parent.resolve()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert json.loads((run_dir / "result.json").read_text())["status"] == "interrupted"
+    assert _processes_using(run_dir) == []
+
+
+def _processes_using(path: Path) -> list[str]:
+    """Processes whose command line or working directory is inside ``path``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = str((proc / "cwd").readlink())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if str(path) in cmdline or cwd.startswith(str(path)):
+            found.append(f"{proc.name}: {cmdline}")
+    return found

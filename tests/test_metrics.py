@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from lab import metrics
+from lab.history import LOCK, RUN, Event
+
+K = "sdists-v11/editable/k"
+
+
+def _e(t: float, runner: str, op: str, phase: str, key: str | None = None, **data: object) -> Event:
+    return Event(t, 1000 + t, runner, op, phase, key, dict(data))
+
+
+SERIAL = [
+    _e(0.0, "a", RUN, "start"),
+    _e(0.0, "b", RUN, "start"),
+    _e(0.1, "a", LOCK, "request", K),
+    _e(0.1, "a", LOCK, "acquired", K),
+    _e(0.2, "b", LOCK, "request", K),
+    _e(0.2, "b", LOCK, "wait", K),
+    _e(10.1, "a", LOCK, "released", K),
+    _e(10.1, "b", LOCK, "acquired", K),
+    _e(10.3, "a", RUN, "end", rc=0),
+    _e(20.1, "b", LOCK, "released", K),
+    _e(20.3, "b", RUN, "end", rc=0),
+]
+
+
+def test_spans_pair_request_acquire_release() -> None:
+    a, b = metrics.lock_spans(SERIAL)
+    assert (a.runner, a.wait_s, a.hold_s, a.waited_line) == ("a", 0.0, 10.0, False)
+    assert (b.runner, b.waited_line) == ("b", True)
+    assert round(b.wait_s, 6) == 9.9
+    assert round(b.hold_s, 6) == 10.0
+
+
+def test_holder_and_overlap() -> None:
+    spans = metrics.lock_spans(SERIAL)
+    holder = metrics.holder_during(spans, spans[1])
+    assert holder is not None and holder.runner == "a"
+    assert metrics.overlapping_holds(spans) == []
+
+
+def test_overlapping_holds_are_found() -> None:
+    broken = [  # overlapping by a full second, far beyond stamp jitter
+        _e(0.0, "a", LOCK, "acquired", K),
+        _e(1.0, "b", LOCK, "acquired", K),
+        _e(2.0, "a", LOCK, "released", K),
+        _e(3.0, "b", LOCK, "released", K),
+    ]
+    pairs = metrics.overlapping_holds(metrics.lock_spans(broken))
+    assert [(x.runner, y.runner) for x, y in pairs] == [("a", "b")]
+
+
+def test_a_timeout_ends_the_attempt_without_a_hold() -> None:
+    events = [_e(0.0, "b", LOCK, "wait", K), _e(300.0, "b", LOCK, "timeout", K)]
+    (span,) = metrics.lock_spans(events)
+    assert span.acquired is None and span.wait_s == 0.0 and span.hold_s == 0.0
+
+
+def test_run_bounds() -> None:
+    assert metrics.run_bounds(SERIAL) == {"a": (0.0, 10.3, 0), "b": (0.0, 20.3, 0)}
+
+
+def test_stamp_jitter_is_not_an_overlap() -> None:
+    handover = [
+        _e(0.0, "a", LOCK, "acquired", K),
+        _e(4.999, "b", LOCK, "acquired", K),  # arrived 1 ms before the release it followed
+        _e(5.0, "a", LOCK, "released", K),
+        _e(9.0, "b", LOCK, "released", K),
+    ]
+    assert metrics.overlapping_holds(metrics.lock_spans(handover)) == []

@@ -1,0 +1,102 @@
+"""Real uv, real namespaces: the serialization of uv #15380, read from the history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab import history, metrics, orchestrator, scenario
+from lab.result import RunResult
+from lab.runners.local import LocalBackend
+from lab.toolchain import Toolchain
+from tests.conftest import REPO
+
+DELAY = 2.0
+
+pytestmark = pytest.mark.integration
+
+
+def _run(tmp_path: Path, backend: LocalBackend, tc: Toolchain, *overrides: str) -> RunResult:
+    s = scenario.load(REPO / "scenarios" / "issue-15380.toml", [f"build_delay={DELAY}", *overrides])
+    return orchestrator.run(s, backend, tc, tmp_path / "runs")
+
+
+def _history(tmp_path: Path, result: RunResult) -> list[history.Event]:
+    return history.read(tmp_path / "runs" / result.run_id / "history.jsonl")
+
+
+@pytest.mark.parametrize("uv_version", ["0.13.9", "0.8.12"])
+def test_same_path_serializes_on_the_editable_lock(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain, uv_version: str
+) -> None:
+    result = _run(tmp_path, local_backend, lab_toolchain, f"uv_version={uv_version}")
+    assert result.status == "ok", result
+    spans = metrics.lock_spans(_history(tmp_path, result))
+    # one key, both runners on it, never both holding it
+    assert len({s.key for s in spans}) == 1 and len(spans) == 2
+    assert metrics.overlapping_holds(spans) == []
+    first, second = sorted(spans, key=lambda s: s.acquired or 0.0)
+    # the second runner asked before the first let go, and got the lock only after the release
+    # (stamps are arrival times, so the two requests may arrive in either order)
+    assert first.released is not None and second.acquired is not None
+    assert second.asked < first.released <= second.acquired + metrics.STAMP_JITTER_S
+    assert second.waited_line
+    assert second.wait_s >= 0.8 * DELAY
+    # and then it built all over again instead of reusing the first runner's build
+    assert second.hold_s >= 0.8 * DELAY
+    assert result.serialized and result.ratio is not None and result.ratio >= 1.6
+
+
+def test_different_paths_have_different_keys_and_nobody_waits(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    result = _run(tmp_path, local_backend, lab_toolchain, "topology=different-paths")
+    assert result.status == "ok"
+    spans = metrics.lock_spans(_history(tmp_path, result))
+    assert len({s.key for s in spans}) == 2
+    assert not any(s.waited_line for s in spans)
+    assert max(s.wait_s for s in spans) < 0.25 * DELAY
+    assert not result.serialized and result.ratio is not None and result.ratio <= 1.25
+
+
+def test_run_directory_holds_everything(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    result = _run(tmp_path, local_backend, lab_toolchain, "runners=1", "build_delay=0")
+    run_dir = tmp_path / "runs" / result.run_id
+    assert (tmp_path / "runs" / "latest").resolve() == run_dir
+    saved = json.loads((run_dir / "result.json").read_text())
+    for field in (
+        "scenario",
+        "backend",
+        "builder",
+        "uv_version",
+        "runners",
+        "single_build_s",
+        "makespan_s",
+        "ratio",
+    ):
+        assert field in saved
+    assert saved["runners"][0].keys() >= {"name", "rc", "wall_s", "lock_wait_s", "lock_hold_s"}
+    assert json.loads((run_dir / "scenario.json").read_text())["runners"] == 1
+    log = (run_dir / "logs" / "runner-1.log").read_text().splitlines()
+    assert any("Acquired" in line for line in log)
+    assert all(float(line.split(" ", 1)[0]) > 0 for line in log)  # each line stamped
+    # the install works: the venv lived on a tmpfs, but uv saw the package importable
+    assert any("+ uv-demo==0.1.0" in line for line in log)
+
+
+def test_a_failing_runner_fails_the_run(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    result = _run(
+        tmp_path,
+        local_backend,
+        lab_toolchain,
+        "runners=1",
+        'command=["uv", "pip", "install", "no-such-package-here"]',
+    )
+    assert result.status == "failed"
+    assert result.runners[0].rc not in (0, None)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab import scenario
+from lab.errors import ScenarioError
+from lab.scenario import Topology
+from tests.conftest import REPO
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_issue_scenario_mirrors_the_seed() -> None:
+    s = scenario.load(REPO / "scenarios" / "issue-15380.toml")
+    assert (s.runners, s.template, s.build_delay) == (2, "hatchling", 10.0)
+    assert s.topology is Topology.SAME_PATH
+    assert s.command == ("uv", "sync", "--reinstall")
+    assert s.network == "none"
+
+
+def test_every_shipped_scenario_validates() -> None:
+    paths = sorted((REPO / "scenarios").glob("*.toml"))
+    assert paths
+    for path in paths:
+        assert scenario.load(path).name == path.stem
+
+
+def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name = "x"\n')
+    s = scenario.load(path, ["runners=4", "build_delay=2", "topology=different-paths"])
+    assert (s.runners, s.build_delay, s.topology) == (4, 2.0, Topology.DIFFERENT_PATHS)
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "field", "fragment"),
+    [
+        ('name = "x"\nrunners = 0\n', [], "runners", "greater than or equal to 1"),
+        ('name = "x"\nrunners = "two"\n', [], "runners", "valid integer"),
+        ('name = "x"\ntopology = "diagonal"\n', [], "topology", "'same-path' or 'different-paths'"),
+        ('name = "x"\ntemplate = "nope"\n', [], "template", "choose one of ['hatchling'"),
+        ('name = "x"\nuv_version = "0.1.0"\n', [], "uv_version", "choose one of ['0.8.12'"),
+        ('name = "x"\ncolour = 1\n', [], "colour", "unknown field; the fields are"),
+        ('description = "no name"\n', [], "name", "is required"),
+        ('name = "x"\nnetwork = "host"\n', [], "network", "'none'"),
+        ('name = "x"\ncommand = ["pip", "install"]\n', [], "command", "`uv ...` command"),
+        ('name = "x"\n', ["runners=-1"], "runners", "greater than or equal to 1"),
+        ('name = "x"\n', ["speed=3"], "speed", "unknown field"),
+    ],
+)
+def test_errors_name_the_source_the_field_and_what_is_allowed(
+    tmp_path: Path, text: str, overrides: list[str], field: str, fragment: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        scenario.load(path, overrides)
+    err = info.value
+    assert err.field == field
+    assert fragment in err.message
+    expected_source = f"--set {overrides[0]}" if overrides else str(path)
+    assert err.source == expected_source
+    assert str(err).startswith(f"{expected_source}: field '{field}': ")
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name = \n")
+    with pytest.raises(ScenarioError, match=r"s\.toml: not valid TOML"):
+        scenario.load(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such file"):
+        scenario.load(tmp_path / "absent.toml")
+
+
+def test_override_without_equals_sign() -> None:
+    with pytest.raises(ScenarioError, match="expected KEY=VALUE"):
+        scenario.parse_override("runners")
+
+
+def test_override_value_that_is_not_toml_is_a_string() -> None:
+    assert scenario.parse_override("topology=same-path") == ("topology", "same-path")
+    assert scenario.parse_override("build_delay=2.5") == ("build_delay", 2.5)
+
+
+def test_names_resolve_in_the_scenarios_directory(tmp_path: Path) -> None:
+    assert scenario.resolve_path("issue-15380", tmp_path) == tmp_path / "issue-15380.toml"
+    assert scenario.resolve_path("a/b.toml", tmp_path) == Path("a/b.toml")
