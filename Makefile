@@ -5,10 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CACHELAB := $(BIN)/cachelab
-BACKEND ?= local
+BACKEND ?= auto
 ARGS ?=
+# mmdebstrap builds the base image from Debian's packages; installed here when missing (as root).
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup reproduce test lint typecheck unit clean distclean
+.PHONY: all setup mmdebstrap images reproduce test lint typecheck unit bench clean distclean
 
 all: reproduce
 
@@ -25,7 +27,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 setup: $(VENV)/.installed
 	$(CACHELAB) setup
 
-reproduce: setup
+mmdebstrap:
+	@command -v mmdebstrap >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || $(APT_INSTALL) mmdebstrap >/dev/null
+
+# Runner images, rebuilt only when their inputs change. `reproduce` skips them where no
+# Docker engine answers (the local backend needs none); `test` needs them.
+images: setup mmdebstrap
+	$(CACHELAB) images
+
+reproduce: setup mmdebstrap
+	$(CACHELAB) images --if-engine
 	$(CACHELAB) run scenarios/issue-15380.toml --backend $(BACKEND) $(ARGS)
 
 lint: $(VENV)/.installed
@@ -35,7 +46,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-unit: setup
+unit: images
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -45,3 +56,6 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) .lab
+
+bench: images
+	$(CACHELAB) bench backends

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 # ops and their phases
-RUN = "run"  # phases: start, end (rc)
+RUN = "run"  # phases: start, output (its first line), end (rc)
 LOCK = "lock"  # phases: request, wait, acquired, released (key, lock)
 LOCK_PHASES = ("request", "wait", "acquired", "released")
 

@@ -63,10 +63,13 @@ class _RunnerLog:
         self._file: TextIO = path.open("w", encoding="utf-8")
         self._lock = threading.Lock()
 
-    def write(self, t_mono: float, stream: str, line: str) -> None:
+    def write(self, t_mono: float, stream: str, line: str) -> bool:
+        """Append one line; True if it is the runner's first."""
         with self._lock:
+            first = self._file.tell() == 0
             self._file.write(f"{t_mono:.6f} {stream} {line}\n")
             self._file.flush()
+            return first
 
     def close(self) -> None:
         with self._lock:
@@ -100,8 +103,10 @@ def run(
     for name in _runner_names(scenario.runners):
         checkout = root / "checkouts" / name
         tmpl.render(checkout, scenario.template_params())
-        src = "src" if scenario.topology is Topology.SAME_PATH else f"{name}/src"
-        paths = backend.paths(root, name, src)
+        checkout_path = scenario.checkout_path
+        if scenario.topology is Topology.DIFFERENT_PATHS:
+            checkout_path += f"-{name}"
+        paths = backend.paths(root, name, checkout_path)
         private = root / "runners" / name
         for sub in ("tmp", "home"):
             (private / sub).mkdir(parents=True)
@@ -111,8 +116,9 @@ def run(
             Mount(private / "tmp", paths.tmp),
             Mount(private / "home", paths.home),
             Mount(toolchain.wheelhouse, paths.wheelhouse, read_only=True),
-            Mount(toolchain.root / "uv", paths.uv_root, read_only=True),
         ]
+        if paths.uv_from_host:
+            mounts.append(Mount(toolchain.root / "uv", paths.uv_root, read_only=True))
         specs.append(
             RunnerSpec(
                 name=name,
@@ -146,7 +152,9 @@ def run(
                         stream: str, line: str, name: str = spec.name, log: _RunnerLog = log
                     ) -> None:
                         stamp = now()
-                        log.write(stamp[0], stream, line)
+                        if log.write(stamp[0], stream, line):
+                            # the runner is up: start-up overhead ends here
+                            record(name, Observation(RUN, "output"), stamp)
                         obs = builder.observe(line)
                         if obs is not None:
                             record(name, obs, stamp)

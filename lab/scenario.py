@@ -6,6 +6,7 @@ field and what is allowed; the CLI turns it into exit code 2.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -16,6 +17,33 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab import template, toolchain
 from lab.errors import ScenarioError
+
+_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+# Top-level directories a checkout may not shadow: the system's, and where the lab mounts
+# the cache, the wheelhouse and the tools inside runners.
+RESERVED_TOP_DIRS = frozenset(
+    {
+        "bin",
+        "boot",
+        "cache",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib32",
+        "lib64",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+        "wheelhouse",
+    }
+)
 
 
 class Topology(StrEnum):
@@ -33,6 +61,9 @@ class Scenario(BaseModel):
     template: str = "hatchling"
     build_delay: float = Field(default=10.0, ge=0, le=3600)
     topology: Topology = Topology.SAME_PATH
+    # Where each runner sees its checkout: "/src" as in the seed, "/__w/<repo>/<repo>" as in a
+    # GitHub container job. With different-paths, each runner's path gets "-<runner>" added.
+    checkout_path: str = "/src"
     builder: Literal["uv"] = "uv"
     uv_version: str = toolchain.DEFAULT_UV_VERSION
     command: tuple[str, ...] = ("uv", "sync", "--reinstall")
@@ -54,6 +85,23 @@ class Scenario(BaseModel):
         if value not in toolchain.UV_VERSIONS:
             pinned = list(toolchain.UV_VERSIONS)
             raise ValueError(f"uv {value!r} is not in the wheelhouse; choose one of {pinned}")
+        return value
+
+    @field_validator("checkout_path")
+    @classmethod
+    def _checkout_path(cls, value: str) -> str:
+        parts = value.split("/")
+        wanted = "an absolute path of plain names, e.g. /src or /__w/repo/repo"
+        if (
+            not value.startswith("/")
+            or len(parts) < 2
+            or any(not _PATH_PART.fullmatch(p) or p in (".", "..") for p in parts[1:])
+        ):
+            raise ValueError(f"must be {wanted}")
+        if parts[1] in RESERVED_TOP_DIRS:
+            raise ValueError(
+                f"must not be under /{parts[1]}; reserved are {sorted(RESERVED_TOP_DIRS)}"
+            )
         return value
 
     @field_validator("command")

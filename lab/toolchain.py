@@ -22,6 +22,8 @@ from lab.errors import ToolchainError
 # The seed's version and the newest one checked here; their lock log formats differ.
 UV_VERSIONS: tuple[str, ...] = ("0.8.12", "0.13.9")
 DEFAULT_UV_VERSION = "0.13.9"
+# What lab.builder imports; installed into runner images from the wheelhouse.
+BUILDER_REQUIREMENTS: tuple[str, ...] = ("filelock", "installer", "packaging", "pyproject-hooks")
 
 _INPUTS_FILE = ".inputs.json"
 
@@ -52,8 +54,10 @@ class Toolchain:
 
 
 def wheelhouse_requirements() -> list[str]:
-    """Everything the runners may need offline: the templates' backends and the pinned uv."""
+    """Everything runners may need offline: the templates' backends, the builder's
+    dependencies and the pinned uv."""
     reqs = {req for t in template.available().values() for req in t.wheelhouse}
+    reqs.update(BUILDER_REQUIREMENTS)
     return sorted(reqs) + [f"uv=={v}" for v in UV_VERSIONS]
 
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from lab import toolchain
+from lab.errors import BackendUnavailable
+from lab.runners.base import Backend
+from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,3 +26,24 @@ def local_backend(lab_toolchain: toolchain.Toolchain) -> LocalBackend:
     backend = LocalBackend(lab_toolchain)
     backend.check()  # fails (never skips) where namespaces are unavailable
     return backend
+
+
+@pytest.fixture(scope="session")
+def docker_backend(lab_toolchain: toolchain.Toolchain) -> DockerBackend:
+    """The Docker backend with its runner image. Under CI=true a missing engine or image is a
+    failure: a skipped container test would hide a broken product."""
+    backend = DockerBackend(lab_toolchain)
+    try:
+        backend.check()
+    except BackendUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the Docker tests need a running engine and `make images`: {exc}")
+        pytest.skip(str(exc))
+    return backend
+
+
+@pytest.fixture(params=["local", "docker"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each runner backend in turn."""
+    chosen: Backend = request.getfixturevalue(f"{request.param}_backend")
+    return chosen

@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 from lab.cli import main
+from lab.runners.docker import LABEL_RUN, DockerBackend
 from lab.toolchain import Toolchain
 from tests.conftest import REPO
 
@@ -76,25 +78,80 @@ def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> 
     assert "not serialized" in err  # the verdict still reaches people, on stderr
 
 
-@pytest.mark.integration
-def test_ctrl_c_stops_every_runner_and_keeps_the_record(
-    tmp_path: Path, lab_toolchain: Toolchain
-) -> None:
+def _start_and_wait_for_the_lock(
+    tmp_path: Path, backend: str
+) -> tuple[subprocess.Popen[str], Path]:
+    """A long run, once a runner holds the editable lock; returns it and its run directory."""
     proc = _cachelab(
-        "run", str(REPO / "scenarios" / "issue-15380.toml"), "--set", "build_delay=60", cwd=tmp_path
+        "run",
+        str(REPO / "scenarios" / "issue-15380.toml"),
+        "--backend",
+        backend,
+        "--set",
+        "build_delay=120",
+        cwd=tmp_path,
     )
     history = tmp_path / "runs" / "latest" / "history.jsonl"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not (history.exists() and '"acquired"' in history.read_text()):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.1)
-    run_dir = history.parent.resolve()
+    return proc, history.parent.resolve()
+
+
+def _containers_of(run_dir: Path) -> list[str]:
+    client = docker.from_env()
+    found = client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_dir.name}"})
+    return [str(c.name) for c in found]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["local", "docker"])
+def test_ctrl_c_stops_every_runner_and_keeps_the_record(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue(f"{backend}_backend")  # fails, not skips, under CI=true
+    proc, run_dir = _start_and_wait_for_the_lock(tmp_path, backend)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert json.loads((run_dir / "result.json").read_text())["status"] == "interrupted"
     assert _processes_using(run_dir) == []
+    if backend == "docker":
+        assert _containers_of(run_dir) == []
+
+
+@pytest.mark.integration
+def test_containers_of_a_killed_orchestrator_go_at_the_next_start(
+    tmp_path: Path, docker_backend: DockerBackend
+) -> None:
+    proc, run_dir = _start_and_wait_for_the_lock(tmp_path, "docker")
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.communicate(timeout=30)
+    assert len(_containers_of(run_dir)) == 2
+    with docker_backend.session("next-run"):
+        pass
+    assert _containers_of(run_dir) == []
+
+
+@pytest.mark.integration
+def test_a_failing_runner_leaves_no_container(
+    tmp_path: Path, docker_backend: DockerBackend
+) -> None:
+    proc = _cachelab(
+        "run",
+        str(REPO / "scenarios" / "issue-15380.toml"),
+        "--backend",
+        "docker",
+        "--set",
+        'command=["uv", "pip", "install", "no-such-package-here"]',
+        cwd=tmp_path,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "run failed: runner(s) runner-1, runner-2 did not finish cleanly" in out
+    assert _containers_of((tmp_path / "runs" / "latest").resolve()) == []
 
 
 def _processes_using(path: Path) -> list[str]:

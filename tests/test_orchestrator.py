@@ -1,4 +1,4 @@
-"""Real uv, real namespaces: the serialization of uv #15380, read from the history."""
+"""Real uv on both runner backends: the serialization of uv #15380, read from the history."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from lab import history, metrics, orchestrator, scenario
 from lab.result import RunResult
-from lab.runners.local import LocalBackend
+from lab.runners.base import Backend
 from lab.toolchain import Toolchain
 from tests.conftest import REPO
 
@@ -18,7 +18,7 @@ DELAY = 2.0
 pytestmark = pytest.mark.integration
 
 
-def _run(tmp_path: Path, backend: LocalBackend, tc: Toolchain, *overrides: str) -> RunResult:
+def _run(tmp_path: Path, backend: Backend, tc: Toolchain, *overrides: str) -> RunResult:
     s = scenario.load(REPO / "scenarios" / "issue-15380.toml", [f"build_delay={DELAY}", *overrides])
     return orchestrator.run(s, backend, tc, tmp_path / "runs")
 
@@ -29,9 +29,9 @@ def _history(tmp_path: Path, result: RunResult) -> list[history.Event]:
 
 @pytest.mark.parametrize("uv_version", ["0.13.9", "0.8.12"])
 def test_same_path_serializes_on_the_editable_lock(
-    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain, uv_version: str
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, uv_version: str
 ) -> None:
-    result = _run(tmp_path, local_backend, lab_toolchain, f"uv_version={uv_version}")
+    result = _run(tmp_path, backend, lab_toolchain, f"uv_version={uv_version}")
     assert result.status == "ok", result
     spans = metrics.lock_spans(_history(tmp_path, result))
     # one key, both runners on it, never both holding it
@@ -50,9 +50,9 @@ def test_same_path_serializes_on_the_editable_lock(
 
 
 def test_different_paths_have_different_keys_and_nobody_waits(
-    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
 ) -> None:
-    result = _run(tmp_path, local_backend, lab_toolchain, "topology=different-paths")
+    result = _run(tmp_path, backend, lab_toolchain, "topology=different-paths")
     assert result.status == "ok"
     spans = metrics.lock_spans(_history(tmp_path, result))
     assert len({s.key for s in spans}) == 2
@@ -62,9 +62,9 @@ def test_different_paths_have_different_keys_and_nobody_waits(
 
 
 def test_run_directory_holds_everything(
-    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
 ) -> None:
-    result = _run(tmp_path, local_backend, lab_toolchain, "runners=1", "build_delay=0")
+    result = _run(tmp_path, backend, lab_toolchain, "runners=1", "build_delay=0")
     run_dir = tmp_path / "runs" / result.run_id
     assert (tmp_path / "runs" / "latest").resolve() == run_dir
     saved = json.loads((run_dir / "result.json").read_text())
@@ -89,11 +89,11 @@ def test_run_directory_holds_everything(
 
 
 def test_a_failing_runner_fails_the_run(
-    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
 ) -> None:
     result = _run(
         tmp_path,
-        local_backend,
+        backend,
         lab_toolchain,
         "runners=1",
         'command=["uv", "pip", "install", "no-such-package-here"]',

@@ -50,6 +50,11 @@ def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
         ('name = "x"\nnetwork = "host"\n', [], "network", "'none'"),
         ('name = "x"\ncommand = ["pip", "install"]\n', [], "command", "`uv ...` command"),
         ('name = "x"\n', ["runners=-1"], "runners", "greater than or equal to 1"),
+        ('name = "x"\n', ["checkout_path=src"], "checkout_path", "an absolute path"),
+        ('name = "x"\n', ["checkout_path=/a/../etc"], "checkout_path", "an absolute path"),
+        ('name = "x"\n', ["checkout_path=/"], "checkout_path", "an absolute path"),
+        ('name = "x"\n', ["checkout_path=/usr/src"], "checkout_path", "must not be under /usr"),
+        ('name = "x"\n', ["checkout_path=/cache"], "checkout_path", "must not be under /cache"),
         ('name = "x"\n', ["speed=3"], "speed", "unknown field"),
     ],
 )
@@ -91,3 +96,8 @@ def test_override_value_that_is_not_toml_is_a_string() -> None:
 def test_names_resolve_in_the_scenarios_directory(tmp_path: Path) -> None:
     assert scenario.resolve_path("issue-15380", tmp_path) == tmp_path / "issue-15380.toml"
     assert scenario.resolve_path("a/b.toml", tmp_path) == Path("a/b.toml")
+
+
+def test_checkout_paths_like_github_container_jobs(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name = "x"\n')
+    assert scenario.load(path, ["checkout_path=/__w/repo/repo"]).checkout_path == "/__w/repo/repo"

@@ -44,6 +44,7 @@ class RunnerPaths:
     python: str
     tmp: str
     home: str
+    uv_from_host: bool  # True: mount the lab's uv binaries; False: the image has them
 
 
 class RunningRunner(Protocol):
@@ -73,8 +74,8 @@ class Backend(Protocol):
     def check(self) -> None:
         """Raise BackendUnavailable with the reason if this backend cannot run here."""
 
-    def paths(self, run_dir: Path, runner: str, src: str) -> RunnerPaths:
-        """The in-runner paths of ``runner``; its checkout appears at ``src``, a relative
-        path such as ``src`` (one path for all runners) or ``runner-1/src``."""
+    def paths(self, run_dir: Path, runner: str, checkout_path: str) -> RunnerPaths:
+        """The in-runner paths of ``runner``, whose checkout the scenario puts at the
+        absolute ``checkout_path`` (one path for all runners, or one each)."""
 
     def session(self, run_id: str) -> Session: ...

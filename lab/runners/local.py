@@ -163,18 +163,19 @@ class LocalBackend:
             + "). Run as root, enable unprivileged user namespaces, or use --backend docker.",
         )
 
-    def paths(self, run_dir: Path, runner: str, src: str) -> RunnerPaths:
+    def paths(self, run_dir: Path, runner: str, checkout_path: str) -> RunnerPaths:
         # Everything but the checkout appears at its host path; the checkout is bind-mounted
-        # under the run directory, so no path outside it is touched.
+        # at its scenario path below the run directory, so no path outside it is touched.
         private = run_dir / "runners" / runner
         return RunnerPaths(
-            src=str(run_dir / "mnt" / src),
+            src=str(run_dir / "mnt" / checkout_path.lstrip("/")),
             cache=str(run_dir / "cache"),
             wheelhouse=str(self.toolchain.wheelhouse),
             uv_root=str(self.toolchain.root / "uv"),
             python=_host_python(),
             tmp=str(private / "tmp"),
             home=str(private / "home"),
+            uv_from_host=True,
         )
 
     def session(self, run_id: str) -> LocalSession:

@@ -1,0 +1,217 @@
+"""Runner images, built with no container registry.
+
+The base image is a Debian root file system made by mmdebstrap from the mirror in this
+machine's own apt sources and imported with ``docker import``; the runner image adds the
+builder's dependencies and the pinned uv versions from the offline wheelhouse. Each image is
+tagged with a digest of its inputs, so an image exists exactly when it is up to date and
+``ensure`` rebuilds only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from lab.errors import LabError
+from lab.toolchain import BUILDER_REQUIREMENTS, UV_VERSIONS, Toolchain
+
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+BASE_REPO = "cachelab-base"
+RUNNER_REPO = "cachelab-runner"
+SUITE = "bookworm"
+RUNNER_UID = 1000
+INPUTS_LABEL = "org.cachelab.inputs"
+_APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+
+
+class ImageError(LabError):
+    """An image could not be built or found."""
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """What ``ensure`` would build: tags derived from the inputs."""
+
+    base: str  # an image reference; ours is cachelab-base:<digest>
+    runner: str
+    base_is_ours: bool
+
+
+def _digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def base_packages() -> list[str]:
+    lines = (IMAGES_DIR / "base" / "packages.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def debian_mirror() -> str:
+    """The Debian mirror this machine's apt uses (deb822 or one-line sources)."""
+    files: list[Path] = []
+    for source in _APT_SOURCES:
+        if source.is_dir():
+            files += sorted(source.glob("*.sources")) + sorted(source.glob("*.list"))
+        elif source.is_file():
+            files.append(source)
+    for path in files:
+        text = path.read_text(errors="replace")
+        uris: list[str] = re.findall(r"^URIs:\s*(\S+)", text, re.MULTILINE)
+        uris += re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+\S+", text, re.MULTILINE)
+        for uri in uris:
+            if uri.rstrip("/").endswith("/debian"):
+                return uri
+    raise ImageError(
+        "no Debian mirror in /etc/apt/sources.list{,.d}; pass --base IMAGE (any image with "
+        "python3 and venv) instead of building the base from Debian's packages"
+    )
+
+
+def _runner_wheels(tc: Toolchain) -> list[Path]:
+    """The wheelhouse files the runner image installs: the builder's deps and uv."""
+    tc.check()
+    wanted = {re.sub(r"[-_.]+", "_", r).lower() for r in BUILDER_REQUIREMENTS}
+    wheels = []
+    for whl in sorted(tc.wheelhouse.glob("*.whl")):
+        name = whl.name.split("-")[0].lower()
+        version = whl.name.split("-")[1]
+        if name in wanted or (name == "uv" and version in UV_VERSIONS):
+            wheels.append(whl)
+    return wheels
+
+
+def plan(tc: Toolchain, base: str | None = None) -> ImagePlan:
+    """The tags that the current inputs give, whether or not the images exist."""
+    if base is None:
+        base = f"{BASE_REPO}:{_digest(SUITE, *base_packages())}"
+        ours = True
+    else:
+        ours = False
+    wheels = _runner_wheels(tc)
+    runner_inputs: list[str | bytes] = [
+        base,
+        (IMAGES_DIR / "runner" / "Dockerfile").read_bytes(),
+        " ".join(UV_VERSIONS),
+        " ".join(BUILDER_REQUIREMENTS),
+        str(RUNNER_UID),
+        *(f"{w.name}:{w.stat().st_size}" for w in wheels),
+    ]
+    return ImagePlan(
+        base=base, runner=f"{RUNNER_REPO}:{_digest(*runner_inputs)}", base_is_ours=ours
+    )
+
+
+def _exists(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _build_base(client: docker.DockerClient, tag: str, log: Callable[[str], None]) -> None:
+    mmdebstrap = shutil.which("mmdebstrap")
+    if mmdebstrap is None:
+        raise ImageError(
+            "mmdebstrap is not installed: `apt-get install mmdebstrap` (the Makefile does this "
+            "as root), or pass --base IMAGE to build on an ordinary Python image"
+        )
+    mirror = debian_mirror()
+    log(f"building {tag} from Debian {SUITE} ({mirror}) with mmdebstrap")
+    with tempfile.TemporaryDirectory(prefix="cachelab-base-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        cmd = [
+            mmdebstrap,
+            "--variant=minbase",
+            f"--include={','.join(base_packages())}",
+            "--format=tar",
+            SUITE,
+            str(rootfs),
+            mirror,
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise ImageError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
+        repo, _, version = tag.partition(":")
+        client.api.import_image_from_file(
+            str(rootfs),
+            repository=repo,
+            tag=version,
+            changes=[
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "ENV LANG=C.UTF-8",
+                'CMD ["/bin/sh"]',
+                f"LABEL {INPUTS_LABEL}={version}",
+            ],
+        )
+    if not _exists(client, tag):
+        raise ImageError(f"docker import of {tag} reported no error but the image is missing")
+
+
+def _build_runner(
+    client: docker.DockerClient, p: ImagePlan, tc: Toolchain, log: Callable[[str], None]
+) -> None:
+    log(f"building {p.runner} on {p.base}")
+    with tempfile.TemporaryDirectory(prefix="cachelab-runner-") as tmp:
+        context = Path(tmp)
+        shutil.copy2(IMAGES_DIR / "runner" / "Dockerfile", context / "Dockerfile")
+        (context / "wheels").mkdir()
+        for whl in _runner_wheels(tc):
+            shutil.copy2(whl, context / "wheels" / whl.name)
+        buildargs = {
+            "BASE": p.base,
+            "UV_VERSIONS": " ".join(UV_VERSIONS),
+            "BUILDER_REQUIREMENTS": " ".join(BUILDER_REQUIREMENTS),
+            "RUNNER_UID": str(RUNNER_UID),
+        }
+        try:
+            client.images.build(
+                path=str(context),
+                tag=p.runner,
+                buildargs=buildargs,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                network_mode="none",  # offline: everything comes from the context
+                labels={INPUTS_LABEL: p.runner.partition(":")[2]},
+            )
+        except docker.errors.BuildError as exc:
+            lines = [
+                str(chunk.get("stream", chunk.get("error", ""))).rstrip() for chunk in exc.build_log
+            ]
+            tail = "\n".join([line for line in lines if line][-15:])
+            raise ImageError(f"building {p.runner} failed: {exc.msg}\n{tail}") from exc
+
+
+def ensure(
+    client: docker.DockerClient,
+    tc: Toolchain,
+    base: str | None = None,
+    log: Callable[[str], None] = print,
+) -> ImagePlan:
+    """Build whatever image is missing for the current inputs; return the tags."""
+    p = plan(tc, base)
+    if not _exists(client, p.base):
+        if not p.base_is_ours:
+            raise ImageError(
+                f"base image {p.base} is not present and no registry is used: "
+                "load or build it first"
+            )
+        _build_base(client, p.base, log)
+    if not _exists(client, p.runner):
+        _build_runner(client, p, tc, log)
+    return p

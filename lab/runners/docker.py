@@ -1,0 +1,249 @@
+"""Runners as Docker containers, driven through the Docker SDK.
+
+Each runner is one container: its checkout bind-mounted at the scenario's path, the shared
+cache read-write, the wheelhouse read-only, a tmpfs ``.venv``, no network, no capabilities,
+not privileged, an ordinary uid. Every container carries the run's labels; leaving the session
+removes them, and a session that starts removes the containers of orchestrators that died
+(testcontainers' reaper, without a reaper container).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import Mount as DockerMount
+
+from lab import images
+from lab.errors import BackendUnavailable, RunnerStartError
+from lab.runners.base import LineCallback, RunnerPaths, RunnerSpec
+from lab.toolchain import Toolchain
+
+LABEL_RUN = "org.cachelab.run"
+LABEL_RUNNER = "org.cachelab.runner"
+LABEL_OWNER = "org.cachelab.owner"  # host/pid/start time of the orchestrator
+_LOG_TAIL = 30
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time in clock ticks
+
+
+def owner_id(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}/{pid}/{_start_time(pid)}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition("/")
+    pid, _, started = rest.partition("/")
+    if host != socket.gethostname():
+        return True  # another host's orchestrator: not ours to judge
+    return pid.isdigit() and _start_time(int(pid)) == started
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+class DockerRunner:
+    def __init__(
+        self,
+        name: str,
+        container: Container,
+        output: Iterator[tuple[bytes | None, bytes | None]],
+        on_line: LineCallback,
+    ) -> None:
+        self.name = name
+        self.pid: int | None = None
+        self.container = container
+        self._reader = threading.Thread(target=_pump, args=(output, on_line), daemon=True)
+        self._reader.start()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            status = self.container.wait(timeout=timeout)
+        except requests.exceptions.ConnectionError:  # the client's read timeout
+            return None
+        self._reader.join(timeout=10)
+        return int(status["StatusCode"])
+
+    def kill(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self.container.kill()
+
+
+class DockerSession:
+    def __init__(self, client: docker.DockerClient, image: str, run_id: str) -> None:
+        self._client = client
+        self._image = image
+        self._run_id = run_id
+        self._owner = owner_id()
+        self._runners: list[DockerRunner] = []
+
+    def __enter__(self) -> DockerSession:
+        reap_orphans(self._client)
+        return self
+
+    def start(self, spec: RunnerSpec, on_line: LineCallback) -> DockerRunner:
+        uid = images.RUNNER_UID if os.geteuid() == 0 else os.getuid()
+        gid = images.RUNNER_UID if os.geteuid() == 0 else os.getgid()
+        if os.geteuid() == 0:
+            for m in spec.mounts:
+                if not m.read_only:
+                    _chown_tree(m.source, uid, gid)
+        mounts = [
+            DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
+            for m in spec.mounts
+        ]
+        try:
+            container = self._client.containers.create(
+                self._image,
+                command=list(spec.argv),
+                name=f"cachelab-{self._run_id}-{spec.name}",
+                environment=dict(spec.env),
+                working_dir=spec.workdir,
+                user=f"{uid}:{gid}",
+                mounts=mounts,
+                tmpfs={path: "mode=1777" for path in spec.tmpfs},
+                network_mode="none",
+                privileged=False,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                labels={LABEL_RUN: self._run_id, LABEL_RUNNER: spec.name, LABEL_OWNER: self._owner},
+            )
+        except docker.errors.APIError as exc:
+            raise RunnerStartError(
+                spec.name, f"creating a container from {self._image}: {exc}"
+            ) from exc
+        try:
+            # Attached before the start, like `docker run`: every byte arrives, up to the exit.
+            output = self._client.api.attach(
+                str(container.id), stdout=True, stderr=True, stream=True, logs=True, demux=True
+            )
+            container.start()
+        except docker.errors.APIError as exc:
+            tail = _log_tail(container)
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            raise RunnerStartError(spec.name, f"container {container.name}: {exc}", tail) from exc
+        runner = DockerRunner(spec.name, container, output, on_line)
+        self._runners.append(runner)
+        return runner
+
+    def __exit__(self, *exc: object) -> None:
+        remove_run(self._client, self._run_id)
+
+
+def _pump(output: Iterator[tuple[bytes | None, bytes | None]], on_line: LineCallback) -> None:
+    """Split the attached, demultiplexed output into lines, per stream."""
+    pending = {"stdout": b"", "stderr": b""}
+    with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+        for chunks in output:
+            for stream, chunk in zip(("stdout", "stderr"), chunks, strict=True):
+                if not chunk:
+                    continue
+                *lines, pending[stream] = (pending[stream] + chunk).split(b"\n")
+                for line in lines:
+                    on_line(stream, line.decode("utf-8", "replace").rstrip("\r"))
+    for stream, rest in pending.items():
+        if rest:
+            on_line(stream, rest.decode("utf-8", "replace").rstrip("\r"))
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Hand a bind-mounted directory to the container's ordinary uid."""
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(Path(dirpath) / name, uid, gid, follow_symlinks=False)
+
+
+def _log_tail(container: Container) -> str:
+    try:
+        raw: bytes = container.logs(stdout=True, stderr=True, tail=_LOG_TAIL)
+    except docker.errors.APIError:
+        return ""
+    return raw.decode("utf-8", "replace").strip()
+
+
+def remove_run(client: docker.DockerClient, run_id: str) -> None:
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+
+def reap_orphans(client: docker.DockerClient) -> list[str]:
+    """Remove containers whose orchestrator on this host is gone; return their names."""
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
+        if not _owner_alive(container.labels.get(LABEL_OWNER, "")):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+            removed.append(str(container.name))
+    return removed
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, toolchain: Toolchain, base_image: str | None = None) -> None:
+        self.toolchain = toolchain
+        self._base_image = base_image
+        self._client: docker.DockerClient | None = None
+        self.image: str | None = None
+
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                client = docker.from_env()
+                client.ping()
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise BackendUnavailable(
+                    self.name, f"the Docker engine at {engine_address()} does not answer: {exc}"
+                ) from exc
+            self._client = client
+        return self._client
+
+    def check(self) -> None:
+        client = self.client()
+        runner = images.plan(self.toolchain, self._base_image).runner
+        try:
+            client.images.get(runner)
+        except docker.errors.ImageNotFound:
+            raise BackendUnavailable(
+                self.name,
+                f"the runner image {runner} (for the current inputs) is not in the engine at "
+                f"{engine_address()}: run `make images` (or `cachelab images`)",
+            ) from None
+        self.image = runner
+
+    def paths(self, run_dir: Path, runner: str, checkout_path: str) -> RunnerPaths:
+        return RunnerPaths(
+            src=checkout_path,
+            cache="/cache",
+            wheelhouse="/wheelhouse",
+            uv_root="/opt/uv",
+            python="/opt/cachelab/python3",
+            tmp="/tmp",
+            home="/home/runner",
+            uv_from_host=False,
+        )
+
+    def session(self, run_id: str) -> DockerSession:
+        if self.image is None:
+            self.check()
+        assert self.image is not None
+        return DockerSession(self.client(), self.image, run_id)
