@@ -37,7 +37,7 @@ images: setup mmdebstrap
 
 reproduce: setup mmdebstrap
 	$(CACHELAB) images --if-engine
-	$(CACHELAB) run scenarios/issue-15380.toml --backend $(BACKEND) $(ARGS)
+	$(CACHELAB) compare scenarios/issue-15380.toml --builders uv,narrow --backend $(BACKEND) $(ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lab tests
@@ -59,3 +59,4 @@ distclean: clean
 
 bench: images
 	$(CACHELAB) bench backends
+	$(CACHELAB) bench builders --backend $(BACKEND)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab import history, orchestrator, scenario
+from lab import history, metrics, orchestrator, scenario
 from lab.history import RUN
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
@@ -90,7 +90,77 @@ def backends(
     }
 
 
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+BUILDERS = ("uv", "wide", "narrow")
+
+
+def builders(
+    tc: Toolchain,
+    runs_dir: Path,
+    backend: Backend,
+    *,
+    runner_counts: tuple[int, ...] = (1, 2, 4, 8),
+    build_delay: float = 3.0,
+    log: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """uv against the reference builder's wide and narrow policies at N runners.
+
+    Every builder rebuilds in every checkout (``freshness=ctime``, uv's rule), so the only
+    difference between wide and narrow is how long they lock.
+    """
+    rows = []
+    for n in runner_counts:
+        for builder in BUILDERS:
+            s = scenario.load(
+                SCENARIOS_DIR / "issue-15380.toml",
+                [
+                    f"runners={n}",
+                    f"build_delay={build_delay}",
+                    f"builder={builder}",
+                    "freshness=ctime",
+                ],
+            )
+            result = orchestrator.run(s, backend, tc, runs_dir)
+            if result.status != "ok" or result.ratio is None:
+                raise RuntimeError(
+                    f"benchmark run {result.run_id} ({builder}, N={n}): {result.status}"
+                )
+            spans = metrics.lock_spans(history.read(runs_dir / result.run_id / "history.jsonl"))
+            holds = [s.hold_s for s in spans if "editable" in s.key and s.acquired is not None]
+            waits = [s.wait_s for s in spans if "editable" in s.key]
+            rows.append(
+                {
+                    "runners": n,
+                    "builder": builder,
+                    "ratio": result.ratio,
+                    "makespan_s": result.makespan_s,
+                    "single_build_s": result.single_build_s,
+                    "longest_wait_s": round(max(waits, default=0.0), 3),
+                    "hold_p50_ms": round(_percentile(holds, 0.5) * 1000, 1),
+                    "hold_p95_ms": round(_percentile(holds, 0.95) * 1000, 1),
+                    "hold_max_ms": round(max(holds, default=0.0) * 1000, 1),
+                    "run_id": result.run_id,
+                }
+            )
+            log(f"N={n} {builder}: makespan {result.makespan_s} s, ratio {result.ratio}")
+    return {
+        "benchmark": "builders",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "backend": backend.name,
+        "build_delay_s": build_delay,
+        "rows": rows,
+    }
+
+
 def markdown(report: dict[str, object]) -> str:
+    if report["benchmark"] == "builders":
+        return _builders_markdown(report)
     rows = [
         "| backend | start-up per runner (median) | makespan - build delay (median) |",
         "|---|---|---|",
@@ -107,6 +177,26 @@ def markdown(report: dict[str, object]) -> str:
         f"{report['overhead_ratio_docker_to_local']} × the local backend's."
     )
     return "\n".join(rows)
+
+
+def _builders_markdown(report: dict[str, object]) -> str:
+    rows = report["rows"]
+    assert isinstance(rows, list)
+    lines = [
+        "| N | builder | makespan / one build | longest wait | lock hold p50 | p95 | max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['runners']} | {r['builder']} | {r['ratio']:.2f} | {r['longest_wait_s']:.2f} s | "
+            f"{r['hold_p50_ms']:.1f} ms | {r['hold_p95_ms']:.1f} ms | {r['hold_max_ms']:.1f} ms |"
+        )
+    lines.append("")
+    lines.append(
+        f"{report['backend']} backend, build delay {report['build_delay_s']} s, every checkout "
+        "rebuilds (uv's ctime freshness for all three), one run per cell, all cells in one run."
+    )
+    return "\n".join(lines)
 
 
 def save(report: dict[str, object], runs_dir: Path) -> Path:

@@ -13,7 +13,7 @@ from types import FrameType
 from rich.console import Console
 
 from lab import __version__, bench, images, orchestrator, report, scenario, template, toolchain
-from lab.errors import BackendUnavailable, LabError
+from lab.errors import BackendUnavailable, LabError, UsageError
 from lab.runners import select
 from lab.runners.docker import DockerBackend
 
@@ -41,16 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a scenario")
-    run.add_argument("scenario", help="a scenario file, or a name from the scenarios directory")
-    run.add_argument(
+    scenario_args = argparse.ArgumentParser(add_help=False)
+    scenario_args.add_argument(
+        "scenario", help="a scenario file, or a name from the scenarios directory"
+    )
+    scenario_args.add_argument(
         "--backend",
         choices=select.CHOICES,
         default="auto",
         help="docker: containers; local: private namespaces, no engine needed; "
         "auto (default): docker where the engine answers and has the runner image",
     )
-    run.add_argument(
+    scenario_args.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -58,18 +60,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario field, e.g. --set runners=4 (repeatable)",
     )
-    run.add_argument("--json", action="store_true", help="print result.json to stdout")
-    run.add_argument(
+    scenario_args.add_argument("--json", action="store_true", help="print result.json to stdout")
+    scenario_args.add_argument(
         "--runs-dir",
         type=Path,
         default=Path("runs"),
         help="where run directories go (default: runs)",
     )
-    run.add_argument(
+    scenario_args.add_argument(
         "--scenarios-dir",
         type=Path,
         default=Path("scenarios"),
         help="where scenario names are looked up (default: scenarios)",
+    )
+    sub.add_parser("run", parents=[scenario_args], help="run a scenario")
+    compare = sub.add_parser(
+        "compare", parents=[scenario_args], help="run a scenario once per builder, side by side"
+    )
+    compare.add_argument(
+        "--builders",
+        default="uv,narrow",
+        help="comma-separated builders: uv, narrow, wide, none (default: uv,narrow)",
     )
 
     sub.add_parser("setup", help="build the offline wheelhouse and install the pinned uv versions")
@@ -82,37 +93,68 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("templates", help="list the demo project templates")
 
     bench_cmd = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
-    bench_cmd.add_argument("suite", choices=["backends"], help="backends: docker against local")
-    bench_cmd.add_argument("--repeat", type=int, default=3, help="trials per configuration")
+    bench_cmd.add_argument(
+        "suite",
+        choices=["backends", "builders"],
+        help="backends: docker against local; builders: uv, wide, narrow at N = 1, 2, 4, 8",
+    )
+    bench_cmd.add_argument("--repeat", type=int, default=3, help="trials per backend (backends)")
+    bench_cmd.add_argument(
+        "--backend",
+        choices=select.CHOICES,
+        default="auto",
+        help="runners for the builders suite (default: auto)",
+    )
     bench_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
     return parser
+
+
+def _builders(text: str) -> list[str | None]:
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    allowed = ("uv", "narrow", "wide", "none")
+    unknown = [b for b in names if b not in allowed]
+    if not names or unknown:
+        raise UsageError(f"--builders {text}: choose from {', '.join(allowed)}")
+    return list(names)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # the same cleanup path as Ctrl-C
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, builders: Sequence[str | None]) -> int:
+    """Run the scenario once per builder (None: the scenario's own) and report each."""
     path = scenario.resolve_path(args.scenario, args.scenarios_dir)
-    resolved = scenario.load(path, args.overrides)
+    overrides = list(args.overrides)
+    plans = [scenario.load(path, [*overrides, *([f"builder={b}"] if b else [])]) for b in builders]
     tc = toolchain.Toolchain(args.lab_dir.resolve())
     backend, why = select.choose(args.backend, tc, args.base_image)
     # Human output goes to stderr when stdout carries JSON.
     console = Console(stderr=args.json, soft_wrap=True, highlight=False)
-    names = [f"runner-{i}" for i in range(1, resolved.runners + 1)]
+    first = plans[0]
     console.print(
-        f"scenario {resolved.name} from {path}: {resolved.runners} runners, "
-        f"template {resolved.template}, build delay {resolved.build_delay:g} s, "
-        f"{resolved.topology.value} at {resolved.checkout_path}, uv {resolved.uv_version}"
+        f"scenario {first.name} from {path}: {first.runners} runners, "
+        f"template {first.template}, build delay {first.build_delay:g} s, "
+        f"{first.topology.value} at {first.checkout_path}"
     )
     console.print(f"backend {backend.name} ({why})")
-    with report.Progress(Console(stderr=True), names) as progress:
-        result = orchestrator.run(resolved, backend, tc, args.runs_dir.resolve(), progress.on_event)
-    run_path = args.runs_dir / result.run_id
-    report.print_result(console, result, str(run_path))
+    results = []
+    for resolved in plans:
+        names = [f"runner-{i}" for i in range(1, resolved.runners + 1)]
+        with report.Progress(Console(stderr=True), names) as progress:
+            result = orchestrator.run(
+                resolved, backend, tc, args.runs_dir.resolve(), progress.on_event
+            )
+        report.print_result(console, result, str(args.runs_dir / result.run_id))
+        results.append(result)
+    if len(results) > 1:
+        console.print(report.side_by_side(results), style="bold")
     if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
-    return 0 if result.status == "ok" else EXIT_FAILED
+        payload: object = (
+            results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+        )
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    return 0 if all(r.status == "ok" for r in results) else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "run":
-            return _run(args)
+            return _run(args, [None])
+        if args.command == "compare":
+            return _run(args, _builders(args.builders))
         if args.command == "setup":
             toolchain.ensure(args.lab_dir.resolve(), log=log)
             return 0
@@ -143,8 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "bench":
             tc = toolchain.Toolchain(args.lab_dir.resolve())
-            found = bench.backends(tc, args.runs_dir.resolve(), repeat=args.repeat, log=log)
-            out = bench.save(found, args.runs_dir.resolve())
+            runs = args.runs_dir.resolve()
+            if args.suite == "backends":
+                found = bench.backends(tc, runs, repeat=args.repeat, log=log)
+            else:
+                backend, why = select.choose(args.backend, tc, args.base_image)
+                log(f"backend {backend.name} ({why})")
+                found = bench.builders(tc, runs, backend, log=log)
+            out = bench.save(found, runs)
             print(bench.markdown(found))
             log(f"saved in {out}")
             return 0

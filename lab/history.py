@@ -27,6 +27,7 @@ class Observation:
     phase: str
     key: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    at: tuple[float, float] | None = None  # (mono, wall) where the builder stamped it itself
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ class History:
     def record(
         self, runner: str, obs: Observation, stamp: tuple[float, float] | None = None
     ) -> Event:
-        """Append ``obs`` for ``runner``, stamped now or at ``stamp`` (mono, wall)."""
-        t_mono, t_wall = stamp or now()
+        """Append ``obs`` for ``runner``, stamped by its source, else at ``stamp`` (arrival,
+        as (mono, wall)), else now."""
+        t_mono, t_wall = obs.at or stamp or now()
         event = Event(t_mono, t_wall, runner, obs.op, obs.phase, obs.key, dict(obs.data))
         self.append(event)
         return event

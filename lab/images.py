@@ -25,6 +25,7 @@ from lab.errors import LabError
 from lab.toolchain import BUILDER_REQUIREMENTS, UV_VERSIONS, Toolchain
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+LAB_DIR = Path(__file__).resolve().parent
 BASE_REPO = "cachelab-base"
 RUNNER_REPO = "cachelab-runner"
 SUITE = "bookworm"
@@ -93,6 +94,11 @@ def _runner_wheels(tc: Toolchain) -> list[Path]:
     return wheels
 
 
+def builder_sources() -> list[Path]:
+    """What of the lab goes into the runner image: the package marker and lab.builder."""
+    return [LAB_DIR / "__init__.py", *sorted((LAB_DIR / "builder").glob("*.py"))]
+
+
 def plan(tc: Toolchain, base: str | None = None) -> ImagePlan:
     """The tags that the current inputs give, whether or not the images exist."""
     if base is None:
@@ -108,6 +114,7 @@ def plan(tc: Toolchain, base: str | None = None) -> ImagePlan:
         " ".join(BUILDER_REQUIREMENTS),
         str(RUNNER_UID),
         *(f"{w.name}:{w.stat().st_size}" for w in wheels),
+        *(p.read_bytes() for p in builder_sources()),
     ]
     return ImagePlan(
         base=base, runner=f"{RUNNER_REPO}:{_digest(*runner_inputs)}", base_is_ours=ours
@@ -172,6 +179,10 @@ def _build_runner(
         (context / "wheels").mkdir()
         for whl in _runner_wheels(tc):
             shutil.copy2(whl, context / "wheels" / whl.name)
+        for source in builder_sources():
+            target = context / "src" / source.relative_to(LAB_DIR.parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
         buildargs = {
             "BASE": p.base,
             "UV_VERSIONS": " ".join(UV_VERSIONS),

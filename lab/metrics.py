@@ -30,6 +30,13 @@ class LockSpan:
         return self.released - self.acquired
 
 
+TREE_LOCK_PREFIX = "tree/"
+
+
+def is_tree_lock(key: str) -> bool:
+    return key.startswith(TREE_LOCK_PREFIX)
+
+
 @dataclass
 class _Attempt:
     asked: float

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from lab import template
+from lab.builders.base import Builder
+from lab.builders.reference import ReferenceBuilder
 from lab.builders.uv import UvBuilder
 from lab.history import RUN, Event, History, Observation, now
 from lab.result import RunResult, summarize
@@ -76,6 +78,12 @@ class _RunnerLog:
             self._file.close()
 
 
+def make_builder(scenario: Scenario, module: str) -> Builder:
+    if scenario.builder == "uv":
+        return UvBuilder(scenario.uv_version, scenario.command)
+    return ReferenceBuilder(scenario.builder, module, scenario.freshness)
+
+
 def _runner_names(count: int) -> list[str]:
     return [f"runner-{i}" for i in range(1, count + 1)]
 
@@ -88,14 +96,14 @@ def run(
     on_event: EventCallback | None = None,
 ) -> RunResult:
     """Run ``scenario`` on ``backend``. Interrupts still leave a result and no runner behind."""
-    toolchain.check(scenario.uv_version)
+    toolchain.check(scenario.uv_version if scenario.builder == "uv" else None)
     backend.check()
     tmpl = template.get(scenario.template)
     run_dir = RunDir.create(runs_dir, scenario.name)
     run_dir.point_latest()
     root = run_dir.path
     (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
-    builder = UvBuilder(scenario.uv_version, scenario.command)
+    builder = make_builder(scenario, tmpl.import_name)
     (root / "cache").mkdir()
     (root / "logs").mkdir()
 
@@ -122,7 +130,7 @@ def run(
         specs.append(
             RunnerSpec(
                 name=name,
-                argv=builder.argv(paths),
+                argv=builder.argv(paths, name),
                 env=builder.env(paths),
                 workdir=paths.src,
                 mounts=mounts,
@@ -175,7 +183,7 @@ def run(
                 status=status,
                 backend=backend.name,
                 builder=builder.name,
-                uv_version=scenario.uv_version,
+                uv_version=scenario.uv_version if scenario.builder == "uv" else None,
                 topology=scenario.topology.value,
                 build_delay_s=scenario.build_delay,
             )

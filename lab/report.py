@@ -71,6 +71,17 @@ class Progress:
         self._live.stop()
 
 
+def duration(seconds: float) -> str:
+    """Seconds for builds and waits, milliseconds for the short holds of a narrow lock."""
+    if seconds == 0:
+        return "0 s"
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
+def builder_label(result: RunResult) -> str:
+    return f"uv {result.uv_version}" if result.builder == "uv" else f"{result.builder} builder"
+
+
 def verdict(result: RunResult) -> str:
     one = f"{result.single_build_s:.1f} s" if result.single_build_s else "n/a"
     span = (
@@ -90,12 +101,30 @@ def verdict(result: RunResult) -> str:
         )
     keys = ", ".join(result.keys) or "none seen"
     longest = f"longest lock wait {wait.wait_s:.2f} s" if wait else "no lock wait"
-    return f"not serialized: {longest} (editable keys: {keys}); {span}"
+    hold = f"longest lock hold {result.longest_hold_s * 1000:.0f} ms"
+    return f"not serialized: {longest}, {hold} (cache keys: {keys}); {span}"
+
+
+def side_by_side(results: list[RunResult]) -> str:
+    """One line for several runs of one scenario, e.g. uv against the narrow builder."""
+    parts = []
+    for r in results:
+        span = (
+            f"makespan {r.makespan_s:.1f} s ({r.ratio:.2f}×)"
+            if r.makespan_s is not None and r.ratio is not None
+            else f"run {r.status}"
+        )
+        if r.serialized and r.longest_wait is not None:
+            lock = f"longest lock wait {r.longest_wait.wait_s:.1f} s"
+        else:
+            lock = f"longest lock hold {r.longest_hold_s * 1000:.0f} ms"
+        parts.append(f"{builder_label(r)}: {span}, {lock}")
+    return " · ".join(parts)
 
 
 def table(result: RunResult) -> Table:
     t = Table(
-        title=f"{result.scenario} · {result.builder} {result.uv_version} · "
+        title=f"{result.scenario} · {builder_label(result)} · "
         f"{result.backend} backend · {result.topology}",
         title_justify="left",
     )
@@ -109,8 +138,8 @@ def table(result: RunResult) -> Table:
             r.name,
             "killed" if r.rc is None else str(r.rc),
             f"{r.wall_s:.2f} s" if r.wall_s is not None else "-",
-            f"{r.lock_wait_s:.2f} s",
-            f"{r.lock_hold_s:.2f} s",
+            duration(r.lock_wait_s),
+            duration(r.lock_hold_s),
         )
     return t
 

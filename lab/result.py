@@ -37,7 +37,7 @@ class RunResult:
     status: str  # ok | failed | timeout | interrupted
     backend: str
     builder: str
-    uv_version: str
+    uv_version: str | None  # for the uv builder
     topology: str
     build_delay_s: float
     runners: list[RunnerResult]
@@ -46,6 +46,7 @@ class RunResult:
     makespan_s: float | None
     ratio: float | None
     longest_wait: LockWait | None
+    longest_hold_s: float = 0.0  # the longest single hold of a cache lock (not tree locks)
     serialized: bool = False
     keys: list[str] = field(default_factory=list)
     overlapping_holds: int = 0
@@ -67,11 +68,14 @@ def summarize(
     status: str,
     backend: str,
     builder: str,
-    uv_version: str,
+    uv_version: str | None,
     topology: str,
     build_delay_s: float,
 ) -> RunResult:
-    spans = metrics.lock_spans(events)
+    all_spans = metrics.lock_spans(events)
+    # Cache locks are what runners share; a tree lock guards one checkout and is reported
+    # only when two runners hold it at once.
+    spans = [s for s in all_spans if not metrics.is_tree_lock(s.key)]
     bounds = metrics.run_bounds(events)
     runners = []
     for name, (start, end, rc) in bounds.items():
@@ -122,9 +126,10 @@ def summarize(
         makespan_s=_r(makespan) if makespan is not None else None,
         ratio=_r(makespan / single, 3) if makespan is not None and single else None,
         longest_wait=longest_wait,
+        longest_hold_s=_r(max((s.hold_s for s in spans), default=0.0), 4),
         serialized=serialized,
         keys=sorted({s.key for s in spans}),
-        overlapping_holds=len(metrics.overlapping_holds(spans)),
+        overlapping_holds=len(metrics.overlapping_holds(all_spans)),
     )
 
 

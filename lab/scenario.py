@@ -64,7 +64,11 @@ class Scenario(BaseModel):
     # Where each runner sees its checkout: "/src" as in the seed, "/__w/<repo>/<repo>" as in a
     # GitHub container job. With different-paths, each runner's path gets "-<runner>" added.
     checkout_path: str = "/src"
-    builder: Literal["uv"] = "uv"
+    # uv, or the reference builder under one of its lock policies
+    builder: Literal["uv", "narrow", "wide", "none"] = "uv"
+    # When the reference builder may reuse an entry built in another checkout: "content" (its
+    # own rule) or "ctime" (uv's rule, so every checkout rebuilds, as in the issue).
+    freshness: Literal["content", "ctime"] = "content"
     uv_version: str = toolchain.DEFAULT_UV_VERSION
     command: tuple[str, ...] = ("uv", "sync", "--reinstall")
     # Runners never have a network; the field exists so a scenario says so explicitly.
@@ -108,7 +112,7 @@ class Scenario(BaseModel):
     @classmethod
     def _command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value or value[0] != "uv":
-            raise ValueError(f"the uv builder runs a `uv ...` command, got {list(value)}")
+            raise ValueError(f"must be a `uv ...` command, got {list(value)}")
         return value
 
     def template_params(self) -> dict[str, Any]:

@@ -40,9 +40,19 @@ def test_unknown_template() -> None:
         template.get("nope")
 
 
-def test_every_template_declares_what_the_wheelhouse_needs() -> None:
+def test_every_template_renders_a_project_with_a_build_system(tmp_path: Path) -> None:
+    assert set(template.available()) >= {"hatchling", "inplace"}
     for t in template.available().values():
-        assert t.wheelhouse, t.name
-        assert (t.project_dir / "pyproject.toml.j2").is_file() or (
-            t.project_dir / "pyproject.toml"
-        ).is_file()
+        dest = tmp_path / t.name
+        t.render(dest, {"build_delay": 0})
+        system = tomllib.loads((dest / "pyproject.toml").read_text())["build-system"]
+        assert system["build-backend"] == t.build_backend
+        assert all(isinstance(req, str) for req in t.wheelhouse)
+
+
+def test_inplace_writes_nothing_into_the_tree_until_it_builds(tmp_path: Path) -> None:
+    dest = tmp_path / "c"
+    template.get("inplace").render(dest, {"build_delay": 0.5})
+    backend = (dest / "_backend" / "inplace_backend.py").read_text()
+    assert "time.sleep(0.5)" in backend and 'NAME, VERSION, PACKAGE = "inplace_demo"' in backend
+    assert not (dest / "src" / "inplace_demo" / "_generated.py").exists()

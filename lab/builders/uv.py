@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lab.builders import uvlog
+from lab.builders.base import SYSTEM_PATH
 from lab.history import LOCK, Observation
 from lab.runners.base import RunnerPaths
-
-_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -17,15 +16,17 @@ class UvBuilder:
     version: str
     command: Sequence[str]  # e.g. ("uv", "sync", "--reinstall")
 
-    name = "uv"
+    @property
+    def name(self) -> str:
+        return "uv"
 
-    def argv(self, paths: RunnerPaths) -> list[str]:
+    def argv(self, paths: RunnerPaths, runner: str) -> list[str]:
         return [self._binary(paths), *self.command[1:]]
 
     def env(self, paths: RunnerPaths) -> dict[str, str]:
         """A fresh environment: nothing of the host's leaks in, everything comes offline."""
         return {
-            "PATH": f"{paths.uv_root}/{self.version}/bin:{_SYSTEM_PATH}",
+            "PATH": f"{paths.uv_root}/{self.version}/bin:{SYSTEM_PATH}",
             "HOME": paths.home,
             "TMPDIR": paths.tmp,  # uv takes a project lock in $TMPDIR; keep it per runner
             "LANG": "C.UTF-8",

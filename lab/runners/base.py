@@ -45,6 +45,7 @@ class RunnerPaths:
     tmp: str
     home: str
     uv_from_host: bool  # True: mount the lab's uv binaries; False: the image has them
+    builder_python: str  # an interpreter that can import lab.builder and its dependencies
 
 
 class RunningRunner(Protocol):

@@ -240,6 +240,7 @@ class DockerBackend:
             tmp="/tmp",
             home="/home/runner",
             uv_from_host=False,
+            builder_python="/opt/cachelab/venv/bin/python",
         )
 
     def session(self, run_id: str) -> DockerSession:

@@ -176,6 +176,7 @@ class LocalBackend:
             tmp=str(private / "tmp"),
             home=str(private / "home"),
             uv_from_host=True,
+            builder_python=sys.executable,  # the lab's own venv: lab.builder is installed there
         )
 
     def session(self, run_id: str) -> LocalSession:

@@ -1,0 +1,112 @@
+"""``python -m lab.builder``: the builder inside a runner.
+
+    python -m lab.builder editable SRC --cache DIR --venv DIR --wheelhouse DIR
+        [--policy narrow|wide|none] [--python PY] [--import MODULE] [--runner NAME]
+        [--history FILE] [--key-glob GLOB]...
+    python -m lab.builder sweep --cache DIR
+
+Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from lab.builder._cache import Cache
+from lab.builder._errors import BuildError, CacheError, InstallError
+from lab.builder._events import Events
+from lab.builder._frontend import Policy, Request, editable_install
+
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _module(text: str) -> str:
+    if not _MODULE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dotted module name")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.builder", description="The reference narrow-lock editable builder."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    ed = sub.add_parser("editable", help="build (or reuse) and install SRC in editable mode")
+    ed.add_argument("source", type=Path, metavar="SRC")
+    ed.add_argument("--cache", type=Path, required=True, help="the shared cache directory")
+    ed.add_argument("--venv", type=Path, required=True, help="the venv to install into")
+    ed.add_argument(
+        "--wheelhouse", type=Path, required=True, help="offline wheels for build environments"
+    )
+    ed.add_argument("--policy", type=Policy, choices=list(Policy), default=Policy.NARROW)
+    ed.add_argument(
+        "--python",
+        type=Path,
+        default=Path(sys.executable),
+        help="interpreter for build envs and the venv (default: this one)",
+    )
+    ed.add_argument(
+        "--import",
+        dest="module",
+        type=_module,
+        help="a module that must import in the venv afterwards",
+    )
+    ed.add_argument("--runner", default="builder", help="the name in history events")
+    ed.add_argument("--history", type=Path, help="also append events to this JSONL file")
+    ed.add_argument(
+        "--key-glob",
+        dest="key_globs",
+        action="append",
+        default=[],
+        help="more cache-key inputs besides pyproject.toml, setup.py, setup.cfg",
+    )
+    ed.add_argument(
+        "--freshness",
+        choices=["content", "ctime"],
+        default="content",
+        help="content: identical checkouts share entries; ctime: as uv, they do not",
+    )
+    sw = sub.add_parser("sweep", help="remove scratch dirs of builders that are gone")
+    sw.add_argument("--cache", type=Path, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "sweep":
+        swept = Cache(args.cache, Events("sweeper")).sweep()
+        print(json.dumps({"swept": swept}))
+        return 0
+    if not (args.source / "pyproject.toml").is_file() and not (args.source / "setup.py").is_file():
+        print(f"error: {args.source} has neither pyproject.toml nor setup.py", file=sys.stderr)
+        return 2
+    events = Events(args.runner, args.history)
+    request = Request(
+        args.source,
+        args.cache,
+        args.venv,
+        args.wheelhouse,
+        args.python,
+        args.policy,
+        args.module,
+        tuple(args.key_globs),
+        args.freshness,
+    )
+    try:
+        outcome = editable_install(request, events)
+    except (BuildError, CacheError, InstallError) as exc:
+        events.emit("builder", "failed", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(outcome), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

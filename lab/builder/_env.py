@@ -1,0 +1,108 @@
+"""Isolated build environments, created offline from a wheelhouse and cached by a hash of
+their requirements and interpreter, published the same narrow way as entries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.builder._cache import ENVS, Cache
+from lab.builder._errors import CacheError
+
+_ENV_MANIFEST = "env.json"
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    path: Path
+    key: str
+    requirements: tuple[str, ...]
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+def env_key(requirements: Sequence[str], python: Path) -> str:
+    payload = json.dumps([sorted(requirements), os.path.realpath(python)])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _read(path: Path) -> BuildEnv | None:
+    try:
+        meta = json.loads((path / _ENV_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    env = BuildEnv(path, str(meta["key"]), tuple(meta["requirements"]))
+    return env if env.python.exists() else None
+
+
+def _run(cmd: list[str], env_path: Path) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise CacheError(
+            f"creating the build env {env_path} failed: `{' '.join(cmd)}` "
+            f"exited {proc.returncode}:\n{proc.stderr.strip()}"
+        )
+
+
+def _create(
+    path: Path, key: str, requirements: Sequence[str], python: Path, wheelhouse: Path
+) -> None:
+    _run([str(python), "-m", "venv", "--without-pip", str(path)], path)
+    if requirements:
+        # pip runs from the builder's own interpreter and installs into the new env
+        # (--python), so build envs need no pip of their own.
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(path / "bin" / "python"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-index",
+                "--find-links",
+                str(wheelhouse),
+                *requirements,
+            ],
+            path,
+        )
+    (path / _ENV_MANIFEST).write_text(json.dumps({"key": key, "requirements": list(requirements)}))
+
+
+def ensure_env(
+    cache: Cache, requirements: Sequence[str], python: Path, wheelhouse: Path, atomic: bool
+) -> BuildEnv:
+    """The build env for ``requirements``: from the cache, or built and published.
+
+    ``atomic=False`` (the unsafe ``none`` policy) builds in place, with no lock.
+    """
+    key = env_key(requirements, python)
+    final = cache.env_dir(key)
+    name = f"{ENVS}/{key}"
+    found = _read(final)
+    if found is not None:
+        cache.events.emit("env", "hit", name)
+        return found
+    cache.events.emit("env", "miss", name, requirements=list(requirements))
+    if not atomic:
+        _create(final, key, requirements, python, wheelhouse)
+        return BuildEnv(final, key, tuple(requirements))
+    with cache.scratch() as scratch:
+        built = scratch / "env"
+        _create(built, key, requirements, python, wheelhouse)
+        path, outcome = cache.publish(built, final, _read, (cache.env_lock(key), name, "env"))
+    cache.events.emit("env", outcome, name)
+    env = _read(path)
+    if env is None:
+        raise CacheError(f"the build env {path} vanished after publishing")
+    return env

@@ -1,0 +1,252 @@
+"""editable_install end to end: real backends, real venvs, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lab.builder import BuildError, Policy, Request, editable_install
+from lab.builder._cache import EDITABLE, TMP
+from lab.builder._tree import path_key
+from tests.builder.conftest import BASE_PYTHON, RecordedEvents
+from tests.conftest import FIXTURES
+
+PACKAGES = FIXTURES.parent / "packages"
+
+
+def _request(
+    src: Path,
+    tmp_path: Path,
+    wheelhouse: Path,
+    module: str | None,
+    policy: Policy = Policy.NARROW,
+    venv: str = "venv",
+) -> Request:
+    return Request(
+        src, tmp_path / "cache", tmp_path / venv, wheelhouse, BASE_PYTHON, policy, module
+    )
+
+
+def test_a_fresh_checkout_with_identical_content_reuses_the_entry(
+    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path, events: RecordedEvents
+) -> None:
+    src = render("src")
+    first = editable_install(_request(src, tmp_path, wheelhouse, "uv_demo"), events)
+    assert (first.hit, first.publish) == (False, "published")
+    assert first.imported_from == str(src / "src" / "uv_demo" / "__init__.py")
+    shutil.rmtree(src)  # a new checkout at the same path: new inodes, new ctimes
+    render("src")
+    again = RecordedEvents()
+    second = editable_install(_request(src, tmp_path, wheelhouse, "uv_demo", venv="venv2"), again)
+    assert (second.hit, second.revision) == (True, first.revision)
+    assert again.phases("build") == []  # no build at all
+    assert second.imported_from == first.imported_from
+
+
+def test_in_tree_side_effects_force_a_rebuild_in_a_fresh_checkout(
+    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path, events: RecordedEvents
+) -> None:
+    """uv #11390: a cached editable wheel whose generated module the new checkout lacks."""
+    src = render("src", "inplace")
+    first = editable_install(_request(src, tmp_path, wheelhouse, "inplace_demo"), events)
+    assert list(first.side_effects) == ["src/inplace_demo/_generated.py"]
+    shutil.rmtree(src)
+    render("src", "inplace")
+    assert not (src / "src" / "inplace_demo" / "_generated.py").exists()
+    again = RecordedEvents()
+    second = editable_install(
+        _request(src, tmp_path, wheelhouse, "inplace_demo", venv="venv2"), again
+    )
+    lookup = [r for r in again.records if r["op"] == "lookup" and r["phase"] == "miss"]
+    assert "lacks the build's side effects: src/inplace_demo/_generated.py" in str(
+        lookup[0]["reason"]
+    )
+    assert not second.hit and second.publish == "kept-own"
+    assert second.imported_from is not None  # rebuilt, so it imports: never a broken install
+    # the same checkout again: now its tree has what the kept entry needs, or its own
+    third = editable_install(
+        _request(src, tmp_path, wheelhouse, "inplace_demo", venv="v3"), RecordedEvents()
+    )
+    assert third.imported_from is not None
+
+
+@pytest.mark.parametrize(
+    ("package", "fragment"),
+    [
+        ("bad-backend", "backend 'no_such_backend_module', hook 'get_requires_for_build_editable'"),
+        ("no-editable", "no PEP 660 support"),
+        ("failing-backend", "hook 'build_editable'"),
+    ],
+)
+def test_backend_failures_name_backend_hook_and_source(
+    tmp_path: Path, wheelhouse: Path, events: RecordedEvents, package: str, fragment: str
+) -> None:
+    src = tmp_path / package
+    shutil.copytree(PACKAGES / package, src)
+    with pytest.raises(BuildError) as info:
+        editable_install(_request(src, tmp_path, wheelhouse, None), events)
+    assert fragment in str(info.value)
+    assert str(src) in str(info.value)
+    assert not list((tmp_path / "cache" / EDITABLE).glob("*/*"))  # nothing published
+    assert list((tmp_path / "cache" / TMP).iterdir()) == []  # and no scratch left
+
+
+def _lock_order(events: RecordedEvents) -> list[str]:
+    return [
+        f"{r['op']}:{r['phase']}:{r.get('kind', '')}"
+        for r in events.records
+        if r["op"] == "build" or r.get("kind") in ("tree", "entry")
+    ]
+
+
+def test_policies_differ_only_in_what_they_lock(
+    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path
+) -> None:
+    orders = {}
+    for policy in Policy:
+        src = render(f"src-{policy.value}", "inplace")
+        events = RecordedEvents()
+        request = Request(
+            src,
+            tmp_path / f"cache-{policy.value}",
+            tmp_path / f"venv-{policy.value}",
+            wheelhouse,
+            BASE_PYTHON,
+            policy,
+            "inplace_demo",
+        )
+        assert editable_install(request, events).imported_from is not None
+        orders[policy] = _lock_order(events)
+    # narrow: the tree lock around the build, the entry lock only afterwards, to publish
+    assert orders[Policy.NARROW] == [
+        "lock:request:tree",
+        "lock:acquired:tree",
+        "build:start:",
+        "build:end:",
+        "lock:released:tree",
+        "lock:request:entry",
+        "lock:acquired:entry",
+        "lock:released:entry",
+    ]
+    # wide: the entry lock around everything
+    assert orders[Policy.WIDE] == [
+        "lock:request:entry",
+        "lock:acquired:entry",
+        "build:start:",
+        "build:end:",
+        "lock:released:entry",
+    ]
+    assert orders[Policy.NONE] == ["build:start:", "build:end:"]
+
+
+def test_sigkill_mid_build_leaves_no_entry_and_the_next_run_sweeps(
+    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path, events: RecordedEvents
+) -> None:
+    src = render("slow", "inplace", build_delay=60)
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lab.builder",
+            "editable",
+            str(src),
+            "--cache",
+            str(cache),
+            "--venv",
+            str(tmp_path / "v"),
+            "--wheelhouse",
+            str(wheelhouse),
+            "--python",
+            str(BASE_PYTHON),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if '"op": "build"' in line and '"phase": "start"' in line:
+            break
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    entry_dir = cache / EDITABLE / path_key(src)
+    assert not [p for p in entry_dir.glob("*") if p.is_dir()]  # no entry, not even a partial one
+    leftovers = [p for p in (cache / TMP).iterdir() if p.is_dir()]
+    assert len(leftovers) == 1
+    # any next run on this cache sweeps the dead builder's scratch first
+    quick = render("quick", "inplace")
+    editable_install(
+        Request(
+            quick, cache, tmp_path / "v2", wheelhouse, BASE_PYTHON, Policy.NARROW, "inplace_demo"
+        ),
+        events,
+    )
+    assert events.phases("sweep") == ["removed"]
+    assert list((cache / TMP).iterdir()) == []
+
+
+def test_the_command_line(tmp_path: Path, render: Callable[..., Path], wheelhouse: Path) -> None:
+    src = render("src", "inplace")
+    history = tmp_path / "h.jsonl"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab.builder",
+            "editable",
+            str(src),
+            "--cache",
+            str(tmp_path / "c"),
+            "--venv",
+            str(tmp_path / "v"),
+            "--wheelhouse",
+            str(wheelhouse),
+            "--python",
+            str(BASE_PYTHON),
+            "--import",
+            "inplace_demo",
+            "--runner",
+            "r1",
+            "--history",
+            str(history),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    outcome = json.loads(proc.stdout)
+    assert outcome["publish"] == "published" and outcome["imported_from"]
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    assert {r["runner"] for r in records} == {"r1"}
+    assert records[-1]["op"] == "install" and records[-1]["phase"] == "end"
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab.builder",
+            "editable",
+            str(tmp_path),
+            "--cache",
+            "c",
+            "--venv",
+            "v",
+            "--wheelhouse",
+            "w",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "neither pyproject.toml nor setup.py" in bad.stderr
