@@ -10,7 +10,7 @@ ARGS ?=
 # mmdebstrap builds the base image from Debian's packages; installed here when missing (as root).
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup mmdebstrap images reproduce test lint typecheck unit bench clean distclean
+.PHONY: all setup mmdebstrap images reproduce test lint typecheck unit matrix bench clean distclean
 
 all: reproduce
 
@@ -56,6 +56,10 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) .lab
+
+# Every template × builder × topology with 2 runners, then the shared-tree setuptools trials.
+matrix: images
+	$(CACHELAB) matrix --backend $(BACKEND) --trials 10
 
 bench: images
 	$(CACHELAB) bench backends

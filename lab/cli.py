@@ -6,13 +6,23 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
 
-from lab import __version__, bench, images, orchestrator, report, scenario, template, toolchain
+from lab import (
+    __version__,
+    bench,
+    images,
+    matrix,
+    orchestrator,
+    report,
+    scenario,
+    template,
+    toolchain,
+)
 from lab.errors import BackendUnavailable, LabError, UsageError
 from lab.runners import select
 from lab.runners.docker import DockerBackend
@@ -92,6 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("templates", help="list the demo project templates")
 
+    matrix_cmd = sub.add_parser(
+        "matrix", help="template × builder × topology, 2 runners each, with verdicts"
+    )
+    matrix_cmd.add_argument("--templates", help="comma-separated (default: all templates)")
+    matrix_cmd.add_argument("--builders", default="uv,wide,narrow")
+    matrix_cmd.add_argument("--topologies", default="same-path,shared-tree")
+    matrix_cmd.add_argument("--build-delay", type=float, default=2.0)
+    matrix_cmd.add_argument(
+        "--trials",
+        type=int,
+        default=0,
+        help="also run the shared-tree setuptools trials with and without the tree lock",
+    )
+    matrix_cmd.add_argument("--backend", choices=select.CHOICES, default="auto")
+    matrix_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
     bench_cmd = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
     bench_cmd.add_argument(
         "suite",
@@ -109,13 +135,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _builders(text: str) -> list[str | None]:
-    names = [b.strip() for b in text.split(",") if b.strip()]
-    allowed = ("uv", "narrow", "wide", "none")
-    unknown = [b for b in names if b not in allowed]
+def _choices(option: str, text: str, allowed: Sequence[str]) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
     if not names or unknown:
-        raise UsageError(f"--builders {text}: choose from {', '.join(allowed)}")
-    return list(names)
+        raise UsageError(f"{option} {text}: choose from {', '.join(allowed)}")
+    return names
+
+
+def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    templates = _choices(
+        "--templates", args.templates or ",".join(template.available()), list(template.available())
+    )
+    builders = _choices("--builders", args.builders, matrix.BUILDERS)
+    topologies = _choices("--topologies", args.topologies, matrix.TOPOLOGIES)
+    tc = toolchain.Toolchain(args.lab_dir.resolve())
+    backend, why = select.choose(args.backend, tc, args.base_image)
+    log(f"backend {backend.name} ({why})")
+    runs = args.runs_dir.resolve()
+    out, cells = matrix.run(
+        tc,
+        backend,
+        runs,
+        templates=templates,
+        builders=builders,
+        topologies=topologies,
+        build_delay=args.build_delay,
+        log=log,
+    )
+    print((out / "matrix.md").read_text())
+    if args.trials:
+        trials = matrix.shared_tree_trials(tc, backend, out, trials=args.trials, log=log)
+        print(json.dumps(trials, indent=2))
+    log(f"saved in {out}")
+    return 0 if all(c.verdict == "valid" and c.status == "ok" for c in cells) else EXIT_FAILED
+
+
+def _builders(text: str) -> list[str | None]:
+    return list(_choices("--builders", text, ("uv", "narrow", "wide", "none")))
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -185,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             built = images.ensure(client, tc, args.base_image, log=log)
             log(f"runner image {built.runner} on {built.base}")
             return 0
+        if args.command == "matrix":
+            return _matrix(args, log)
         if args.command == "bench":
             tc = toolchain.Toolchain(args.lab_dir.resolve())
             runs = args.runs_dir.resolve()

@@ -78,10 +78,22 @@ class _RunnerLog:
             self._file.close()
 
 
+# Every runner checks its install the same way, whatever built it: the template's check code
+# runs in the venv, and a line says it passed.
+CHECK = "check"
+CHECK_PASSED = "cachelab-check: passed"
+_CHECKED = (
+    "sh",
+    "-c",
+    f'set -e; "$@"; "$CACHELAB_VENV/bin/python" -c "$CACHELAB_CHECK"; echo "{CHECK_PASSED}"',
+    "sh",
+)
+
+
 def make_builder(scenario: Scenario, module: str) -> Builder:
     if scenario.builder == "uv":
         return UvBuilder(scenario.uv_version, scenario.command)
-    return ReferenceBuilder(scenario.builder, module, scenario.freshness)
+    return ReferenceBuilder(scenario.builder, module, scenario.freshness, scenario.tree_lock)
 
 
 def _runner_names(count: int) -> list[str]:
@@ -108,9 +120,13 @@ def run(
     (root / "logs").mkdir()
 
     specs = []
+    shared = scenario.topology is Topology.SHARED_TREE
+    if shared:  # one physical tree, mounted into every runner
+        tmpl.render(root / "checkouts" / "shared", scenario.template_params())
     for name in _runner_names(scenario.runners):
-        checkout = root / "checkouts" / name
-        tmpl.render(checkout, scenario.template_params())
+        checkout = root / "checkouts" / ("shared" if shared else name)
+        if not shared:
+            tmpl.render(checkout, scenario.template_params())
         checkout_path = scenario.checkout_path
         if scenario.topology is Topology.DIFFERENT_PATHS:
             checkout_path += f"-{name}"
@@ -130,8 +146,12 @@ def run(
         specs.append(
             RunnerSpec(
                 name=name,
-                argv=builder.argv(paths, name),
-                env=builder.env(paths),
+                argv=[*_CHECKED, *builder.argv(paths, name)],
+                env={
+                    **builder.env(paths),
+                    "CACHELAB_VENV": f"{paths.src}/.venv",
+                    "CACHELAB_CHECK": tmpl.check,
+                },
                 workdir=paths.src,
                 mounts=mounts,
                 tmpfs=(f"{paths.src}/.venv",),
@@ -163,7 +183,11 @@ def run(
                         if log.write(stamp[0], stream, line):
                             # the runner is up: start-up overhead ends here
                             record(name, Observation(RUN, "output"), stamp)
-                        obs = builder.observe(line)
+                        obs = (
+                            Observation(CHECK, "ok")
+                            if line == CHECK_PASSED
+                            else builder.observe(line)
+                        )
                         if obs is not None:
                             record(name, obs, stamp)
 

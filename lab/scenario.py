@@ -49,6 +49,7 @@ RESERVED_TOP_DIRS = frozenset(
 class Topology(StrEnum):
     SAME_PATH = "same-path"  # a checkout per runner, all mounted at one path (GitHub runners)
     DIFFERENT_PATHS = "different-paths"  # a checkout per runner, each at its own path
+    SHARED_TREE = "shared-tree"  # one checkout mounted into every runner (uv #13703)
 
 
 class Scenario(BaseModel):
@@ -69,6 +70,9 @@ class Scenario(BaseModel):
     # When the reference builder may reuse an entry built in another checkout: "content" (its
     # own rule) or "ctime" (uv's rule, so every checkout rebuilds, as in the issue).
     freshness: Literal["content", "ctime"] = "content"
+    # Reference builder: take the lock inside the source tree around builds. Off only to show
+    # what a shared tree does without it.
+    tree_lock: bool = True
     uv_version: str = toolchain.DEFAULT_UV_VERSION
     command: tuple[str, ...] = ("uv", "sync", "--reinstall")
     # Runners never have a network; the field exists so a scenario says so explicitly.

@@ -30,6 +30,7 @@ class Template:
     description: str
     build_backend: str
     import_name: str
+    check: str  # Python run in the runner's venv after the install; it must exercise the build
     wheelhouse: tuple[str, ...]
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
@@ -75,7 +76,7 @@ def _load(root: Path) -> Template:
         meta = tomllib.loads(meta_path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise TemplateError(root.name, meta_path, str(exc)) from exc
-    required = ("description", "build_backend", "import_name", "wheelhouse")
+    required = ("description", "build_backend", "import_name", "check", "wheelhouse")
     missing = [k for k in required if k not in meta]
     if missing:
         raise TemplateError(root.name, meta_path, f"missing field(s) {missing}")
@@ -87,6 +88,7 @@ def _load(root: Path) -> Template:
         description=str(meta["description"]),
         build_backend=str(meta["build_backend"]),
         import_name=str(meta["import_name"]),
+        check=str(meta["check"]),
         wheelhouse=tuple(meta["wheelhouse"]),
         parameters=dict(meta.get("parameters", {})),
     )

@@ -53,8 +53,9 @@ def test_bad_override_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         ]
     )
     assert code == 2
-    assert "--set topology=ring: field 'topology': Input should be 'same-path' or" in (
-        capsys.readouterr().err
+    assert (
+        "--set topology=ring: field 'topology': Input should be 'same-path', 'different-paths' or"
+        in (capsys.readouterr().err)
     )
 
 

@@ -42,8 +42,18 @@ def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
     [
         ('name = "x"\nrunners = 0\n', [], "runners", "greater than or equal to 1"),
         ('name = "x"\nrunners = "two"\n', [], "runners", "valid integer"),
-        ('name = "x"\ntopology = "diagonal"\n', [], "topology", "'same-path' or 'different-paths'"),
-        ('name = "x"\ntemplate = "nope"\n', [], "template", "choose one of ['hatchling'"),
+        (
+            'name = "x"\ntopology = "diagonal"\n',
+            [],
+            "topology",
+            "'same-path', 'different-paths' or 'shared-tree'",
+        ),
+        (
+            'name = "x"\ntemplate = "nope"\n',
+            [],
+            "template",
+            "unknown template 'nope'; choose one of ['flit-core'",
+        ),
         ('name = "x"\nuv_version = "0.1.0"\n', [], "uv_version", "choose one of ['0.8.12'"),
         ('name = "x"\ncolour = 1\n', [], "colour", "unknown field; the fields are"),
         ('description = "no name"\n', [], "name", "is required"),

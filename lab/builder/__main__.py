@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         default="content",
         help="content: identical checkouts share entries; ctime: as uv, they do not",
     )
+    ed.add_argument(
+        "--no-tree-lock",
+        dest="tree_lock",
+        action="store_false",
+        help="narrow: skip the lock inside the source tree (unsafe on a shared tree)",
+    )
     sw = sub.add_parser("sweep", help="remove scratch dirs of builders that are gone")
     sw.add_argument("--cache", type=Path, required=True)
     return parser
@@ -97,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.module,
         tuple(args.key_globs),
         args.freshness,
+        args.tree_lock,
     )
     try:
         outcome = editable_install(request, events)

@@ -48,6 +48,7 @@ class Request:
     module: str | None = None  # imported in the venv afterwards, if given
     key_globs: Sequence[str] = field(default_factory=tuple)
     freshness: str = "content"  # or "ctime", uv's rule: no reuse across checkouts
+    tree_lock: bool = True  # narrow only; off to show what a shared tree does without it
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,24 @@ def editable_install(req: Request, events: Events) -> Outcome:
             out = stack.enter_context(cache.scratch()) / "out" if atomic else final
             out.mkdir(parents=True, exist_ok=True)
             env = ensure_env(cache, requires, req.python, req.wheelhouse, atomic)
-            with _maybe(narrow, source / _tree.TREE_LOCK_NAME, _tree_key(source), "tree", events):
-                entry = _build(source, system, env, out, req, cache, events, key, revision)
+            tree_locked = narrow and req.tree_lock
+            with _maybe(
+                tree_locked, source / _tree.TREE_LOCK_NAME, _tree_key(source), "tree", events
+            ):
+                # Whoever held this tree's lock before us may have just published its build.
+                found = _lookup(final, source)[0] if tree_locked else None
+                if found is None:
+                    built = _build(source, system, env, out, req, cache, events, key, revision)
+            if found is not None:
+                events.emit(
+                    "lookup",
+                    "hit",
+                    name,
+                    revision=revision,
+                    reason="published by the tree lock's previous holder",
+                )
+                imported = _install_and_check(found, req, events, name)
+                return _outcome(key, revision, None, found, imported)
             publish = "in-place"
             if atomic:
                 lock = None if wide else (cache.entry_lock(key), name, "entry")
@@ -127,13 +144,13 @@ def editable_install(req: Request, events: Events) -> Outcome:
                 ):
                     publish = "kept-own"  # valid for the tree that built it, not for ours
                 elif existing is not None:
-                    entry = existing
+                    built = existing
                 elif path == final:
-                    entry = Entry(final, entry.manifest)
+                    built = Entry(final, built.manifest)
             events.emit("publish", publish, name, revision=revision)
             # inside the scratch's lifetime: a kept-own wheel lives there
-            imported = _install_and_check(entry, req, events, name)
-    return _outcome(key, revision, publish, entry, imported)
+            imported = _install_and_check(built, req, events, name)
+    return _outcome(key, revision, publish, built, imported)
 
 
 def _outcome(

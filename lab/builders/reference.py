@@ -19,6 +19,7 @@ class ReferenceBuilder:
     policy: str  # narrow, wide, none
     module: str  # imported in the venv afterwards
     freshness: str = "content"
+    tree_lock: bool = True
 
     @property
     def name(self) -> str:
@@ -47,6 +48,7 @@ class ReferenceBuilder:
             runner,
             "--freshness",
             self.freshness,
+            *([] if self.tree_lock else ["--no-tree-lock"]),
         ]
 
     def env(self, paths: RunnerPaths) -> dict[str, str]:

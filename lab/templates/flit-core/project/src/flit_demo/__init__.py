@@ -1,0 +1,5 @@
+"""flit-core demo."""
+
+
+def hello() -> str:
+    return "flit-demo"
