@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab import history, metrics, orchestrator, scenario
+from lab.errors import LabError
 from lab.history import RUN
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
@@ -45,6 +46,7 @@ def backends(
     repeat: int = 3,
     runners: int = 2,
     build_delay: float = 2.0,
+    base_image: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
     """Container start-up and run overhead, docker against local, at N runners."""
@@ -52,7 +54,7 @@ def backends(
         SCENARIOS_DIR / "issue-15380.toml",
         [f"runners={runners}", f"build_delay={build_delay}", "topology=different-paths"],
     )
-    docker_backend = DockerBackend(tc)
+    docker_backend = DockerBackend(tc, base_image)
     docker_backend.check()
     candidates: dict[str, Backend] = {"local": LocalBackend(tc), "docker": docker_backend}
     starts: dict[str, list[float]] = {name: [] for name in candidates}
@@ -61,7 +63,7 @@ def backends(
         for name, backend in candidates.items():
             result = orchestrator.run(s, backend, tc, runs_dir)
             if result.status != "ok" or result.makespan_s is None:
-                raise RuntimeError(f"benchmark run {result.run_id} on {name}: {result.status}")
+                raise LabError(f"benchmark run {result.run_id} on {name}: {result.status}")
             events = history.read(runs_dir / result.run_id / "history.jsonl")
             starts[name] += _start_latencies(events)
             overheads[name].append(result.makespan_s - build_delay)
@@ -128,9 +130,7 @@ def builders(
             )
             result = orchestrator.run(s, backend, tc, runs_dir)
             if result.status != "ok" or result.ratio is None:
-                raise RuntimeError(
-                    f"benchmark run {result.run_id} ({builder}, N={n}): {result.status}"
-                )
+                raise LabError(f"benchmark run {result.run_id} ({builder}, N={n}): {result.status}")
             spans = metrics.lock_spans(history.read(runs_dir / result.run_id / "history.jsonl"))
             holds = [s.hold_s for s in spans if "editable" in s.key and s.acquired is not None]
             waits = [s.wait_s for s in spans if "editable" in s.key]

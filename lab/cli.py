@@ -172,7 +172,7 @@ def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
 
 def _builders(text: str) -> list[str | None]:
-    return list(_choices("--builders", text, ("uv", "narrow", "wide", "none")))
+    return [*_choices("--builders", text, scenario.BUILDERS)]
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -197,7 +197,7 @@ def _run(args: argparse.Namespace, builders: Sequence[str | None]) -> int:
     console.print(f"backend {backend.name} ({why})")
     results = []
     for resolved in plans:
-        names = [f"runner-{i}" for i in range(1, resolved.runners + 1)]
+        names = orchestrator.runner_names(resolved.runners)
         with report.Progress(Console(stderr=True), names) as progress:
             result = orchestrator.run(
                 resolved, backend, tc, args.runs_dir.resolve(), progress.on_event
@@ -248,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             tc = toolchain.Toolchain(args.lab_dir.resolve())
             runs = args.runs_dir.resolve()
             if args.suite == "backends":
-                found = bench.backends(tc, runs, repeat=args.repeat, log=log)
+                found = bench.backends(
+                    tc, runs, repeat=args.repeat, base_image=args.base_image, log=log
+                )
             else:
                 backend, why = select.choose(args.backend, tc, args.base_image)
                 log(f"backend {backend.name} ({why})")

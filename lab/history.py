@@ -16,7 +16,6 @@ from typing import Any, TextIO
 # ops and their phases
 RUN = "run"  # phases: start, output (its first line), end (rc)
 LOCK = "lock"  # phases: request, wait, acquired, released (key, lock)
-LOCK_PHASES = ("request", "wait", "acquired", "released")
 
 
 @dataclass(frozen=True)
@@ -60,13 +59,14 @@ class History:
     """A thread-safe, append-only JSONL history that is flushed line by line."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._lock = threading.Lock()
         self._file: TextIO = path.open("a", encoding="utf-8")
         self._events: list[Event] = []
 
     def append(self, event: Event) -> None:
         with self._lock:
+            if self._file.closed:  # a runner thread that outlived an interrupted run
+                return
             self._file.write(event.to_json() + "\n")
             self._file.flush()
             self._events.append(event)

@@ -76,7 +76,7 @@ def debian_mirror() -> str:
             if uri.rstrip("/").endswith("/debian"):
                 return uri
     raise ImageError(
-        "no Debian mirror in /etc/apt/sources.list{,.d}; pass --base IMAGE (any image with "
+        "no Debian mirror in /etc/apt/sources.list{,.d}; pass --base-image IMAGE (any image with "
         "python3 and venv) instead of building the base from Debian's packages"
     )
 
@@ -134,7 +134,7 @@ def _build_base(client: docker.DockerClient, tag: str, log: Callable[[str], None
     if mmdebstrap is None:
         raise ImageError(
             "mmdebstrap is not installed: `apt-get install mmdebstrap` (the Makefile does this "
-            "as root), or pass --base IMAGE to build on an ordinary Python image"
+            "as root), or pass --base-image IMAGE to build on an ordinary Python image"
         )
     mirror = debian_mirror()
     log(f"building {tag} from Debian {SUITE} ({mirror}) with mmdebstrap")
@@ -154,17 +154,20 @@ def _build_base(client: docker.DockerClient, tag: str, log: Callable[[str], None
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
             raise ImageError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
         repo, _, version = tag.partition(":")
-        client.api.import_image_from_file(
-            str(rootfs),
-            repository=repo,
-            tag=version,
-            changes=[
-                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "ENV LANG=C.UTF-8",
-                'CMD ["/bin/sh"]',
-                f"LABEL {INPUTS_LABEL}={version}",
-            ],
-        )
+        try:
+            client.api.import_image_from_file(
+                str(rootfs),
+                repository=repo,
+                tag=version,
+                changes=[
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "ENV LANG=C.UTF-8",
+                    'CMD ["/bin/sh"]',
+                    f"LABEL {INPUTS_LABEL}={version}",
+                ],
+            )
+        except docker.errors.APIError as exc:
+            raise ImageError(f"docker import of {rootfs} as {tag} failed: {exc}") from exc
     if not _exists(client, tag):
         raise ImageError(f"docker import of {tag} reported no error but the image is missing")
 
@@ -206,6 +209,8 @@ def _build_runner(
             ]
             tail = "\n".join([line for line in lines if line][-15:])
             raise ImageError(f"building {p.runner} failed: {exc.msg}\n{tail}") from exc
+        except docker.errors.APIError as exc:
+            raise ImageError(f"building {p.runner} failed: {exc}") from exc
 
 
 def ensure(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from lab.builder._tree import TREE_KEY_PREFIX
 from lab.history import LOCK, RUN, Event
 
 
@@ -30,11 +31,8 @@ class LockSpan:
         return self.released - self.acquired
 
 
-TREE_LOCK_PREFIX = "tree/"
-
-
 def is_tree_lock(key: str) -> bool:
-    return key.startswith(TREE_LOCK_PREFIX)
+    return key.startswith(TREE_KEY_PREFIX)
 
 
 @dataclass

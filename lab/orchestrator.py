@@ -7,6 +7,7 @@ checkouts, the shared cache, one log per runner, ``history.jsonl`` and ``result.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import TextIO
 
 from lab import template
-from lab.builders.base import Builder
+from lab.builders.base import SYSTEM_PATH, Builder
 from lab.builders.reference import ReferenceBuilder
 from lab.builders.uv import UvBuilder
+from lab.errors import LabError
 from lab.history import RUN, Event, History, Observation, now
 from lab.result import RunResult, summarize
-from lab.runners.base import Backend, Mount, RunnerSpec, RunningRunner
+from lab.runners.base import Backend, Mount, RunnerPaths, RunnerSpec, RunningRunner
 from lab.scenario import Scenario, Topology
 from lab.toolchain import Toolchain
 
@@ -47,7 +49,7 @@ class RunDir:
             except FileExistsError:
                 continue
             return cls(path)
-        raise RuntimeError(f"cannot create a run directory in {runs_dir}")
+        raise LabError(f"cannot create a run directory in {runs_dir}: 999 exist for this second")
 
     def point_latest(self) -> None:
         """Make ``runs/latest`` name this run, replacing the link atomically."""
@@ -68,6 +70,8 @@ class _RunnerLog:
     def write(self, t_mono: float, stream: str, line: str) -> bool:
         """Append one line; True if it is the runner's first."""
         with self._lock:
+            if self._file.closed:  # a reader thread that outlived an interrupted run
+                return False
             first = self._file.tell() == 0
             self._file.write(f"{t_mono:.6f} {stream} {line}\n")
             self._file.flush()
@@ -96,34 +100,42 @@ def make_builder(scenario: Scenario, module: str) -> Builder:
     return ReferenceBuilder(scenario.builder, module, scenario.freshness, scenario.tree_lock)
 
 
-def _runner_names(count: int) -> list[str]:
+def runner_names(count: int) -> list[str]:
     return [f"runner-{i}" for i in range(1, count + 1)]
 
 
-def run(
+def _offline_cargo(paths: RunnerPaths, home: Path) -> dict[str, str]:
+    """Cargo in a runner: crates only from the vendored directory, never the network."""
+    cargo_home = home / ".cargo"
+    cargo_home.mkdir(parents=True, exist_ok=True)
+    (cargo_home / "config.toml").write_text(
+        '[source.crates-io]\nreplace-with = "vendored"\n\n'
+        f'[source.vendored]\ndirectory = "{paths.vendor}"\n\n[net]\noffline = true\n'
+    )
+    env = {"CARGO_HOME": f"{paths.home}/.cargo"}
+    if paths.rust_bin:
+        env["PATH"] = f"{paths.rust_bin}:{SYSTEM_PATH}"
+    return env
+
+
+def _prepare(
     scenario: Scenario,
     backend: Backend,
     toolchain: Toolchain,
-    runs_dir: Path,
-    on_event: EventCallback | None = None,
-) -> RunResult:
-    """Run ``scenario`` on ``backend``. Interrupts still leave a result and no runner behind."""
-    toolchain.check(scenario.uv_version if scenario.builder == "uv" else None)
-    backend.check()
-    tmpl = template.get(scenario.template)
-    run_dir = RunDir.create(runs_dir, scenario.name)
-    run_dir.point_latest()
-    root = run_dir.path
+    tmpl: template.Template,
+    builder: Builder,
+    root: Path,
+) -> list[RunnerSpec]:
+    """Render the checkouts, lay out the run directory and describe each runner."""
     (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
-    builder = make_builder(scenario, tmpl.import_name)
     (root / "cache").mkdir()
     (root / "logs").mkdir()
 
-    specs = []
+    specs: list[RunnerSpec] = []
     shared = scenario.topology is Topology.SHARED_TREE
     if shared:  # one physical tree, mounted into every runner
         tmpl.render(root / "checkouts" / "shared", scenario.template_params())
-    for name in _runner_names(scenario.runners):
+    for name in runner_names(scenario.runners):
         checkout = root / "checkouts" / ("shared" if shared else name)
         if not shared:
             tmpl.render(checkout, scenario.template_params())
@@ -143,21 +155,49 @@ def run(
         ]
         if paths.uv_from_host:
             mounts.append(Mount(toolchain.root / "uv", paths.uv_root, read_only=True))
+        env = {
+            **builder.env(paths),
+            "CACHELAB_VENV": f"{paths.src}/.venv",
+            "CACHELAB_CHECK": tmpl.check,
+        }
+        if tmpl.vendor_crates:
+            mounts.append(Mount(toolchain.vendor, paths.vendor, read_only=True))
+            env.update(_offline_cargo(paths, private / "home"))
         specs.append(
             RunnerSpec(
                 name=name,
                 argv=[*_CHECKED, *builder.argv(paths, name)],
-                env={
-                    **builder.env(paths),
-                    "CACHELAB_VENV": f"{paths.src}/.venv",
-                    "CACHELAB_CHECK": tmpl.check,
-                },
+                env=env,
                 workdir=paths.src,
                 mounts=mounts,
                 tmpfs=(f"{paths.src}/.venv",),
                 log_path=root / "logs" / f"{name}.log",
             )
         )
+
+    return specs
+
+
+def run(
+    scenario: Scenario,
+    backend: Backend,
+    toolchain: Toolchain,
+    runs_dir: Path,
+    on_event: EventCallback | None = None,
+) -> RunResult:
+    """Run ``scenario`` on ``backend``. Interrupts still leave a result and no runner behind."""
+    toolchain.check(scenario.uv_version if scenario.builder == "uv" else None)
+    backend.check()
+    tmpl = template.get(scenario.template)
+    builder = make_builder(scenario, tmpl.import_name)
+    run_dir = RunDir.create(runs_dir, scenario.name)
+    root = run_dir.path
+    try:
+        specs = _prepare(scenario, backend, toolchain, tmpl, builder, root)
+    except BaseException:  # incl. Ctrl-C: leave no half-prepared run directory behind
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    run_dir.point_latest()
 
     status = "failed"
     logs: list[_RunnerLog] = []

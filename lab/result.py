@@ -42,7 +42,6 @@ class RunResult:
     build_delay_s: float
     runners: list[RunnerResult]
     single_build_s: float | None
-    single_build_source: str
     makespan_s: float | None
     ratio: float | None
     longest_wait: LockWait | None
@@ -122,7 +121,6 @@ def summarize(
         build_delay_s=build_delay_s,
         runners=runners,
         single_build_s=single,
-        single_build_source="fastest runner",
         makespan_s=_r(makespan) if makespan is not None else None,
         ratio=_r(makespan / single, 3) if makespan is not None and single else None,
         longest_wait=longest_wait,

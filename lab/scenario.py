@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -46,6 +46,10 @@ RESERVED_TOP_DIRS = frozenset(
 )
 
 
+BuilderName = Literal["uv", "narrow", "wide", "none"]
+BUILDERS: tuple[str, ...] = get_args(BuilderName)
+
+
 class Topology(StrEnum):
     SAME_PATH = "same-path"  # a checkout per runner, all mounted at one path (GitHub runners)
     DIFFERENT_PATHS = "different-paths"  # a checkout per runner, each at its own path
@@ -66,7 +70,7 @@ class Scenario(BaseModel):
     # GitHub container job. With different-paths, each runner's path gets "-<runner>" added.
     checkout_path: str = "/src"
     # uv, or the reference builder under one of its lock policies
-    builder: Literal["uv", "narrow", "wide", "none"] = "uv"
+    builder: BuilderName = "uv"
     # When the reference builder may reuse an entry built in another checkout: "content" (its
     # own rule) or "ctime" (uv's rule, so every checkout rebuilds, as in the issue).
     freshness: Literal["content", "ctime"] = "content"

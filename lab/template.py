@@ -32,6 +32,7 @@ class Template:
     import_name: str
     check: str  # Python run in the runner's venv after the install; it must exercise the build
     wheelhouse: tuple[str, ...]
+    vendor_crates: bool  # project/Cargo.lock's crates are vendored for offline cargo builds
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +91,7 @@ def _load(root: Path) -> Template:
         import_name=str(meta["import_name"]),
         check=str(meta["check"]),
         wheelhouse=tuple(meta["wheelhouse"]),
+        vendor_crates=bool(meta.get("vendor_crates", False)),
         parameters=dict(meta.get("parameters", {})),
     )
 

@@ -6,13 +6,14 @@ it records a digest of its inputs and redoes nothing while they are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,11 @@ class Toolchain:
     @property
     def wheelhouse(self) -> Path:
         return self.root / "wheelhouse"
+
+    @property
+    def vendor(self) -> Path:
+        """Crates for offline cargo builds, from the templates' Cargo.lock files."""
+        return self.root / "vendor"
 
     def uv_dir(self, version: str) -> Path:
         return self.root / "uv" / version
@@ -66,6 +72,41 @@ def _digest(requirements: list[str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _cargo_lockfiles() -> list[Path]:
+    return [t.project_dir / "Cargo.lock" for t in template.available().values() if t.vendor_crates]
+
+
+def _vendor_crates(tc: Toolchain, log: Callable[[str], None]) -> None:
+    """`cargo vendor` every template's locked crates into one directory, once per change."""
+    lockfiles = _cargo_lockfiles()
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in lockfiles)).hexdigest()
+    stamp = tc.vendor / _INPUTS_FILE
+    if stamp.is_file() and json.loads(stamp.read_text()).get("digest") == digest:
+        return
+    if lockfiles and shutil.which("cargo") is None:
+        names = ", ".join(p.parent.parent.name for p in lockfiles)
+        raise ToolchainError(f"cargo is needed to vendor the crates of template(s) {names}")
+    log(f"vendoring the crates of {len(lockfiles)} template(s) into {tc.vendor}")
+    with _staged(tc.vendor) as staging:
+        staging.mkdir()
+        for lockfile in lockfiles:
+            cmd = [
+                "cargo",
+                "vendor",
+                "--locked",
+                "--versioned-dirs",
+                "--manifest-path",
+                str(lockfile.with_name("Cargo.toml")),
+                str(staging),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise ToolchainError(
+                    f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
+                )
+        (staging / _INPUTS_FILE).write_text(json.dumps({"digest": digest}))
+
+
 def _pip(*args: str) -> None:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -73,6 +114,21 @@ def _pip(*args: str) -> None:
         raise ToolchainError(
             f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
         )
+
+
+@contextlib.contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A directory beside ``target`` that replaces it only if the block completes, so an
+    interrupted setup never leaves a half-filled wheelhouse or tool directory."""
+    staging = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield staging
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
@@ -84,10 +140,7 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
     current = json.loads(inputs.read_text())["digest"] if inputs.is_file() else None
     if current != digest:
         log(f"building the offline wheelhouse in {tc.wheelhouse}")
-        root.mkdir(parents=True, exist_ok=True)
-        staging = root / f"wheelhouse.tmp-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
+        with _staged(tc.wheelhouse) as staging:
             backends = [r for r in requirements if not r.startswith("uv==")]
             _pip("download", "--only-binary=:all:", "--dest", str(staging), *backends)
             for req in requirements:
@@ -98,19 +151,12 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
             (staging / _INPUTS_FILE).write_text(
                 json.dumps({"digest": digest, "requirements": requirements}, indent=2)
             )
-            shutil.rmtree(tc.wheelhouse, ignore_errors=True)
-            staging.rename(tc.wheelhouse)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(root / "uv", ignore_errors=True)  # reinstalled from the new wheelhouse
     for version in UV_VERSIONS:
         if tc.uv_binary(version).is_file():
             continue
         log(f"installing uv {version} from the wheelhouse")
-        target = tc.uv_dir(version)
-        staging = target.with_name(f"{version}.tmp-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
+        with _staged(tc.uv_dir(version)) as staging:
             _pip(
                 "install",
                 "--no-index",
@@ -121,7 +167,5 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
                 str(staging),
                 f"uv=={version}",
             )
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    _vendor_crates(tc, log)
     return tc

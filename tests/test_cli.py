@@ -19,9 +19,19 @@ from lab.toolchain import Toolchain
 from tests.conftest import REPO
 
 
-def _cachelab(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def _run_issue(*options: str, cwd: Path) -> subprocess.Popen[str]:
+    """`cachelab run` of the issue's scenario, in the background, with these options."""
     return subprocess.Popen(
-        [sys.executable, "-m", "lab", "--lab-dir", str(REPO / ".lab"), *args],
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "--lab-dir",
+            str(REPO / ".lab"),
+            "run",
+            str(REPO / "scenarios" / "issue-15380.toml"),
+            *options,
+        ],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -61,9 +71,7 @@ def test_bad_override_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.integration
 def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> None:
-    proc = _cachelab(
-        "run",
-        str(REPO / "scenarios" / "issue-15380.toml"),
+    proc = _run_issue(
         "--set",
         "runners=1",
         "--set",
@@ -83,9 +91,7 @@ def _start_and_wait_for_the_lock(
     tmp_path: Path, backend: str
 ) -> tuple[subprocess.Popen[str], Path]:
     """A long run, once a runner holds the editable lock; returns it and its run directory."""
-    proc = _cachelab(
-        "run",
-        str(REPO / "scenarios" / "issue-15380.toml"),
+    proc = _run_issue(
         "--backend",
         backend,
         "--set",
@@ -140,9 +146,7 @@ def test_containers_of_a_killed_orchestrator_go_at_the_next_start(
 def test_a_failing_runner_leaves_no_container(
     tmp_path: Path, docker_backend: DockerBackend
 ) -> None:
-    proc = _cachelab(
-        "run",
-        str(REPO / "scenarios" / "issue-15380.toml"),
+    proc = _run_issue(
         "--backend",
         "docker",
         "--set",

@@ -53,5 +53,5 @@ def test_the_mirror_comes_from_apt_sources(
 
 def test_no_mirror_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(images, "_APT_SOURCES", (tmp_path,))
-    with pytest.raises(images.ImageError, match="pass --base IMAGE"):
+    with pytest.raises(images.ImageError, match="pass --base-image IMAGE"):
         images.debian_mirror()

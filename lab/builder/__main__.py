@@ -2,7 +2,7 @@
 
     python -m lab.builder editable SRC --cache DIR --venv DIR --wheelhouse DIR
         [--policy narrow|wide|none] [--python PY] [--import MODULE] [--runner NAME]
-        [--history FILE] [--key-glob GLOB]...
+        [--history FILE] [--key-glob GLOB]... [--freshness content|ctime] [--no-tree-lock]
     python -m lab.builder sweep --cache DIR
 
 Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments.

@@ -21,12 +21,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lab.builder import _locks
 from lab.builder._errors import CacheError
 from lab.builder._events import Events
 from lab.builder._tree import file_digest
+
+T = TypeVar("T")
 
 EDITABLE = "editable-v1"
 ENVS = "envs-v1"
@@ -147,18 +149,20 @@ class Cache:
         self,
         built: Path,
         final: Path,
-        read: Callable[[Path], Any],
+        read: Callable[[Path], T | None],
         lock: tuple[Path, str, str] | None,
-    ) -> tuple[Path, str]:
-        """Move ``built`` to ``final`` unless a valid one is there; return the path to use and
-        what happened: published, dropped (ours: a valid one was there), replaced.
+    ) -> tuple[str, T | None]:
+        """Move ``built`` to ``final`` unless ``read`` finds a valid one there. Return what
+        happened (published, replaced, or dropped: ours, as a valid one was there) and, when
+        dropped, what ``read`` found.
 
         ``lock`` (path, key, kind) is taken for the rename only; None: the caller holds it.
         """
         guard = _locks.held(*lock, self.events) if lock else contextlib.nullcontext()
         with guard:
-            if read(final) is not None:
-                return final, "dropped"
+            existing = read(final)
+            if existing is not None:
+                return "dropped", existing
             final.parent.mkdir(parents=True, exist_ok=True)
             outcome = "published"
             if final.exists():  # present but not valid: set it aside, never delete in place
@@ -168,4 +172,4 @@ class Cache:
                 built.rename(final)
             except OSError as exc:
                 raise CacheError(f"cannot publish {built} as {final}: {exc}") from exc
-            return final, outcome
+            return outcome, None

@@ -21,7 +21,6 @@ _ENV_MANIFEST = "env.json"
 @dataclass(frozen=True)
 class BuildEnv:
     path: Path
-    key: str
     requirements: tuple[str, ...]
 
     @property
@@ -37,9 +36,9 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
 def _read(path: Path) -> BuildEnv | None:
     try:
         meta = json.loads((path / _ENV_MANIFEST).read_text())
-    except (OSError, ValueError):
+        env = BuildEnv(path, tuple(meta["requirements"]))
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    env = BuildEnv(path, str(meta["key"]), tuple(meta["requirements"]))
     return env if env.python.exists() else None
 
 
@@ -52,9 +51,27 @@ def _run(cmd: list[str], env_path: Path) -> None:
         )
 
 
+def _relocate_scripts(path: Path, final: Path) -> None:
+    """Point the scripts' shebangs at the env's final place: pip wrote the scratch path."""
+    old, new = f"#!{path}/bin/".encode(), f"#!{final}/bin/".encode()
+    for script in (path / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as f:
+            head = f.read(len(old))
+        if head == old:
+            script.write_bytes(new + script.read_bytes()[len(old) :])
+
+
 def _create(
-    path: Path, key: str, requirements: Sequence[str], python: Path, wheelhouse: Path
+    path: Path,
+    key: str,
+    requirements: Sequence[str],
+    python: Path,
+    wheelhouse: Path,
+    final: Path,
 ) -> None:
+    """Make the env in ``path``, ready to be renamed to ``final``."""
     _run([str(python), "-m", "venv", "--without-pip", str(path)], path)
     if requirements:
         # pip runs from the builder's own interpreter and installs into the new env
@@ -76,6 +93,8 @@ def _create(
             ],
             path,
         )
+    if path != final:
+        _relocate_scripts(path, final)
     (path / _ENV_MANIFEST).write_text(json.dumps({"key": key, "requirements": list(requirements)}))
 
 
@@ -95,14 +114,14 @@ def ensure_env(
         return found
     cache.events.emit("env", "miss", name, requirements=list(requirements))
     if not atomic:
-        _create(final, key, requirements, python, wheelhouse)
-        return BuildEnv(final, key, tuple(requirements))
+        _create(final, key, requirements, python, wheelhouse, final)
+        return BuildEnv(final, tuple(requirements))
     with cache.scratch() as scratch:
         built = scratch / "env"
-        _create(built, key, requirements, python, wheelhouse)
-        path, outcome = cache.publish(built, final, _read, (cache.env_lock(key), name, "env"))
+        _create(built, key, requirements, python, wheelhouse, final)
+        outcome, existing = cache.publish(built, final, _read, (cache.env_lock(key), name, "env"))
     cache.events.emit("env", outcome, name)
-    env = _read(path)
+    env = existing or _read(final)
     if env is None:
-        raise CacheError(f"the build env {path} vanished after publishing")
+        raise CacheError(f"the build env {final} vanished after publishing")
     return env

@@ -19,7 +19,7 @@ from typing import Any
 
 from lab.builder import _install, _locks, _tree
 from lab.builder._cache import Cache, Entry, read_entry, write_manifest
-from lab.builder._env import ensure_env, env_key
+from lab.builder._env import BuildEnv, ensure_env, env_key
 from lab.builder._errors import BuildError
 from lab.builder._events import Events
 from lab.builder._hooks import Backend
@@ -78,7 +78,7 @@ def _build_system(source: Path) -> dict[str, Any]:
 
 def _tree_key(source: Path) -> str:
     st = source.stat()  # the physical tree: another checkout at the same path differs
-    return f"tree/{st.st_dev}:{st.st_ino}"
+    return f"{_tree.TREE_KEY_PREFIX}{st.st_dev}:{st.st_ino}"
 
 
 @contextlib.contextmanager
@@ -137,16 +137,13 @@ def editable_install(req: Request, events: Events) -> Outcome:
             publish = "in-place"
             if atomic:
                 lock = None if wide else (cache.entry_lock(key), name, "entry")
-                path, publish = cache.publish(out, final, read_entry, lock)
-                existing = read_entry(path) if publish == "dropped" else None
-                if existing is not None and _tree.missing_side_effects(
-                    source, existing.side_effects
-                ):
-                    publish = "kept-own"  # valid for the tree that built it, not for ours
-                elif existing is not None:
-                    built = existing
-                elif path == final:
+                publish, existing = cache.publish(out, final, read_entry, lock)
+                if existing is None:
                     built = Entry(final, built.manifest)
+                elif _tree.missing_side_effects(source, existing.side_effects):
+                    publish = "kept-own"  # valid for the tree that built it, not for ours
+                else:
+                    built = existing
             events.emit("publish", publish, name, revision=revision)
             # inside the scratch's lifetime: a kept-own wheel lives there
             imported = _install_and_check(built, req, events, name)
@@ -182,7 +179,7 @@ def _lookup(final: Path, source: Path) -> tuple[Entry | None, str]:
 def _build(
     source: Path,
     system: dict[str, Any],
-    env: Any,
+    env: BuildEnv,
     out: Path,
     req: Request,
     cache: Cache,

@@ -15,12 +15,19 @@ import pyproject_hooks
 from lab.builder._errors import BuildError
 
 
-def _runner(
-    cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
-) -> None:
-    # The backend's output goes to stderr: the builder's stdout stays for its own result.
-    env = {**os.environ, **(extra_environ or {})}
-    subprocess.run(cmd, cwd=cwd, env=env, stdout=sys.stderr, check=True)
+def _runner_in(env_bin: Path) -> pyproject_hooks.SubprocessRunner:
+    """Run hooks with the build env's scripts first on PATH, as PEP 517 frontends do: some
+    backends call their own executables (maturin runs `maturin pep517 ...`)."""
+
+    def run(
+        cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+    ) -> None:
+        env = {**os.environ, **(extra_environ or {})}
+        env["PATH"] = os.pathsep.join([str(env_bin), env.get("PATH", os.defpath)])
+        # The backend's output goes to stderr: the builder's stdout stays for its own result.
+        subprocess.run(cmd, cwd=cwd, env=env, stdout=sys.stderr, check=True)
+
+    return run
 
 
 class Backend:
@@ -33,7 +40,7 @@ class Backend:
             str(source),
             build_backend,
             backend_path=backend_path,
-            runner=_runner,
+            runner=_runner_in(python.parent),
             python_executable=str(python),
         )
 

@@ -15,7 +15,7 @@ from installer.utils import SCHEME_NAMES
 from lab.builder._errors import InstallError
 
 
-def ensure_venv(venv: Path, python: Path) -> Path:
+def ensure_venv(venv: Path, python: Path) -> None:
     interpreter = venv / "bin" / "python"
     if not interpreter.exists():
         proc = subprocess.run(
@@ -26,17 +26,17 @@ def ensure_venv(venv: Path, python: Path) -> Path:
         )
         if proc.returncode != 0:
             raise InstallError(f"cannot create the venv {venv}: {proc.stderr.strip()}")
-    return interpreter
 
 
 def install_wheel(wheel: Path, venv: Path) -> None:
     interpreter = venv / "bin" / "python"
     query = "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"
-    paths = json.loads(
-        subprocess.run(
-            [str(interpreter), "-c", query], capture_output=True, text=True, check=True
-        ).stdout
+    proc = subprocess.run(
+        [str(interpreter), "-c", query], capture_output=True, text=True, check=False
     )
+    if proc.returncode != 0:
+        raise InstallError(f"cannot read the install scheme of {venv}: {proc.stderr.strip()}")
+    paths = json.loads(proc.stdout)
     destination = SchemeDictionaryDestination(
         # sysconfig names the headers directory "include"
         {name: paths["include" if name == "headers" else name] for name in SCHEME_NAMES},

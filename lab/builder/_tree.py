@@ -10,8 +10,10 @@ from pathlib import Path
 # The default cache-key inputs, as in uv: the files that configure the build.
 KEY_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 TREE_LOCK_NAME = ".cachelab-tree.lock"
+TREE_KEY_PREFIX = "tree/"  # history keys of tree locks: tree/<device>:<inode>
 # Not the project's content: environments, VCS data, byte code, our own lock.
-_SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache"})
+# cargo's target/ is its build cache, not something the installed package needs.
+_SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", "target"})
 _SKIP_FILES = frozenset({TREE_LOCK_NAME})
 
 Stat = tuple[int, int]  # size, mtime in ns

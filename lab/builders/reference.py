@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from lab.builder._events import PREFIX as EVENT_PREFIX
 from lab.builders.base import SYSTEM_PATH
 from lab.history import Observation
 from lab.runners.base import RunnerPaths
-
-# What lab.builder prints before each event (lab/builder/_events.py; not imported here so
-# that the orchestrator does not depend on the builder's runtime).
-EVENT_PREFIX = "@cachelab "
 
 
 @dataclass(frozen=True)

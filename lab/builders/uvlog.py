@@ -1,7 +1,7 @@
 """Parse uv's lock log lines into observations about the editable-build cache lock.
 
 uv prints no timestamps, so the caller stamps each line when it arrives. Formats differ by
-version (see DESIGN.md §5):
+version:
 
 - 0.8.12:  ``INFO Waiting to acquire lock for `R` at `P```, ``DEBUG Acquired lock for `R```
 - 0.9.16+: ``Waiting to acquire exclusive lock ...``, ``Acquired exclusive lock for `R```

@@ -46,6 +46,8 @@ class RunnerPaths:
     home: str
     uv_from_host: bool  # True: mount the lab's uv binaries; False: the image has them
     builder_python: str  # an interpreter that can import lab.builder and its dependencies
+    vendor: str  # vendored crates, for cargo
+    rust_bin: str | None  # a directory with cargo and rustc to put on PATH; None: PATH has them
 
 
 class RunningRunner(Protocol):

@@ -41,8 +41,8 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time in clock ticks
 
 
-def owner_id(pid: int | None = None) -> str:
-    pid = os.getpid() if pid is None else pid
+def owner_id() -> str:
+    pid = os.getpid()
     return f"{socket.gethostname()}/{pid}/{_start_time(pid)}"
 
 
@@ -77,8 +77,11 @@ class DockerRunner:
             status = self.container.wait(timeout=timeout)
         except requests.exceptions.ConnectionError:  # the client's read timeout
             return None
-        self._reader.join(timeout=10)
+        self.join_output()
         return int(status["StatusCode"])
+
+    def join_output(self) -> None:
+        self._reader.join(timeout=10)
 
     def kill(self) -> None:
         with contextlib.suppress(docker.errors.APIError):
@@ -92,18 +95,20 @@ class DockerSession:
         self._run_id = run_id
         self._owner = owner_id()
         self._runners: list[DockerRunner] = []
+        self._chowned: set[Path] = set()
 
     def __enter__(self) -> DockerSession:
         reap_orphans(self._client)
         return self
 
     def start(self, spec: RunnerSpec, on_line: LineCallback) -> DockerRunner:
-        uid = images.RUNNER_UID if os.geteuid() == 0 else os.getuid()
-        gid = images.RUNNER_UID if os.geteuid() == 0 else os.getgid()
-        if os.geteuid() == 0:
+        root = os.geteuid() == 0
+        uid, gid = (images.RUNNER_UID, images.RUNNER_UID) if root else (os.getuid(), os.getgid())
+        if root:  # hand the writable mounts to the container's uid, once, before runners write
             for m in spec.mounts:
-                if not m.read_only:
+                if not m.read_only and m.source not in self._chowned:
                     _chown_tree(m.source, uid, gid)
+                    self._chowned.add(m.source)
         mounts = [
             DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
             for m in spec.mounts
@@ -145,6 +150,8 @@ class DockerSession:
 
     def __exit__(self, *exc: object) -> None:
         remove_run(self._client, self._run_id)
+        for runner in self._runners:
+            runner.join_output()
 
 
 def _pump(output: Iterator[tuple[bytes | None, bytes | None]], on_line: LineCallback) -> None:
@@ -168,7 +175,8 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
     os.chown(root, uid, gid)
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
-            os.chown(Path(dirpath) / name, uid, gid, follow_symlinks=False)
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(Path(dirpath) / name, uid, gid, follow_symlinks=False)
 
 
 def _log_tail(container: Container) -> str:
@@ -241,6 +249,8 @@ class DockerBackend:
             home="/home/runner",
             uv_from_host=False,
             builder_python="/opt/cachelab/venv/bin/python",
+            vendor="/vendor",
+            rust_bin=None,  # the image's cargo and rustc are on PATH
         )
 
     def session(self, run_id: str) -> DockerSession:

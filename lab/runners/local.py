@@ -66,7 +66,7 @@ class LocalRunner:
         except subprocess.TimeoutExpired:
             return None
         for reader in self._readers:
-            reader.join()
+            reader.join(timeout=10)  # a child that left the group may keep a pipe open
         return rc
 
     def kill(self) -> None:
@@ -177,10 +177,24 @@ class LocalBackend:
             home=str(private / "home"),
             uv_from_host=True,
             builder_python=sys.executable,  # the lab's own venv: lab.builder is installed there
+            vendor=str(self.toolchain.vendor),
+            rust_bin=_rust_bin(),
         )
 
     def session(self, run_id: str) -> LocalSession:
         return LocalSession(self._namespace_flags(), shutil.which("unshare") or "unshare")
+
+
+def _rust_bin() -> str | None:
+    """The real toolchain behind rustup's proxies: runners get a fresh HOME and CARGO_HOME,
+    where the proxies would find no toolchain."""
+    rustc = shutil.which("rustc")
+    if rustc is None:
+        return None
+    proc = subprocess.run(
+        [rustc, "--print", "sysroot"], capture_output=True, text=True, check=False
+    )
+    return f"{proc.stdout.strip()}/bin" if proc.returncode == 0 else None
 
 
 def _host_python() -> str:

@@ -38,11 +38,12 @@ def test_publish_moves_in_or_drops_ours(tmp_path: Path, events: RecordedEvents) 
     final = tmp_path / "editable-v1" / "k" / "rev"
     lock = (tmp_path / "editable-v1" / "k" / ".lock", "editable-v1/k", "entry")
     with cache.scratch() as scratch:
-        path, outcome = cache.publish(_entry(scratch / "out", b"first"), final, read_entry, lock)
-    assert (path, outcome) == (final, "published")
+        outcome, _ = cache.publish(_entry(scratch / "out", b"first"), final, read_entry, lock)
+    assert outcome == "published"
     with cache.scratch() as scratch:
         ours = _entry(scratch / "out", b"second")
-        assert cache.publish(ours, final, read_entry, lock) == (final, "dropped")
+        outcome, existing = cache.publish(ours, final, read_entry, lock)
+    assert outcome == "dropped" and existing is not None and existing.path == final
     assert (final / "w.whl").read_bytes() == b"first"  # published entries never change
     assert events.phases("lock") == ["request", "acquired", "released"] * 2
 
@@ -54,8 +55,8 @@ def test_an_invalid_entry_is_set_aside_not_rewritten(
     final = _entry(tmp_path / "editable-v1" / "k" / "rev", b"good")
     (final / "w.whl").write_bytes(b"go")
     with cache.scratch() as scratch:
-        path, outcome = cache.publish(_entry(scratch / "out", b"fresh"), final, read_entry, None)
-    assert outcome == "replaced" and (path / "w.whl").read_bytes() == b"fresh"
+        outcome, _ = cache.publish(_entry(scratch / "out", b"fresh"), final, read_entry, None)
+    assert outcome == "replaced" and (final / "w.whl").read_bytes() == b"fresh"
     assert list((tmp_path / TMP).iterdir()) == []  # the stale copy went with the scratch dir
 
 

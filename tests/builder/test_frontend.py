@@ -16,7 +16,9 @@ import pytest
 
 from lab.builder import BuildError, Policy, Request, editable_install
 from lab.builder._cache import EDITABLE, TMP
+from lab.builder._frontend import Outcome
 from lab.builder._tree import path_key
+from lab.toolchain import Toolchain
 from tests.builder.conftest import BASE_PYTHON, RecordedEvents
 from tests.conftest import FIXTURES
 
@@ -250,3 +252,48 @@ def test_the_command_line(tmp_path: Path, render: Callable[..., Path], wheelhous
         check=False,
     )
     assert bad.returncode == 2 and "neither pyproject.toml nor setup.py" in bad.stderr
+
+
+def test_a_fresh_maturin_checkout_never_gets_a_stale_or_missing_module(
+    tmp_path: Path,
+    render: Callable[..., Path],
+    wheelhouse: Path,
+    lab_toolchain: Toolchain,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uv #11390 with the seed's real backend: maturin puts the compiled module in the tree."""
+    cargo_home = tmp_path / "cargo-home"
+    cargo_home.mkdir()
+    (cargo_home / "config.toml").write_text(
+        '[source.crates-io]\nreplace-with = "v"\n'
+        f'[source.v]\ndirectory = "{lab_toolchain.vendor}"\n'
+        "[net]\noffline = true\n"
+    )
+    monkeypatch.setenv("CARGO_HOME", str(cargo_home))
+    src = render("src", "maturin")
+    module = "from mat_demo import _native; print(_native.__file__, _native.add(2, 3))"
+
+    def install(venv: str) -> tuple[Outcome, str]:
+        events = RecordedEvents()
+        outcome = editable_install(
+            _request(src, tmp_path, wheelhouse, "mat_demo", venv=venv), events
+        )
+        run = subprocess.run(
+            [str(tmp_path / venv / "bin" / "python"), "-c", module],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return outcome, run.stdout.strip()
+
+    first, printed = install("v1")
+    (so,) = [p for p in first.side_effects if p.endswith(".so")]
+    assert so.startswith("python/mat_demo/_native.")
+    assert printed == f"{src / so} 5"
+    shutil.rmtree(src)  # a fresh checkout at the same path: no compiled module in it
+    render("src", "maturin")
+    second, printed = install("v2")
+    # rebuilt here (never a hit without the module); the build is reproducible, so the
+    # published entry fits this tree again and ours is dropped, else ours is installed
+    assert not second.hit and second.publish in ("dropped", "kept-own")
+    assert printed == f"{src / so} 5"  # it imports and calls into Rust

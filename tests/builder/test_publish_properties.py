@@ -39,10 +39,8 @@ def _publisher(root: str, index: int, delay: float, barrier: Any, out: Any) -> N
         )
         barrier.wait()
         time.sleep(delay)
-        path, outcome = cache.publish(
-            built, final, read_entry, (cache.entry_lock("k"), "k", "entry")
-        )
-        entry = read_entry(path)
+        outcome, _ = cache.publish(built, final, read_entry, (cache.entry_lock("k"), "k", "entry"))
+        entry = read_entry(final)
         out.put((index, outcome, entry.manifest["sha256"] if entry else None))
 
 

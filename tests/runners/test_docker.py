@@ -8,8 +8,9 @@ from pathlib import Path
 import docker
 
 from lab import images
-from lab.runners.base import LineCallback, Mount, RunnerSpec
+from lab.runners.base import Mount, RunnerSpec
 from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, reap_orphans
+from tests.runners.conftest import collect
 
 
 def _spec(name: str, script: str, mounts: list[Mount], tmpfs: tuple[str, ...] = ()) -> RunnerSpec:
@@ -23,13 +24,6 @@ def _spec(name: str, script: str, mounts: list[Mount], tmpfs: tuple[str, ...] = 
     )
 
 
-def _collect(lines: list[str]) -> LineCallback:
-    def on_line(stream: str, line: str) -> None:
-        lines.append(f"{stream}:{line}")
-
-    return on_line
-
-
 def _containers(run_id: str) -> list[str]:
     client = docker.from_env()
     found = client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
@@ -41,7 +35,7 @@ def test_round_trip_streams_and_exit_code(tmp_path: Path, docker_backend: Docker
     run_id = f"test-{os.getpid()}-round-trip"
     with docker_backend.session(run_id) as session:
         handle = session.start(
-            _spec("r", "echo out; echo err >&2; printf tail; exit 3", []), _collect(lines)
+            _spec("r", "echo out; echo err >&2; printf tail; exit 3", []), collect(lines)
         )
         assert handle.wait(60) == 3
         assert _containers(run_id) == [f"cachelab-{run_id}-r"]
@@ -76,7 +70,7 @@ def test_identical_paths_one_cache_and_a_locked_down_runner(
             ]
             outputs[name] = []
             spec = _spec(name, script, mounts, tmpfs=("/src/.venv",))
-            handles.append(session.start(spec, _collect(outputs[name])))
+            handles.append(session.start(spec, collect(outputs[name])))
         assert [h.wait(60) for h in handles] == [0, 0]
     inode = str(cache.stat().st_ino)
     for name, lines in outputs.items():

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from lab.errors import BackendUnavailable
-from lab.runners.base import LineCallback, Mount, RunnerSpec
+from lab.runners.base import Mount, RunnerSpec
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
+from tests.runners.conftest import collect
 
 PATH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
@@ -27,13 +28,6 @@ def _spec(
         mounts=mounts,
         tmpfs=tmpfs,
     )
-
-
-def _collect(lines: list[str]) -> LineCallback:
-    def on_line(stream: str, line: str) -> None:
-        lines.append(f"{stream}:{line}")
-
-    return on_line
 
 
 def _ignore(stream: str, line: str) -> None:
@@ -62,7 +56,7 @@ def test_runners_see_their_own_checkout_at_one_path_and_one_cache(
                 tmpfs=(f"{target}/.venv",),
             )
             outputs[name] = []
-            handles.append(session.start(spec, _collect(outputs[name])))
+            handles.append(session.start(spec, collect(outputs[name])))
         assert [h.wait(30) for h in handles] == [0, 0]
     inode = str(cache.stat().st_ino)
     for name, lines in outputs.items():
@@ -81,7 +75,7 @@ def test_no_network_and_read_only_mounts(tmp_path: Path, local_backend: LocalBac
     )
     spec = _spec("r", script, [Mount(ro, str(ro), read_only=True)], str(tmp_path))
     with local_backend.session("t") as session:
-        assert session.start(spec, _collect(lines)).wait(30) == 0
+        assert session.start(spec, collect(lines)).wait(30) == 0
     assert lines == ["stdout:lo", "stdout:read-only"]
     assert not (ro / "x").exists()
 

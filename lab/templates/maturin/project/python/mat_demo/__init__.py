@@ -1,0 +1,1 @@
+"""A package whose work is done in Rust, through pyo3."""
