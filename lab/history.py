@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 # ops and their phases
 RUN = "run"  # phases: start, output (its first line), end (rc)
+CHECK = "check"  # phase ok: the template's check passed in the runner's venv
 LOCK = "lock"  # phases: request, wait, acquired, released (key, lock)
 
 

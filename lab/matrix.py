@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab import history, metrics, orchestrator, scenario
+from lab.history import CHECK
 from lab.runners.base import Backend
 from lab.toolchain import Toolchain
 
@@ -44,7 +45,7 @@ def judge(
     if status in ("timeout", "interrupted"):
         return "unknown", [f"the run ended early: {status}"]
     reasons = []
-    checked = {e.runner for e in events if e.op == orchestrator.CHECK and e.phase == "ok"}
+    checked = {e.runner for e in events if e.op == CHECK and e.phase == "ok"}
     for i in range(1, runners + 1):
         if f"runner-{i}" not in checked:
             reasons.append(f"runner-{i}: no passing install check")

@@ -20,7 +20,7 @@ from lab.builders.base import SYSTEM_PATH, Builder
 from lab.builders.reference import ReferenceBuilder
 from lab.builders.uv import UvBuilder
 from lab.errors import LabError
-from lab.history import RUN, Event, History, Observation, now
+from lab.history import CHECK, RUN, Event, History, Observation, now
 from lab.result import RunResult, summarize
 from lab.runners.base import Backend, Mount, RunnerPaths, RunnerSpec, RunningRunner
 from lab.scenario import Scenario, Topology
@@ -84,7 +84,6 @@ class _RunnerLog:
 
 # Every runner checks its install the same way, whatever built it: the template's check code
 # runs in the venv, and a line says it passed.
-CHECK = "check"
 CHECK_PASSED = "cachelab-check: passed"
 _CHECKED = (
     "sh",
@@ -118,6 +117,15 @@ def _offline_cargo(paths: RunnerPaths, home: Path) -> dict[str, str]:
     return env
 
 
+def _checkout(tmpl: template.Template, scenario: Scenario, dest: Path) -> None:
+    tmpl.render(dest, scenario.template_params())
+    # The mount point of each runner's private tmpfs .venv, made now and writable for any uid:
+    # Docker copies an existing mount point's mode into the tmpfs it mounts there.
+    venv = dest / ".venv"
+    venv.mkdir()
+    venv.chmod(0o1777)
+
+
 def _prepare(
     scenario: Scenario,
     backend: Backend,
@@ -134,11 +142,11 @@ def _prepare(
     specs: list[RunnerSpec] = []
     shared = scenario.topology is Topology.SHARED_TREE
     if shared:  # one physical tree, mounted into every runner
-        tmpl.render(root / "checkouts" / "shared", scenario.template_params())
+        _checkout(tmpl, scenario, root / "checkouts" / "shared")
     for name in runner_names(scenario.runners):
         checkout = root / "checkouts" / ("shared" if shared else name)
         if not shared:
-            tmpl.render(checkout, scenario.template_params())
+            _checkout(tmpl, scenario, checkout)
         checkout_path = scenario.checkout_path
         if scenario.topology is Topology.DIFFERENT_PATHS:
             checkout_path += f"-{name}"

@@ -10,15 +10,21 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from lab.history import LOCK, RUN, Event
+from lab.history import CHECK, LOCK, RUN, Event
 from lab.result import RunResult
 
+# What a runner is doing after each event; lock events are told apart by their kind below.
 _STATES = {
-    (LOCK, "request"): "building",
-    (LOCK, "wait"): "waiting for the editable lock",
-    (LOCK, "acquired"): "building, holding the editable lock",
-    (LOCK, "released"): "installing",
-    (LOCK, "timeout"): "lock timeout",
+    (LOCK, "wait"): "waiting for the {kind} lock",
+    (LOCK, "acquired"): "holding the {kind} lock",
+    (LOCK, "released"): "released the {kind} lock",
+    (LOCK, "timeout"): "timed out waiting for the {kind} lock",
+    ("env", "miss"): "creating a build environment",
+    ("build", "start"): "building",
+    ("build", "end"): "built",
+    ("publish", "published"): "published",
+    ("install", "start"): "installing",
+    (CHECK, "ok"): "check passed",
 }
 
 
@@ -41,7 +47,9 @@ class Progress:
             elif event.op == RUN and event.phase == "end":
                 self._state[event.runner] = f"done (exit {event.data.get('rc')})"
             elif (event.op, event.phase) in _STATES:
-                self._state[event.runner] = _STATES[(event.op, event.phase)]
+                # uv's lock lines are all about the editable entry; ours say which lock
+                kind = str(event.data.get("kind", "editable"))
+                self._state[event.runner] = _STATES[(event.op, event.phase)].format(kind=kind)
 
     def _render(self) -> Table:
         now = time.monotonic()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import matrix, orchestrator
-from lab.history import LOCK, Event
+from lab import matrix
+from lab.history import CHECK, LOCK, Event
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
 
@@ -50,7 +50,7 @@ def _event(t: float, runner: str, op: str, phase: str, key: str | None = None) -
 
 
 def test_the_judge(tmp_path: Path) -> None:
-    checks = [_event(9, r, orchestrator.CHECK, "ok") for r in ("runner-1", "runner-2")]
+    checks = [_event(9, r, CHECK, "ok") for r in ("runner-1", "runner-2")]
     assert matrix.judge(checks, 2, "ok", tmp_path) == ("valid", [])
     assert matrix.judge(checks[:1], 2, "failed", tmp_path) == (
         "invalid",

@@ -165,3 +165,16 @@ def _check_narrow(tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, ru
     published = [e for e in events if e.op == "publish"]
     # everyone built at once (all missed); one published, the others dropped their copy
     assert sorted(e.phase for e in published) == ["dropped"] * (runners - 1) + ["published"]
+
+
+@pytest.mark.parametrize("builder", ["uv", "narrow"])
+def test_one_shared_tree_in_every_runner(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, builder: str
+) -> None:
+    """Each runner gets its own tmpfs .venv over the one tree, whoever mounts it first."""
+    result = _run(tmp_path, backend, lab_toolchain, "topology=shared-tree", f"builder={builder}")
+    assert result.status == "ok", result
+    run_dir = tmp_path / "runs" / result.run_id
+    assert [p.name for p in (run_dir / "checkouts").iterdir()] == ["shared"]
+    checks = [e for e in _history(tmp_path, result) if e.op == "check"]
+    assert sorted(e.runner for e in checks) == ["runner-1", "runner-2"]
