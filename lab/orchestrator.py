@@ -103,7 +103,7 @@ def runner_names(count: int) -> list[str]:
     return [f"runner-{i}" for i in range(1, count + 1)]
 
 
-def _offline_cargo(paths: RunnerPaths, home: Path) -> dict[str, str]:
+def _offline_cargo(paths: RunnerPaths, home: Path, path: str) -> dict[str, str]:
     """Cargo in a runner: crates only from the vendored directory, never the network."""
     cargo_home = home / ".cargo"
     cargo_home.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def _offline_cargo(paths: RunnerPaths, home: Path) -> dict[str, str]:
     )
     env = {"CARGO_HOME": f"{paths.home}/.cargo"}
     if paths.rust_bin:
-        env["PATH"] = f"{paths.rust_bin}:{SYSTEM_PATH}"
+        env["PATH"] = f"{paths.rust_bin}:{path}"
     return env
 
 
@@ -170,7 +170,7 @@ def _prepare(
         }
         if tmpl.vendor_crates:
             mounts.append(Mount(toolchain.vendor, paths.vendor, read_only=True))
-            env.update(_offline_cargo(paths, private / "home"))
+            env.update(_offline_cargo(paths, private / "home", env.get("PATH", SYSTEM_PATH)))
         specs.append(
             RunnerSpec(
                 name=name,

@@ -173,3 +173,13 @@ def _processes_using(path: Path) -> list[str]:
         if str(path) in cmdline or cwd.startswith(str(path)):
             found.append(f"{proc.name}: {cmdline}")
     return found
+
+
+def test_matrix_and_compare_name_what_is_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["matrix", "--templates", "hatchling,nope", "--runs-dir", str(tmp_path)]) == 2
+    assert "--templates hatchling,nope: choose from " in capsys.readouterr().err
+    assert main(["compare", "issue-15380", "--builders", "uv,fast"]) == 2
+    assert "--builders uv,fast: choose from uv, narrow, wide, none" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

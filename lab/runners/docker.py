@@ -122,7 +122,8 @@ class DockerSession:
                 working_dir=spec.workdir,
                 user=f"{uid}:{gid}",
                 mounts=mounts,
-                tmpfs={path: "mode=1777" for path in spec.tmpfs},
+                # exec: a venv holds native modules (scikit-build-core installs its .so there)
+                tmpfs={path: "mode=1777,exec" for path in spec.tmpfs},
                 network_mode="none",
                 privileged=False,
                 cap_drop=["ALL"],

@@ -54,7 +54,8 @@ def test_identical_paths_one_cache_and_a_locked_down_runner(
         " tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ';"
         " touch /wheelhouse/x 2>/dev/null && echo wheelhouse-writable || echo wheelhouse-read-only;"
         " touch /cache/$(cat /src/marker) && echo cache-writable;"
-        " touch /src/.venv/ok && echo venv-writable"
+        " touch /src/.venv/ok && echo venv-writable;"
+        " cp /bin/true /src/.venv/t && /src/.venv/t && echo venv-exec"
     )
     outputs: dict[str, list[str]] = {}
     with docker_backend.session(f"test-{os.getpid()}-paths") as session:
@@ -83,6 +84,7 @@ def test_identical_paths_one_cache_and_a_locked_down_runner(
             "stdout:wheelhouse-read-only",
             "stdout:cache-writable",
             "stdout:venv-writable",
+            "stdout:venv-exec",  # native modules in the venv must load (no noexec)
         ]
     assert sorted(p.name for p in cache.iterdir()) == ["runner-1", "runner-2"]
     assert not (tmp_path / "runner-1" / ".venv" / "ok").exists()  # the .venv was a tmpfs
