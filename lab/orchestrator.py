@@ -194,9 +194,9 @@ def run(
     on_event: EventCallback | None = None,
 ) -> RunResult:
     """Run ``scenario`` on ``backend``. Interrupts still leave a result and no runner behind."""
-    toolchain.check(scenario.uv_version if scenario.builder == "uv" else None)
-    backend.check()
     tmpl = template.get(scenario.template)
+    toolchain.check(scenario.uv_version if scenario.builder == "uv" else None, tmpl.vendor_crates)
+    backend.check()
     builder = make_builder(scenario, tmpl.import_name)
     run_dir = RunDir.create(runs_dir, scenario.name)
     root = run_dir.path

@@ -117,13 +117,19 @@ def editable_install(req: Request, events: Events) -> Outcome:
             out.mkdir(parents=True, exist_ok=True)
             env = ensure_env(cache, requires, req.python, req.wheelhouse, atomic)
             tree_locked = narrow and req.tree_lock
+            # The tree lock covers the build and the publish: whoever takes it next finds the
+            # entry already published and builds nothing.
             with _maybe(
                 tree_locked, source / _tree.TREE_LOCK_NAME, _tree_key(source), "tree", events
             ):
-                # Whoever held this tree's lock before us may have just published its build.
                 found = _lookup(final, source)[0] if tree_locked else None
                 if found is None:
                     built = _build(source, system, env, out, req, cache, events, key, revision)
+                    published = (
+                        _publish(cache, source, out, final, built, key, lock_entry=not wide)
+                        if atomic
+                        else ("in-place", built)
+                    )
             if found is not None:
                 events.emit(
                     "lookup",
@@ -134,20 +140,25 @@ def editable_install(req: Request, events: Events) -> Outcome:
                 )
                 imported = _install_and_check(found, req, events, name)
                 return _outcome(key, revision, None, found, imported)
-            publish = "in-place"
-            if atomic:
-                lock = None if wide else (cache.entry_lock(key), name, "entry")
-                publish, existing = cache.publish(out, final, read_entry, lock)
-                if existing is None:
-                    built = Entry(final, built.manifest)
-                elif _tree.missing_side_effects(source, existing.side_effects):
-                    publish = "kept-own"  # valid for the tree that built it, not for ours
-                else:
-                    built = existing
-            events.emit("publish", publish, name, revision=revision)
+            outcome, built = published
+            events.emit("publish", outcome, name, revision=revision)
             # inside the scratch's lifetime: a kept-own wheel lives there
             imported = _install_and_check(built, req, events, name)
-    return _outcome(key, revision, publish, built, imported)
+    return _outcome(key, revision, outcome, built, imported)
+
+
+def _publish(
+    cache: Cache, source: Path, out: Path, final: Path, built: Entry, key: str, lock_entry: bool
+) -> tuple[str, Entry]:
+    """Publish our build (taking the entry lock unless the caller holds it); return what
+    happened and the entry to install."""
+    lock = (cache.entry_lock(key), cache.entry_key(key), "entry") if lock_entry else None
+    outcome, existing = cache.publish(out, final, read_entry, lock)
+    if existing is None:
+        return outcome, Entry(final, built.manifest)
+    if _tree.missing_side_effects(source, existing.side_effects):
+        return "kept-own", built  # valid for the tree that built it, not for ours
+    return outcome, existing
 
 
 def _outcome(

@@ -128,16 +128,16 @@ def test_policies_differ_only_in_what_they_lock(
         )
         assert editable_install(request, events).imported_from is not None
         orders[policy] = _lock_order(events)
-    # narrow: the tree lock around the build, the entry lock only afterwards, to publish
+    # narrow: the tree lock around build and publish, the entry lock only to publish
     assert orders[Policy.NARROW] == [
         "lock:request:tree",
         "lock:acquired:tree",
         "build:start:",
         "build:end:",
-        "lock:released:tree",
         "lock:request:entry",
         "lock:acquired:entry",
         "lock:released:entry",
+        "lock:released:tree",
     ]
     # wide: the entry lock around everything
     assert orders[Policy.WIDE] == [
