@@ -150,27 +150,31 @@ def test_policies_differ_only_in_what_they_lock(
     assert orders[Policy.NONE] == ["build:start:", "build:end:"]
 
 
+def _builder_command(src: Path, cache: Path, venv: Path, wheelhouse: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lab.builder",
+        "editable",
+        str(src),
+        "--cache",
+        str(cache),
+        "--venv",
+        str(venv),
+        "--wheelhouse",
+        str(wheelhouse),
+        "--python",
+        str(BASE_PYTHON),
+    ]
+
+
 def test_sigkill_mid_build_leaves_no_entry_and_the_next_run_sweeps(
     tmp_path: Path, render: Callable[..., Path], wheelhouse: Path, events: RecordedEvents
 ) -> None:
     src = render("slow", "inplace", build_delay=60)
     cache = tmp_path / "cache"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lab.builder",
-            "editable",
-            str(src),
-            "--cache",
-            str(cache),
-            "--venv",
-            str(tmp_path / "v"),
-            "--wheelhouse",
-            str(wheelhouse),
-            "--python",
-            str(BASE_PYTHON),
-        ],
+        _builder_command(src, cache, tmp_path / "v", wheelhouse),
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -203,25 +207,8 @@ def test_the_command_line(tmp_path: Path, render: Callable[..., Path], wheelhous
     history = tmp_path / "h.jsonl"
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "lab.builder",
-            "editable",
-            str(src),
-            "--cache",
-            str(tmp_path / "c"),
-            "--venv",
-            str(tmp_path / "v"),
-            "--wheelhouse",
-            str(wheelhouse),
-            "--python",
-            str(BASE_PYTHON),
-            "--import",
-            "inplace_demo",
-            "--runner",
-            "r1",
-            "--history",
-            str(history),
+            *_builder_command(src, tmp_path / "c", tmp_path / "v", wheelhouse),
+            *("--import", "inplace_demo", "--runner", "r1", "--history", str(history)),
         ],
         capture_output=True,
         text=True,
