@@ -19,8 +19,6 @@ from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
 
 @dataclass(frozen=True)
 class BackendFigures:
@@ -51,7 +49,7 @@ def backends(
 ) -> dict[str, object]:
     """Container start-up and run overhead, docker against local, at N runners."""
     s = scenario.load(
-        SCENARIOS_DIR / "issue-15380.toml",
+        scenario.ISSUE_SCENARIO,
         [f"runners={runners}", f"build_delay={build_delay}", "topology=different-paths"],
     )
     docker_backend = DockerBackend(tc, base_image)
@@ -99,9 +97,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-BUILDERS = ("uv", "wide", "narrow")
-
-
 def builders(
     tc: Toolchain,
     runs_dir: Path,
@@ -118,9 +113,9 @@ def builders(
     """
     rows = []
     for n in runner_counts:
-        for builder in BUILDERS:
+        for builder in scenario.COMPARED_BUILDERS:
             s = scenario.load(
-                SCENARIOS_DIR / "issue-15380.toml",
+                scenario.ISSUE_SCENARIO,
                 [
                     f"runners={n}",
                     f"build_delay={build_delay}",

@@ -32,6 +32,19 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cachelab", description="A lab for build caches shared by many CI runners."
@@ -111,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix_cmd.add_argument("--build-delay", type=float, default=2.0)
     matrix_cmd.add_argument(
         "--trials",
-        type=int,
+        type=_count(0),
         default=0,
         help="also run the shared-tree setuptools trials with and without the tree lock",
     )
@@ -124,7 +137,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=["backends", "builders"],
         help="backends: docker against local; builders: uv, wide, narrow at N = 1, 2, 4, 8",
     )
-    bench_cmd.add_argument("--repeat", type=int, default=3, help="trials per backend (backends)")
+    bench_cmd.add_argument(
+        "--repeat", type=_count(1), default=3, help="trials per backend (backends)"
+    )
     bench_cmd.add_argument(
         "--backend",
         choices=select.CHOICES,
@@ -147,7 +162,7 @@ def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     templates = _choices(
         "--templates", args.templates or ",".join(template.available()), list(template.available())
     )
-    builders = _choices("--builders", args.builders, matrix.BUILDERS)
+    builders = _choices("--builders", args.builders, scenario.COMPARED_BUILDERS)
     topologies = _choices("--topologies", args.topologies, matrix.TOPOLOGIES)
     tc = toolchain.Toolchain(args.lab_dir.resolve())
     backend, why = select.choose(args.backend, tc, args.base_image)

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab import history, metrics, orchestrator, scenario
+from lab import history, metrics, orchestrator, scenario, template
+from lab.errors import LabError
 from lab.history import CHECK
+from lab.result import RunResult
 from lab.runners.base import Backend
 from lab.toolchain import Toolchain
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-BUILDERS = ("uv", "wide", "narrow")
 TOPOLOGIES = ("same-path", "shared-tree")
 
 
@@ -57,64 +57,84 @@ def judge(
     return ("invalid" if reasons else "valid"), reasons
 
 
+def _run_cell(
+    s: scenario.Scenario, tc: Toolchain, backend: Backend, runs_dir: Path
+) -> tuple[RunResult | None, str, list[str]]:
+    """Run one cell and judge it; a cell that cannot run is "unknown", not the matrix's end."""
+    try:
+        result = orchestrator.run(s, backend, tc, runs_dir)
+    except LabError as exc:
+        return None, "unknown", [str(exc)]
+    run_dir = runs_dir / result.run_id
+    events = history.read(run_dir / "history.jsonl")
+    verdict, reasons = judge(events, s.runners, result.status, run_dir / "cache")
+    return result, verdict, reasons
+
+
 def run(
     tc: Toolchain,
     backend: Backend,
     runs_dir: Path,
     *,
     templates: Sequence[str],
-    builders: Sequence[str] = BUILDERS,
+    builders: Sequence[str] = scenario.COMPARED_BUILDERS,
     topologies: Sequence[str] = TOPOLOGIES,
     build_delay: float = 2.0,
     log: Callable[[str], None] = print,
 ) -> tuple[Path, list[Cell]]:
+    # Every cell's scenario and toolchain are checked before anything is written.
+    plans = [
+        scenario.load(
+            scenario.ISSUE_SCENARIO,
+            [
+                f"template={tmpl}",
+                f"builder={builder}",
+                f"topology={topology}",
+                f"build_delay={build_delay}",
+                "runners=2",
+            ],
+        )
+        for tmpl in templates
+        for topology in topologies
+        for builder in builders
+    ]
+    tc.check(crates=any(template.get(t).vendor_crates for t in templates))
     out = runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
-    cells = []
-    for tmpl in templates:
-        for topology in topologies:
-            for builder in builders:
-                s = scenario.load(
-                    SCENARIOS_DIR / "issue-15380.toml",
-                    [
-                        f"template={tmpl}",
-                        f"builder={builder}",
-                        f"topology={topology}",
-                        f"build_delay={build_delay}",
-                        "runners=2",
-                    ],
-                )
-                result = orchestrator.run(s, backend, tc, out / "runs")
-                run_dir = out / "runs" / result.run_id
-                events = history.read(run_dir / "history.jsonl")
-                verdict, reasons = judge(events, s.runners, result.status, run_dir / "cache")
-                cell = Cell(
-                    template=tmpl,
-                    builder=builder,
-                    topology=topology,
-                    status=result.status,
-                    ratio=result.ratio,
-                    longest_wait_s=result.longest_wait.wait_s if result.longest_wait else 0.0,
-                    longest_hold_s=result.longest_hold_s,
-                    serialized=result.serialized,
-                    verdict=verdict,
-                    reasons=reasons,
-                    run_id=result.run_id,
-                )
-                cells.append(cell)
-                log(
-                    f"{tmpl} · {topology} · {builder}: {cell.status}, ratio {cell.ratio}, "
-                    f"{cell.verdict}"
-                )
-    report = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "backend": backend.name,
-        "runners": 2,
-        "build_delay_s": build_delay,
-        "cells": [asdict(c) for c in cells],
-    }
-    (out / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "matrix.md").write_text(markdown(cells, backend.name, build_delay) + "\n")
+    cells: list[Cell] = []
+    try:
+        for s in plans:
+            result, verdict, reasons = _run_cell(s, tc, backend, out / "runs")
+            cell = Cell(
+                template=s.template,
+                builder=s.builder,
+                topology=s.topology.value,
+                status=result.status if result else "error",
+                ratio=result.ratio if result else None,
+                longest_wait_s=result.longest_wait.wait_s
+                if result and result.longest_wait
+                else 0.0,
+                longest_hold_s=result.longest_hold_s if result else 0.0,
+                serialized=result.serialized if result else False,
+                verdict=verdict,
+                reasons=reasons,
+                run_id=result.run_id if result else "",
+            )
+            cells.append(cell)
+            log(
+                f"{cell.template} · {cell.topology} · {cell.builder}: {cell.status}, "
+                f"ratio {cell.ratio}, {cell.verdict}"
+            )
+    finally:  # an interrupted matrix still reports the cells it finished
+        report = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "backend": backend.name,
+            "runners": 2,
+            "build_delay_s": build_delay,
+            "cells": [asdict(c) for c in cells],
+        }
+        (out / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "matrix.md").write_text(markdown(cells, backend.name, build_delay) + "\n")
     return out, cells
 
 
@@ -177,7 +197,7 @@ def shared_tree_trials(
     runs_dir: Path,
     *,
     trials: int = 10,
-    template: str = "setuptools",
+    template_name: str = "setuptools",
     build_delay: float = 0.5,
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
@@ -189,28 +209,27 @@ def shared_tree_trials(
     for trial in range(1, trials + 1):
         for tree_lock in (False, True):
             s = scenario.load(
-                SCENARIOS_DIR / "issue-15380.toml",
+                scenario.ISSUE_SCENARIO,
                 [
-                    f"template={template}",
+                    f"template={template_name}",
                     "builder=narrow",
                     "topology=shared-tree",
                     f"build_delay={build_delay}",
                     f"tree_lock={str(tree_lock).lower()}",
                 ],
             )
-            result = orchestrator.run(s, backend, tc, out / "runs")
-            run_dir = out / "runs" / result.run_id
-            events = history.read(run_dir / "history.jsonl")
-            verdict, _ = judge(events, s.runners, result.status, run_dir / "cache")
-            if verdict != "valid" or result.status != "ok":
+            result, verdict, reasons = _run_cell(s, tc, backend, out / "runs")
+            if result is None or verdict != "valid" or result.status != "ok":
                 failed[tree_lock] += 1
-                errors[tree_lock] += _error_lines(run_dir)
+                errors[tree_lock] += (
+                    _error_lines(out / "runs" / result.run_id) if result else reasons
+                )
             log(
                 f"trial {trial}/{trials}, tree lock {'on' if tree_lock else 'off'}: "
-                f"{result.status}, {verdict}"
+                f"{result.status if result else 'error'}, {verdict}"
             )
     report = {
-        "template": template,
+        "template": template_name,
         "backend": backend.name,
         "build_delay_s": build_delay,
         "results": [

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from lab.history import CHECK, LOCK, RUN, Event
+from lab.metrics import is_tree_lock
 from lab.result import RunResult
 
 # What a runner is doing after each event; lock events are told apart by their kind below.
@@ -102,6 +103,11 @@ def verdict(result: RunResult) -> str:
         names = ", ".join(failed) or "none"
         return f"run {result.status}: runner(s) {names} did not finish cleanly; {span}"
     wait = result.longest_wait
+    if result.serialized and wait is not None and is_tree_lock(wait.key):
+        return (
+            f"serialized on the shared tree: {wait.runner} waited {wait.wait_s:.1f} s for the "
+            f"tree lock (held by {wait.holder}, building the same tree); {span}"
+        )
     if result.serialized and wait is not None:
         return (
             f"reproduced: {wait.runner} waited {wait.wait_s:.1f} s for the editable lock on "
@@ -110,7 +116,7 @@ def verdict(result: RunResult) -> str:
     keys = ", ".join(result.keys) or "none seen"
     longest = f"longest lock wait {wait.wait_s:.2f} s" if wait else "no lock wait"
     hold = f"longest lock hold {result.longest_hold_s * 1000:.0f} ms"
-    return f"not serialized: {longest}, {hold} (cache keys: {keys}); {span}"
+    return f"not serialized: {longest}, {hold} (lock keys: {keys}); {span}"
 
 
 def side_by_side(results: list[RunResult]) -> str:

@@ -72,20 +72,19 @@ def summarize(
     build_delay_s: float,
 ) -> RunResult:
     all_spans = metrics.lock_spans(events)
-    # Cache locks are what runners share; a tree lock guards one checkout and is reported
-    # only when two runners hold it at once.
+    # Waits count every lock, the tree lock of a shared tree included. Holds count the cache
+    # locks only: a tree lock is held for a whole build by design, and guards one checkout.
     spans = [s for s in all_spans if not metrics.is_tree_lock(s.key)]
     bounds = metrics.run_bounds(events)
     runners = []
     for name, (start, end, rc) in bounds.items():
-        mine = [s for s in spans if s.runner == name]
         runners.append(
             RunnerResult(
                 name=name,
                 rc=rc,
                 wall_s=_r(end - start) if end is not None else None,
-                lock_wait_s=_r(sum(s.wait_s for s in mine)),
-                lock_hold_s=_r(sum(s.hold_s for s in mine)),
+                lock_wait_s=_r(sum(s.wait_s for s in all_spans if s.runner == name)),
+                lock_hold_s=_r(sum(s.hold_s for s in spans if s.runner == name)),
             )
         )
     finished = [(start, end) for start, end, _ in bounds.values() if end is not None]
@@ -96,10 +95,10 @@ def summarize(
     # side by side with the others rather than in a separate run.
     walls = [r.wall_s for r in runners if r.wall_s is not None and r.rc == 0]
     single = min(walls) if walls else None
-    longest = max(spans, key=lambda s: s.wait_s, default=None)
+    longest = max(all_spans, key=lambda s: s.wait_s, default=None)
     longest_wait = None
     if longest is not None and longest.wait_s > 0:
-        holder = metrics.holder_during(spans, longest)
+        holder = metrics.holder_during(all_spans, longest)
         longest_wait = LockWait(
             longest.runner, longest.key, _r(longest.wait_s), holder.runner if holder else None
         )
@@ -126,7 +125,7 @@ def summarize(
         longest_wait=longest_wait,
         longest_hold_s=_r(max((s.hold_s for s in spans), default=0.0), 4),
         serialized=serialized,
-        keys=sorted({s.key for s in spans}),
+        keys=sorted({s.key for s in all_spans}),
         overlapping_holds=len(metrics.overlapping_holds(all_spans)),
     )
 

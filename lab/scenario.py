@@ -48,6 +48,10 @@ RESERVED_TOP_DIRS = frozenset(
 
 BuilderName = Literal["uv", "narrow", "wide", "none"]
 BUILDERS: tuple[str, ...] = get_args(BuilderName)
+# uv against the reference builder's two safe policies: what benchmarks and the matrix compare
+COMPARED_BUILDERS = ("uv", "wide", "narrow")
+# The seed's scenario, which benchmarks and the matrix vary with overrides
+ISSUE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "issue-15380.toml"
 
 
 class Topology(StrEnum):

@@ -176,6 +176,8 @@ def test_one_shared_tree_in_every_runner(
     assert result.status == "ok", result
     run_dir = tmp_path / "runs" / result.run_id
     assert [p.name for p in (run_dir / "checkouts").iterdir()] == ["shared"]
+    # the venvs lived in each runner's own tmpfs: nothing reached the tree's .venv
+    assert list((run_dir / "checkouts" / "shared" / ".venv").iterdir()) == []
     events = _history(tmp_path, result)
     checks = [e for e in events if e.op == "check"]
     assert sorted(e.runner for e in checks) == ["runner-1", "runner-2"]

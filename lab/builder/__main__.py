@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except OSError as exc:  # a path that cannot be read or written: the cache, the history
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "sweep":
         swept = Cache(args.cache, Events("sweeper")).sweep()
         print(json.dumps({"swept": swept}))

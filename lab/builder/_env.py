@@ -43,7 +43,10 @@ def _read(path: Path) -> BuildEnv | None:
 
 
 def _run(cmd: list[str], env_path: Path) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:  # e.g. --python names no interpreter
+        raise CacheError(f"creating the build env {env_path} failed: `{cmd[0]}`: {exc}") from exc
     if proc.returncode != 0:
         raise CacheError(
             f"creating the build env {env_path} failed: `{' '.join(cmd)}` "

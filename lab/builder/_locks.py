@@ -39,8 +39,10 @@ def held(path: Path, key: str, kind: str, events: Events) -> Iterator[None]:
     try:
         yield
     finally:
-        lock.release()
+        # Stamped while still held: a recorded hold always lies inside the real one, so the
+        # next holder's "acquired" can never seem to come first.
         events.emit("lock", "released", key, kind=kind, lock=str(path))
+        lock.release()
 
 
 def try_hold(path: Path) -> filelock.FileLock | None:

@@ -23,7 +23,7 @@ from docker.models.containers import Container
 from docker.types import Mount as DockerMount
 
 from lab import images
-from lab.errors import BackendUnavailable, RunnerStartError
+from lab.errors import BackendUnavailable, LabError, RunnerStartError
 from lab.runners.base import LineCallback, RunnerPaths, RunnerSpec
 from lab.toolchain import Toolchain
 
@@ -188,19 +188,33 @@ def _log_tail(container: Container) -> str:
     return raw.decode("utf-8", "replace").strip()
 
 
+def _labelled(client: docker.DockerClient, label: str) -> list[Container]:
+    try:
+        found: list[Container] = client.containers.list(all=True, filters={"label": label})
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        raise LabError(
+            f"cannot list the containers labelled {label} at {engine_address()}: {exc}"
+        ) from exc
+    return found
+
+
+def _remove(container: Container) -> None:
+    # NotFound: gone already; a 409 "removal in progress": another orchestrator is on it
+    with contextlib.suppress(docker.errors.APIError):
+        container.remove(force=True)
+
+
 def remove_run(client: docker.DockerClient, run_id: str) -> None:
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
+    for container in _labelled(client, f"{LABEL_RUN}={run_id}"):
+        _remove(container)
 
 
 def reap_orphans(client: docker.DockerClient) -> list[str]:
     """Remove containers whose orchestrator on this host is gone; return their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
+    for container in _labelled(client, LABEL_OWNER):
         if not _owner_alive(container.labels.get(LABEL_OWNER, "")):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
+            _remove(container)
             removed.append(str(container.name))
     return removed
 

@@ -239,6 +239,14 @@ def test_the_command_line(tmp_path: Path, render: Callable[..., Path], wheelhous
         check=False,
     )
     assert bad.returncode == 2 and "neither pyproject.toml nor setup.py" in bad.stderr
+    # a bad interpreter or an unwritable history: one line naming it, exit 1, no traceback
+    for option, value in (("--python", "/nope"), ("--history", "/nonexistent/h.jsonl")):
+        command = _builder_command(src, tmp_path / "c2", tmp_path / "v2", wheelhouse)
+        failed = subprocess.run(
+            [*command, option, value], capture_output=True, text=True, check=False
+        )  # the later option wins
+        assert failed.returncode == 1, failed.stderr
+        assert value in failed.stderr and "Traceback" not in failed.stderr
 
 
 def test_a_fresh_maturin_checkout_never_gets_a_stale_or_missing_module(
