@@ -164,9 +164,9 @@ def markdown(cells: Sequence[Cell], backend: str, build_delay: float) -> str:
     lines.append("")
     lines.append(
         f"2 runners, {backend} backend, build delay {build_delay} s. Ratio: makespan over one "
-        "build; wait: the longest wait for a cache lock (when a runner sat out half a build or "
-        "more); hold: the longest hold of a cache lock. valid: every install check passed and "
-        "no lock was held twice at once."
+        "build; wait: the longest wait for a lock, the tree lock of a shared tree included "
+        "(when a runner sat out half a build or more); hold: the longest hold of a cache lock. "
+        "valid: every install check passed and no lock was held twice at once."
     )
     return "\n".join(lines)
 
