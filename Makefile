@@ -38,11 +38,15 @@ images: setup mmdebstrap
 
 reproduce: setup mmdebstrap
 	$(CACHELAB) images --if-engine
-	$(CACHELAB) compare scenarios/issue-15380.toml --builders uv,narrow --backend $(BACKEND) $(ARGS)
+	$(CACHELAB) compare scenarios/issue-15380.toml --subjects uv,narrow --backend $(BACKEND) $(ARGS)
 
+# The workflow is checked offline: GitHub's schema as vendored by check-jsonschema, and
+# zizmor's audits that need no network.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check lab tests
 	$(BIN)/ruff format --check lab tests
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --persona=pedantic .github/workflows
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
@@ -60,10 +64,10 @@ clean:
 distclean: clean
 	rm -rf $(VENV) .lab
 
-# Every template × builder × topology with 2 runners, then the shared-tree setuptools trials.
+# Every template × subject × topology with 2 runners, then the shared-tree setuptools trials.
 matrix: images
 	$(CACHELAB) matrix --backend $(BACKEND) --trials 10
 
 bench: images
 	$(CACHELAB) bench backends
-	$(CACHELAB) bench builders --backend $(BENCH_BACKEND)
+	$(CACHELAB) bench subjects --backend $(BENCH_BACKEND)

@@ -1,4 +1,4 @@
-"""``cachelab``: the command line. Usage errors exit 2, failed runs 1, interrupts 130."""
+"""``cachelab``: the command line. Exit codes are ``vocabulary.ExitCode``, listed in --help."""
 
 from __future__ import annotations
 
@@ -12,24 +12,16 @@ from types import FrameType
 
 from rich.console import Console
 
-from lab import (
-    __version__,
-    bench,
-    images,
-    matrix,
-    orchestrator,
-    report,
-    scenario,
-    template,
-    toolchain,
-)
+from lab import __version__, images, run, scenario, subjects, template, toolchain
+from lab.campaigns import bench, matrix
 from lab.errors import BackendUnavailable, LabError, UsageError
+from lab.report import terminal
+from lab.result import RunResult
 from lab.runners import select
 from lab.runners.docker import DockerBackend
+from lab.vocabulary import EXIT_CODES_HELP, ExitCode, RunStatus, Verdict
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+_SUITES = {"backends": "backends", "subjects": "subjects", "builders": "subjects"}
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -45,9 +37,49 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        parents=list(parents),
+        help=help_text,
+        description=help_text,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _subjects_option(parser: argparse.ArgumentParser, default: str | None, what: str) -> None:
+    parser.add_argument(
+        "--subjects",
+        "--builders",  # the option's old name
+        dest="subjects",
+        default=default,
+        metavar="LIST",
+        help=f"comma-separated subjects: uv, uv@VERSION, narrow, wide, none ({what})",
+    )
+
+
+def _backend_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=select.CHOICES,
+        default="auto",
+        help=f"the runner backend{what}: docker (containers), local (private namespaces, no "
+        "engine needed), auto (default: docker where the engine answers and has the image)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cachelab", description="A lab for build caches shared by many CI runners."
+        prog="cachelab",
+        description="A lab for build caches shared by many CI runners.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cachelab {__version__}")
     parser.add_argument(
@@ -66,15 +98,9 @@ def _parser() -> argparse.ArgumentParser:
 
     scenario_args = argparse.ArgumentParser(add_help=False)
     scenario_args.add_argument(
-        "scenario", help="a scenario file, or a name from the scenarios directory"
+        "scenario", help="a scenario file, or the name of one of the lab's scenarios"
     )
-    scenario_args.add_argument(
-        "--backend",
-        choices=select.CHOICES,
-        default="auto",
-        help="docker: containers; local: private namespaces, no engine needed; "
-        "auto (default): docker where the engine answers and has the runner image",
-    )
+    _backend_option(scenario_args, "")
     scenario_args.add_argument(
         "--set",
         dest="overrides",
@@ -93,33 +119,29 @@ def _parser() -> argparse.ArgumentParser:
     scenario_args.add_argument(
         "--scenarios-dir",
         type=Path,
-        default=Path("scenarios"),
-        help="where scenario names are looked up (default: scenarios)",
+        help="where scenario names are looked up (default: the lab's scenarios)",
     )
-    sub.add_parser("run", parents=[scenario_args], help="run a scenario")
-    compare = sub.add_parser(
-        "compare", parents=[scenario_args], help="run a scenario once per builder, side by side"
+    run_cmd = _command(sub, "run", "run a scenario", [scenario_args])
+    _subjects_option(run_cmd, None, "default: the scenario's; several run one after another")
+    compare = _command(
+        sub, "compare", "run a scenario once per subject, side by side", [scenario_args]
     )
-    compare.add_argument(
-        "--builders",
-        default="uv,narrow",
-        help="comma-separated builders: uv, narrow, wide, none (default: uv,narrow)",
-    )
+    _subjects_option(compare, "uv,narrow", "default: uv,narrow")
 
-    sub.add_parser("setup", help="build the offline wheelhouse and install the pinned uv versions")
-    imgs = sub.add_parser("images", help="build the runner images that are missing or out of date")
+    _command(sub, "setup", "build the offline wheelhouse and install the pinned uv versions")
+    imgs = _command(sub, "images", "build the runner images that are missing or out of date")
     imgs.add_argument(
         "--if-engine",
         action="store_true",
         help="do nothing (exit 0) where no Docker engine answers, for `make reproduce`",
     )
-    sub.add_parser("templates", help="list the demo project templates")
+    _command(sub, "templates", "list the demo project templates")
 
-    matrix_cmd = sub.add_parser(
-        "matrix", help="template × builder × topology, 2 runners each, with verdicts"
+    matrix_cmd = _command(
+        sub, "matrix", "template × subject × topology, 2 runners each, with verdicts"
     )
     matrix_cmd.add_argument("--templates", help="comma-separated (default: all templates)")
-    matrix_cmd.add_argument("--builders", default="uv,wide,narrow")
+    _subjects_option(matrix_cmd, ",".join(subjects.COMPARED), "default: uv,wide,narrow")
     matrix_cmd.add_argument("--topologies", default="same-path,shared-tree")
     matrix_cmd.add_argument("--build-delay", type=float, default=2.0)
     matrix_cmd.add_argument(
@@ -128,24 +150,23 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="also run the shared-tree setuptools trials with and without the tree lock",
     )
-    matrix_cmd.add_argument("--backend", choices=select.CHOICES, default="auto")
+    _backend_option(matrix_cmd, "")
     matrix_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
-    bench_cmd = sub.add_parser("bench", help="benchmarks, measured side by side in one run")
+    bench_cmd = _command(sub, "bench", "benchmarks, measured side by side in one run")
     bench_cmd.add_argument(
         "suite",
-        choices=["backends", "builders"],
-        help="backends: docker against local; builders: uv, wide, narrow at N = 1, 2, 4, 8",
+        choices=list(_SUITES),
+        help="backends: docker against local; subjects (or builders): uv, wide, narrow at "
+        "N = 1, 2, 4, 8",
     )
     bench_cmd.add_argument(
         "--repeat", type=_count(1), default=3, help="trials per backend (backends)"
     )
-    bench_cmd.add_argument(
-        "--backend",
-        choices=select.CHOICES,
-        default="auto",
-        help="runners for the builders suite (default: auto)",
+    _subjects_option(
+        bench_cmd, ",".join(subjects.COMPARED), "subjects suite; default: uv,wide,narrow"
     )
+    _backend_option(bench_cmd, " for the subjects suite")
     bench_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
     return parser
 
@@ -158,22 +179,38 @@ def _choices(option: str, text: str, allowed: Sequence[str]) -> list[str]:
     return names
 
 
+def _subject_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"--subjects {text!r}: name at least one of {', '.join(subjects.names())}")
+    try:
+        return [subjects.canonical(n) for n in names]
+    except ValueError as exc:
+        raise UsageError(f"--subjects {text}: {exc}") from None
+
+
+def _exit_code(statuses: Sequence[RunStatus | None], verdicts: Sequence[Verdict] = ()) -> int:
+    if any(s in (RunStatus.FAILED, None) for s in statuses) or Verdict.INVALID in verdicts:
+        return ExitCode.FAILED
+    if RunStatus.TIMEOUT in statuses or Verdict.UNKNOWN in verdicts:
+        return ExitCode.UNKNOWN
+    return ExitCode.OK
+
+
 def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
-    templates = _choices(
-        "--templates", args.templates or ",".join(template.available()), list(template.available())
-    )
-    builders = _choices("--builders", args.builders, scenario.COMPARED_BUILDERS)
+    available = list(template.available())
+    templates = _choices("--templates", args.templates or ",".join(available), available)
+    subject_names = _subject_list(args.subjects)
     topologies = _choices("--topologies", args.topologies, matrix.TOPOLOGIES)
     tc = toolchain.Toolchain(args.lab_dir.resolve())
-    backend, why = select.choose(args.backend, tc, args.base_image)
+    backend, why = select.choose(args.backend, args.base_image)
     log(f"backend {backend.name} ({why})")
-    runs = args.runs_dir.resolve()
     out, cells = matrix.run(
         tc,
         backend,
-        runs,
+        args.runs_dir.resolve(),
         templates=templates,
-        builders=builders,
+        subject_names=subject_names,
         topologies=topologies,
         build_delay=args.build_delay,
         log=log,
@@ -183,24 +220,21 @@ def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         trials = matrix.shared_tree_trials(tc, backend, out, trials=args.trials, log=log)
         print(json.dumps(trials, indent=2))
     log(f"saved in {out}")
-    return 0 if all(c.verdict == "valid" and c.status == "ok" for c in cells) else EXIT_FAILED
-
-
-def _builders(text: str) -> list[str | None]:
-    return [*_choices("--builders", text, scenario.BUILDERS)]
+    return _exit_code([c.status for c in cells], [c.verdict for c in cells])
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # the same cleanup path as Ctrl-C
 
 
-def _run(args: argparse.Namespace, builders: Sequence[str | None]) -> int:
-    """Run the scenario once per builder (None: the scenario's own) and report each."""
+def _run(args: argparse.Namespace) -> int:
+    """Run the scenario once per subject (the scenario's own without --subjects)."""
     path = scenario.resolve_path(args.scenario, args.scenarios_dir)
     overrides = list(args.overrides)
-    plans = [scenario.load(path, [*overrides, *([f"builder={b}"] if b else [])]) for b in builders]
+    chosen = _subject_list(args.subjects) if args.subjects else [None]
+    plans = [scenario.load(path, [*overrides, *([f"subject={s}"] if s else [])]) for s in chosen]
     tc = toolchain.Toolchain(args.lab_dir.resolve())
-    backend, why = select.choose(args.backend, tc, args.base_image)
+    backend, why = select.choose(args.backend, args.base_image)
     # Human output goes to stderr when stdout carries JSON.
     console = Console(stderr=args.json, soft_wrap=True, highlight=False)
     first = plans[0]
@@ -210,23 +244,51 @@ def _run(args: argparse.Namespace, builders: Sequence[str | None]) -> int:
         f"{first.topology.value} at {first.checkout_path}"
     )
     console.print(f"backend {backend.name} ({why})")
-    results = []
+    results: list[RunResult] = []
     for resolved in plans:
-        names = orchestrator.runner_names(resolved.runners)
-        with report.Progress(Console(stderr=True), names) as progress:
-            result = orchestrator.run(
-                resolved, backend, tc, args.runs_dir.resolve(), progress.on_event
-            )
-        report.print_result(console, result, str(args.runs_dir / result.run_id))
+        names = run.runner_names(resolved.runners)
+        with terminal.Progress(Console(stderr=True), names) as progress:
+            result = run.execute(resolved, backend, tc, args.runs_dir.resolve(), progress.on_event)
+        terminal.print_result(console, result, str(args.runs_dir / result.run_id))
         results.append(result)
     if len(results) > 1:
-        console.print(report.side_by_side(results), style="bold")
+        console.print(terminal.side_by_side(results), style="bold")
     if args.json:
         payload: object = (
             results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         )
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    return 0 if all(r.status == "ok" for r in results) else EXIT_FAILED
+    return _exit_code([r.status for r in results])
+
+
+def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    toolchain.ensure(args.lab_dir.resolve(), log=log)
+    try:
+        client = DockerBackend().client()
+    except BackendUnavailable as exc:
+        if not args.if_engine:
+            raise
+        log(f"no runner images built: {exc.reason}")
+        return ExitCode.OK
+    built = images.ensure(client, args.base_image, log=log)
+    log(f"runner image {built.runner} on {built.base}")
+    return ExitCode.OK
+
+
+def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    tc = toolchain.Toolchain(args.lab_dir.resolve())
+    runs = args.runs_dir.resolve()
+    if _SUITES[args.suite] == "backends":
+        found = bench.backends(tc, runs, repeat=args.repeat, base_image=args.base_image, log=log)
+    else:
+        backend, why = select.choose(args.backend, args.base_image)
+        log(f"backend {backend.name} ({why})")
+        names = _subject_list(args.subjects)
+        found = bench.subjects_at_scale(tc, runs, backend, subject_names=names, log=log)
+    out = bench.save(found, runs)
+    print(bench.markdown(found))
+    log(f"saved in {out}")
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,50 +300,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(message, markup=False)
 
     try:
-        if args.command == "run":
-            return _run(args, [None])
-        if args.command == "compare":
-            return _run(args, _builders(args.builders))
+        if args.command in ("run", "compare"):
+            return _run(args)
         if args.command == "setup":
             toolchain.ensure(args.lab_dir.resolve(), log=log)
-            return 0
+            return ExitCode.OK
         if args.command == "images":
-            tc = toolchain.ensure(args.lab_dir.resolve(), log=log)
-            try:
-                client = DockerBackend(tc).client()
-            except BackendUnavailable as exc:
-                if not args.if_engine:
-                    raise
-                log(f"no runner images built: {exc.reason}")
-                return 0
-            built = images.ensure(client, tc, args.base_image, log=log)
-            log(f"runner image {built.runner} on {built.base}")
-            return 0
+            return _images(args, log)
         if args.command == "matrix":
             return _matrix(args, log)
         if args.command == "bench":
-            tc = toolchain.Toolchain(args.lab_dir.resolve())
-            runs = args.runs_dir.resolve()
-            if args.suite == "backends":
-                found = bench.backends(
-                    tc, runs, repeat=args.repeat, base_image=args.base_image, log=log
-                )
-            else:
-                backend, why = select.choose(args.backend, tc, args.base_image)
-                log(f"backend {backend.name} ({why})")
-                found = bench.builders(tc, runs, backend, log=log)
-            out = bench.save(found, runs)
-            print(bench.markdown(found))
-            log(f"saved in {out}")
-            return 0
+            return _bench(args, log)
         if args.command == "templates":
             for t in template.available().values():
-                print(f"{t.name:12} {t.description}")
-            return 0
+                print(f"{t.name:18} {t.description}")
+            return ExitCode.OK
     except LabError as exc:
         err.print(f"cachelab: error: {exc}", style="red", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("cachelab: interrupted; runners stopped", style="yellow")
-        return EXIT_INTERRUPTED
-    return EXIT_USAGE
+        return ExitCode.INTERRUPTED
+    return ExitCode.USAGE

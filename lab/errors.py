@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.vocabulary import ExitCode
+
 
 class LabError(Exception):
     """Base class. ``exit_code`` tells usage errors (2) from failed runs (1)."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
 
 
 class UsageError(LabError):
     """The input is wrong: a scenario, an option, a name. Nothing was started."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ScenarioError(UsageError):

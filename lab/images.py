@@ -1,10 +1,11 @@
 """Runner images, built with no container registry.
 
 The base image is a Debian root file system made by mmdebstrap from the mirror in this
-machine's own apt sources and imported with ``docker import``; the runner image adds the
-builder's dependencies and the pinned uv versions from the offline wheelhouse. Each image is
-tagged with a digest of its inputs, so an image exists exactly when it is up to date and
-``ensure`` rebuilds only what changed.
+machine's own apt sources and imported with ``docker import``; the runner image adds an
+ordinary user and a fixed path to the interpreter. Nothing of the lab is baked in: the
+reference builder, uv and the wheelhouse are mounted read-only as resources, so changing
+them never rebuilds an image. Each image is tagged with a digest of its inputs, so an image
+exists exactly when it is up to date and ``ensure`` rebuilds only what changed.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from lab import data
 from lab.errors import LabError
-from lab.toolchain import BUILDER_REQUIREMENTS, UV_VERSIONS, Toolchain
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
-LAB_DIR = Path(__file__).resolve().parent
 BASE_REPO = "cachelab-base"
 RUNNER_REPO = "cachelab-runner"
 SUITE = "bookworm"
 RUNNER_UID = 1000
+RUNNER_PYTHON = "/opt/cachelab/python3"  # the image's python3, wherever the base put it
 INPUTS_LABEL = "org.cachelab.inputs"
 _APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
 
@@ -55,8 +55,12 @@ def _digest(*parts: str | bytes) -> str:
     return h.hexdigest()[:16]
 
 
+def _dockerfile() -> Path:
+    return data.images_dir() / "runner" / "Dockerfile"
+
+
 def base_packages() -> list[str]:
-    lines = (IMAGES_DIR / "base" / "packages.txt").read_text().splitlines()
+    lines = (data.images_dir() / "base" / "packages.txt").read_text().splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
@@ -81,44 +85,13 @@ def debian_mirror() -> str:
     )
 
 
-def _runner_wheels(tc: Toolchain) -> list[Path]:
-    """The wheelhouse files the runner image installs: the builder's deps and uv."""
-    tc.check()
-    wanted = {re.sub(r"[-_.]+", "_", r).lower() for r in BUILDER_REQUIREMENTS}
-    wheels = []
-    for whl in sorted(tc.wheelhouse.glob("*.whl")):
-        name = whl.name.split("-")[0].lower()
-        version = whl.name.split("-")[1]
-        if name in wanted or (name == "uv" and version in UV_VERSIONS):
-            wheels.append(whl)
-    return wheels
-
-
-def builder_sources() -> list[Path]:
-    """What of the lab goes into the runner image: the package marker and lab.builder."""
-    return [LAB_DIR / "__init__.py", *sorted((LAB_DIR / "builder").glob("*.py"))]
-
-
-def plan(tc: Toolchain, base: str | None = None) -> ImagePlan:
+def plan(base: str | None = None) -> ImagePlan:
     """The tags that the current inputs give, whether or not the images exist."""
+    ours = base is None
     if base is None:
         base = f"{BASE_REPO}:{_digest(SUITE, *base_packages())}"
-        ours = True
-    else:
-        ours = False
-    wheels = _runner_wheels(tc)
-    runner_inputs: list[str | bytes] = [
-        base,
-        (IMAGES_DIR / "runner" / "Dockerfile").read_bytes(),
-        " ".join(UV_VERSIONS),
-        " ".join(BUILDER_REQUIREMENTS),
-        str(RUNNER_UID),
-        *(f"{w.name}:{w.stat().st_size}" for w in wheels),
-        *(p.read_bytes() for p in builder_sources()),
-    ]
-    return ImagePlan(
-        base=base, runner=f"{RUNNER_REPO}:{_digest(*runner_inputs)}", base_is_ours=ours
-    )
+    runner = _digest(base, _dockerfile().read_bytes(), str(RUNNER_UID), RUNNER_PYTHON)
+    return ImagePlan(base=base, runner=f"{RUNNER_REPO}:{runner}", base_is_ours=ours)
 
 
 def _exists(client: docker.DockerClient, ref: str) -> bool:
@@ -172,26 +145,12 @@ def _build_base(client: docker.DockerClient, tag: str, log: Callable[[str], None
         raise ImageError(f"docker import of {tag} reported no error but the image is missing")
 
 
-def _build_runner(
-    client: docker.DockerClient, p: ImagePlan, tc: Toolchain, log: Callable[[str], None]
-) -> None:
+def _build_runner(client: docker.DockerClient, p: ImagePlan, log: Callable[[str], None]) -> None:
     log(f"building {p.runner} on {p.base}")
     with tempfile.TemporaryDirectory(prefix="cachelab-runner-") as tmp:
         context = Path(tmp)
-        shutil.copy2(IMAGES_DIR / "runner" / "Dockerfile", context / "Dockerfile")
-        (context / "wheels").mkdir()
-        for whl in _runner_wheels(tc):
-            shutil.copy2(whl, context / "wheels" / whl.name)
-        for source in builder_sources():
-            target = context / "src" / source.relative_to(LAB_DIR.parent)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        buildargs = {
-            "BASE": p.base,
-            "UV_VERSIONS": " ".join(UV_VERSIONS),
-            "BUILDER_REQUIREMENTS": " ".join(BUILDER_REQUIREMENTS),
-            "RUNNER_UID": str(RUNNER_UID),
-        }
+        shutil.copy2(_dockerfile(), context / "Dockerfile")
+        buildargs = {"BASE": p.base, "RUNNER_UID": str(RUNNER_UID), "RUNNER_PYTHON": RUNNER_PYTHON}
         try:
             client.images.build(
                 path=str(context),
@@ -200,7 +159,7 @@ def _build_runner(
                 rm=True,
                 forcerm=True,
                 pull=False,
-                network_mode="none",  # offline: everything comes from the context
+                network_mode="none",  # offline: everything comes from the base
                 labels={INPUTS_LABEL: p.runner.partition(":")[2]},
             )
         except docker.errors.BuildError as exc:
@@ -214,13 +173,10 @@ def _build_runner(
 
 
 def ensure(
-    client: docker.DockerClient,
-    tc: Toolchain,
-    base: str | None = None,
-    log: Callable[[str], None] = print,
+    client: docker.DockerClient, base: str | None = None, log: Callable[[str], None] = print
 ) -> ImagePlan:
     """Build whatever image is missing for the current inputs; return the tags."""
-    p = plan(tc, base)
+    p = plan(base)
     if not _exists(client, p.base):
         if not p.base_is_ours:
             raise ImageError(
@@ -229,5 +185,5 @@ def ensure(
             )
         _build_base(client, p.base, log)
     if not _exists(client, p.runner):
-        _build_runner(client, p, tc, log)
+        _build_runner(client, p, log)
     return p

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lab.builder._tree import TREE_KEY_PREFIX
-from lab.history import LOCK, RUN, Event
+from lab.contract import TREE_KEY_PREFIX, Event, Op, Phase
 
 
 @dataclass(frozen=True)
@@ -51,21 +50,22 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
         a = attempts.pop((runner, key))
         spans.append(LockSpan(runner, key, a.asked, a.acquired, released, a.waited_line))
 
-    for e in sorted((e for e in events if e.op == LOCK and e.key), key=lambda e: e.t_mono):
+    for e in sorted((e for e in events if e.op is Op.LOCK and e.key), key=lambda e: e.t_mono):
         key = e.key or ""
         attempt = attempts.get((e.runner, key))
-        if attempt is not None and attempt.acquired is not None and e.phase in ("request", "wait"):
+        asking = e.phase in (Phase.REQUEST, Phase.WAIT)
+        if attempt is not None and attempt.acquired is not None and asking:
             close(e.runner, key, None)  # asked again without a release line: keep both
             attempt = None
         if attempt is None:
             attempt = attempts[(e.runner, key)] = _Attempt(asked=e.t_mono)
-        if e.phase == "wait":
+        if e.phase is Phase.WAIT:
             attempt.waited_line = True
-        elif e.phase == "acquired":
+        elif e.phase is Phase.ACQUIRED:
             attempt.acquired = e.t_mono
-        elif e.phase == "released":
+        elif e.phase is Phase.RELEASED:
             close(e.runner, key, e.t_mono)
-        elif e.phase == "timeout":
+        elif e.phase is Phase.TIMEOUT:
             close(e.runner, key, None)
     for runner, key in list(attempts):
         close(runner, key, None)
@@ -76,11 +76,11 @@ def run_bounds(events: Iterable[Event]) -> dict[str, tuple[float, float | None, 
     """Per runner: (start, end, exit code) from its run events."""
     bounds: dict[str, tuple[float, float | None, int | None]] = {}
     for e in events:
-        if e.op != RUN:
+        if e.op is not Op.RUN:
             continue
-        if e.phase == "start":
+        if e.phase is Phase.START:
             bounds[e.runner] = (e.t_mono, None, None)
-        elif e.phase == "end" and e.runner in bounds:
+        elif e.phase is Phase.END and e.runner in bounds:
             rc = e.data.get("rc")
             bounds[e.runner] = (bounds[e.runner][0], e.t_mono, rc if isinstance(rc, int) else None)
     return bounds
@@ -123,3 +123,18 @@ def overlapping_holds(
             if a.acquired + jitter_s < b_end and b.acquired + jitter_s < a_end:
                 pairs.append((a, b))
     return pairs
+
+
+def built_after_wait(events: Iterable[Event], span: LockSpan, one_build_s: float) -> bool:
+    """Whether ``span``'s runner built after its wait, rather than reusing the holder's work.
+
+    Subjects that report their builds answer directly: a build started once the lock was
+    theirs. For the others (uv logs only its locks), holding that lock for half a build or
+    more after the wait means a build happened under it.
+    """
+    if span.acquired is None:
+        return False
+    builds = [e for e in events if e.op is Op.BUILD and e.phase is Phase.START]
+    if builds:  # the subject reports its builds
+        return any(e.runner == span.runner and e.t_mono >= span.acquired for e in builds)
+    return span.hold_s >= 0.5 * one_build_s

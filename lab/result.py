@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab import metrics
-from lab.history import Event
+from lab.contract import SCHEMA_VERSION, Event
+from lab.vocabulary import RunStatus
+
+if TYPE_CHECKING:
+    from lab.scenario import Scenario
+    from lab.subjects import Subject
 
 SERIALIZED_FRACTION = 0.5
 
@@ -34,10 +39,10 @@ class LockWait:
 class RunResult:
     run_id: str
     scenario: str
-    status: str  # ok | failed | timeout | interrupted
+    status: RunStatus
     backend: str
-    builder: str
-    uv_version: str | None  # for the uv builder
+    subject: str  # as in --subjects: uv@0.13.9, narrow
+    subject_label: str  # for people: uv 0.13.9, narrow builder
     topology: str
     build_delay_s: float
     runners: list[RunnerResult]
@@ -46,9 +51,13 @@ class RunResult:
     ratio: float | None
     longest_wait: LockWait | None
     longest_hold_s: float = 0.0  # the longest single hold of a cache lock (not tree locks)
+    # the longest wait was on another runner's hold, for half a build or more, and then the
+    # runner built anyway (serialized) or reused the holder's build (coalesced)
     serialized: bool = False
+    coalesced: bool = False
     keys: list[str] = field(default_factory=list)
     overlapping_holds: int = 0
+    schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,13 +72,10 @@ def summarize(
     events: list[Event],
     *,
     run_id: str,
-    scenario: str,
-    status: str,
+    scenario: Scenario,
+    status: RunStatus,
     backend: str,
-    builder: str,
-    uv_version: str | None,
-    topology: str,
-    build_delay_s: float,
+    subject: Subject,
 ) -> RunResult:
     all_spans = metrics.lock_spans(events)
     # Waits count every lock, the tree lock of a shared tree included. Holds count the cache
@@ -102,22 +108,27 @@ def summarize(
         longest_wait = LockWait(
             longest.runner, longest.key, _r(longest.wait_s), holder.runner if holder else None
         )
-    # Serialized: a runner sat out at least half a build waiting on another runner's hold.
-    serialized = bool(
-        longest_wait
+    # A runner sat out at least half a build waiting on another runner's hold, and then
+    # built anyway (serialized) or reused what the holder built (coalesced).
+    serialized = coalesced = False
+    if (
+        longest is not None
+        and longest_wait is not None
         and longest_wait.holder
         and single
         and longest_wait.wait_s >= SERIALIZED_FRACTION * single
-    )
+    ):
+        serialized = metrics.built_after_wait(events, longest, single)
+        coalesced = not serialized
     return RunResult(
         run_id=run_id,
-        scenario=scenario,
+        scenario=scenario.name,
         status=status,
         backend=backend,
-        builder=builder,
-        uv_version=uv_version,
-        topology=topology,
-        build_delay_s=build_delay_s,
+        subject=subject.name,
+        subject_label=subject.label,
+        topology=scenario.topology.value,
+        build_delay_s=scenario.build_delay,
         runners=runners,
         single_build_s=single,
         makespan_s=_r(makespan) if makespan is not None else None,
@@ -125,6 +136,7 @@ def summarize(
         longest_wait=longest_wait,
         longest_hold_s=_r(max((s.hold_s for s in spans), default=0.0), 4),
         serialized=serialized,
+        coalesced=coalesced,
         keys=sorted({s.key for s in all_spans}),
         overlapping_holds=len(metrics.overlapping_holds(all_spans)),
     )

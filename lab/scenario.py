@@ -11,12 +11,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lab import template, toolchain
+from lab import data, subjects, template, toolchain
 from lab.errors import ScenarioError
+from lab.refbuilder import Freshness
 
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 # Top-level directories a checkout may not shadow: the system's, and where the lab mounts
@@ -46,12 +47,8 @@ RESERVED_TOP_DIRS = frozenset(
 )
 
 
-BuilderName = Literal["uv", "narrow", "wide", "none"]
-BUILDERS: tuple[str, ...] = get_args(BuilderName)
-# uv against the reference builder's two safe policies: what benchmarks and the matrix compare
-COMPARED_BUILDERS = ("uv", "wide", "narrow")
 # The seed's scenario, which benchmarks and the matrix vary with overrides
-ISSUE_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "issue-15380.toml"
+ISSUE_SCENARIO = "issue-15380"
 
 
 class Topology(StrEnum):
@@ -73,11 +70,12 @@ class Scenario(BaseModel):
     # Where each runner sees its checkout: "/src" as in the seed, "/__w/<repo>/<repo>" as in a
     # GitHub container job. With different-paths, each runner's path gets "-<runner>" added.
     checkout_path: str = "/src"
-    # uv, or the reference builder under one of its lock policies
-    builder: BuilderName = "uv"
+    # What runs in every runner: uv, uv@VERSION, or the reference builder under one of its
+    # lock policies (narrow, wide, none). `builder` is the field's old name.
+    subject: str = Field(default="uv", validation_alias=AliasChoices("subject", "builder"))
     # When the reference builder may reuse an entry built in another checkout: "content" (its
     # own rule) or "ctime" (uv's rule, so every checkout rebuilds, as in the issue).
-    freshness: Literal["content", "ctime"] = "content"
+    freshness: Freshness = Freshness.CONTENT
     # Reference builder: take the lock inside the source tree around builds. Off only to show
     # what a shared tree does without it.
     tree_lock: bool = True
@@ -94,6 +92,11 @@ class Scenario(BaseModel):
         if value not in names:
             raise ValueError(f"unknown template {value!r}; choose one of {names}")
         return value
+
+    @field_validator("subject")
+    @classmethod
+    def _known_subject(cls, value: str) -> str:
+        return subjects.canonical(value)
 
     @field_validator("uv_version")
     @classmethod
@@ -132,6 +135,8 @@ class Scenario(BaseModel):
 
 
 FIELDS = tuple(Scenario.model_fields)
+# Old names still read, for scenario files and --set options written before the rename.
+ALIASES = {"builder": "subject"}
 
 
 def _error(source: str | Path, exc: ValidationError) -> ScenarioError:
@@ -152,6 +157,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise ScenarioError(f"--set {text}", None, "expected KEY=VALUE, e.g. --set runners=4")
+    key = ALIASES.get(key, key)
     if key not in FIELDS:
         raise ScenarioError(f"--set {text}", key, f"unknown field; the fields are {list(FIELDS)}")
     try:
@@ -188,9 +194,15 @@ def load(path: Path, overrides: Iterable[str] = ()) -> Scenario:
     return scenario
 
 
-def resolve_path(name_or_path: str, scenarios_dir: Path) -> Path:
-    """``issue-15380`` means ``scenarios/issue-15380.toml``; anything else is a path."""
+def resolve_path(name_or_path: str, scenarios_dir: Path | None = None) -> Path:
+    """``issue-15380`` means ``<scenarios dir>/issue-15380.toml`` (the lab's own by default);
+    anything else is a path."""
     candidate = Path(name_or_path)
     if candidate.suffix != ".toml" and "/" not in name_or_path:
-        candidate = scenarios_dir / f"{name_or_path}.toml"
+        candidate = (scenarios_dir or data.scenarios_dir()) / f"{name_or_path}.toml"
     return candidate
+
+
+def load_named(name_or_path: str, overrides: Iterable[str] = ()) -> Scenario:
+    """``load`` of a scenario named as on the command line."""
+    return load(resolve_path(name_or_path), overrides)

@@ -18,6 +18,8 @@ from typing import Any
 import jinja2
 
 from lab.errors import TemplateError
+from lab.resources import CRATES
+from lab.runners.base import Needs, RunnerView
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 _SUFFIX = ".j2"
@@ -33,11 +35,36 @@ class Template:
     check: str  # Python run in the runner's venv after the install; it must exercise the build
     wheelhouse: tuple[str, ...]
     vendor_crates: bool  # project/Cargo.lock's crates are vendored for offline cargo builds
+    binaries: tuple[str, ...] = ()  # programs its build runs (a C compiler), beyond cargo
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def project_dir(self) -> Path:
         return self.root / "project"
+
+    @property
+    def needs(self) -> Needs:
+        """What its build needs in a runner, besides what the subject needs."""
+        if not self.vendor_crates:
+            return Needs(binaries=frozenset(self.binaries))
+        rust = frozenset({"cargo", "rustc", *self.binaries})
+        return Needs(resources=frozenset({CRATES}), binaries=rust)
+
+    def runner_env(self, view: RunnerView, home: Path) -> dict[str, str]:
+        """Environment its build needs in a runner; ``home`` is that runner's HOME on the host.
+
+        Cargo takes crates only from the vendored directory, never the network: a source
+        replacement in a CARGO_HOME of the runner's own (cargo reads it from no variable)."""
+        if not self.vendor_crates:
+            return {}
+        cargo_home = home / ".cargo"
+        cargo_home.mkdir(parents=True, exist_ok=True)
+        (cargo_home / "config.toml").write_text(
+            '[source.crates-io]\nreplace-with = "vendored"\n\n'
+            f'[source.vendored]\ndirectory = "{view.resources[CRATES]}"\n\n'
+            "[net]\noffline = true\n"
+        )
+        return {"CARGO_HOME": f"{view.home}/.cargo"}
 
     def render(self, dest: Path, params: Mapping[str, Any]) -> None:
         """Write the project into ``dest`` (which must not exist yet)."""
@@ -92,6 +119,7 @@ def _load(root: Path) -> Template:
         check=str(meta["check"]),
         wheelhouse=tuple(meta["wheelhouse"]),
         vendor_crates=bool(meta.get("vendor_crates", False)),
+        binaries=tuple(meta.get("binaries", ())),
         parameters=dict(meta.get("parameters", {})),
     )
 

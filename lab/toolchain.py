@@ -1,7 +1,15 @@
-"""The offline toolchain under ``.lab/``: a wheelhouse and the pinned uv binaries.
+"""The offline toolchain under ``.lab/``: what the host hands runners as named resources.
 
-Runners have no network, so everything a build needs comes from here. ``ensure`` is idempotent:
-it records a digest of its inputs and redoes nothing while they are unchanged.
+Runners have no network, so everything a build needs comes from here, each a read-only
+directory known by name:
+
+    wheelhouse     every wheel a runner may install offline     .lab/wheelhouse
+    uv-<version>   a pinned uv release (bin/uv)                 .lab/uv/<version>
+    refbuilder     the reference builder, runnable as python -S  .lab/refbuilder/<digest>
+    crates         vendored crates for offline cargo builds     .lab/vendor
+
+``ensure`` is idempotent: it records a digest of its inputs and redoes nothing while they are
+unchanged. Host programs a runner needs on PATH (compilers) are found by ``host_bin_dir``.
 """
 
 from __future__ import annotations
@@ -17,14 +25,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import template
+from lab import bundle, template
 from lab.errors import ToolchainError
+from lab.resources import CRATES, REFBUILDER, UV_PREFIX, WHEELHOUSE
 
 # The seed's version and the newest one checked here; their lock log formats differ.
 UV_VERSIONS: tuple[str, ...] = ("0.8.12", "0.13.9")
 DEFAULT_UV_VERSION = "0.13.9"
-# What lab.builder imports; installed into runner images from the wheelhouse.
-BUILDER_REQUIREMENTS: tuple[str, ...] = ("filelock", "installer", "packaging", "pyproject-hooks")
+# What lab.refbuilder imports (pip: it creates build environments); bundled from the wheelhouse.
+BUILDER_REQUIREMENTS: tuple[str, ...] = (
+    "filelock",
+    "installer",
+    "packaging",
+    "pip",
+    "pyproject-hooks",
+)
+
 
 _INPUTS_FILE = ".inputs.json"
 
@@ -48,17 +64,49 @@ class Toolchain:
     def uv_binary(self, version: str) -> Path:
         return self.uv_dir(version) / "bin" / "uv"
 
-    def check(self, uv_version: str | None = None, crates: bool = False) -> None:
-        """Raise ToolchainError unless the wheelhouse (that uv, the vendored crates) is there."""
+    def resource(self, name: str) -> Path:
+        """The host directory of resource ``name``; ToolchainError says what to run where it
+        is missing. The reference builder's bundle is (re)made here when its sources
+        changed: it needs nothing but the wheelhouse."""
         hint = "run `make setup` (or `cachelab setup`) while the package registry is reachable"
         if not (self.wheelhouse / _INPUTS_FILE).is_file():
             raise ToolchainError(f"no offline wheelhouse at {self.wheelhouse}: {hint}")
-        if uv_version is not None and not self.uv_binary(uv_version).is_file():
-            raise ToolchainError(
-                f"uv {uv_version} is not installed at {self.uv_binary(uv_version)}: {hint}"
-            )
-        if crates and not (self.vendor / _INPUTS_FILE).is_file():
-            raise ToolchainError(f"no vendored crates at {self.vendor}: {hint}, with cargo on PATH")
+        if name == WHEELHOUSE:
+            return self.wheelhouse
+        if name == REFBUILDER:
+            return bundle.ensure(self.root / REFBUILDER, self.wheelhouse, BUILDER_REQUIREMENTS)
+        if name == CRATES:
+            if not (self.vendor / _INPUTS_FILE).is_file():
+                raise ToolchainError(
+                    f"no vendored crates at {self.vendor}: {hint}, with cargo on PATH"
+                )
+            return self.vendor
+        if name.startswith(UV_PREFIX):
+            version = name.removeprefix(UV_PREFIX)
+            if not self.uv_binary(version).is_file():
+                raise ToolchainError(
+                    f"uv {version} is not installed at {self.uv_binary(version)}: {hint}"
+                )
+            return self.uv_dir(version)
+        raise ToolchainError(f"no resource named {name!r} in the toolchain at {self.root}")
+
+
+def host_bin_dir(binary: str) -> Path:
+    """The directory holding a host program, for a runner's PATH. rustup's proxies need the
+    user's HOME, which runners do not get, so they resolve to the toolchain's own bin."""
+    found = shutil.which(binary)
+    if found is None:
+        raise ToolchainError(f"`{binary}` is not on PATH; a runner here needs it")
+    if Path(found).resolve().name == "rustup":
+        proc = subprocess.run(
+            [str(Path(found).with_name("rustc")), "--print", "sysroot"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return Path(proc.stdout.strip()) / "bin"
+    return Path(found).parent
 
 
 def wheelhouse_requirements() -> list[str]:
@@ -174,4 +222,5 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
                 f"uv=={version}",
             )
     _vendor_crates(tc, log)
+    tc.resource(REFBUILDER)  # made now, so that runs find it ready
     return tc

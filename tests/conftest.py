@@ -22,17 +22,17 @@ def lab_toolchain() -> toolchain.Toolchain:
 
 
 @pytest.fixture(scope="session")
-def local_backend(lab_toolchain: toolchain.Toolchain) -> LocalBackend:
-    backend = LocalBackend(lab_toolchain)
+def local_backend() -> LocalBackend:
+    backend = LocalBackend()
     backend.check()  # fails (never skips) where namespaces are unavailable
     return backend
 
 
 @pytest.fixture(scope="session")
-def docker_backend(lab_toolchain: toolchain.Toolchain) -> DockerBackend:
+def docker_backend() -> DockerBackend:
     """The Docker backend with its runner image. Under CI=true a missing engine or image is a
     failure: a skipped container test would hide a broken product."""
-    backend = DockerBackend(lab_toolchain)
+    backend = DockerBackend()
     try:
         backend.check()
     except BackendUnavailable as exc:

@@ -16,6 +16,7 @@ import pytest
 from lab.cli import main
 from lab.runners.docker import LABEL_RUN, DockerBackend
 from lab.toolchain import Toolchain
+from lab.vocabulary import ExitCode
 from tests.conftest import REPO
 
 
@@ -180,6 +181,26 @@ def test_matrix_and_compare_name_what_is_allowed(
 ) -> None:
     assert main(["matrix", "--templates", "hatchling,nope", "--runs-dir", str(tmp_path)]) == 2
     assert "--templates hatchling,nope: choose from " in capsys.readouterr().err
-    assert main(["compare", "issue-15380", "--builders", "uv,fast"]) == 2
-    assert "--builders uv,fast: choose from uv, narrow, wide, none" in capsys.readouterr().err
+    assert main(["compare", "issue-15380", "--subjects", "uv,fast"]) == 2
+    assert (
+        "--subjects uv,fast: unknown subject 'fast'; choose from uv, narrow, wide, none"
+        in capsys.readouterr().err
+    )
+    # --builders is the option's old name; a version the toolchain lacks is named
+    assert main(["run", "issue-15380", "--builders", "uv@9.9.9"]) == 2
+    assert "uv '9.9.9' is not in the toolchain; choose one of" in capsys.readouterr().err
+    assert main(["run", "issue-15380", "--subjects", "narrow@1"]) == 2
+    assert "subject 'narrow' takes no @VERSION" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["compare"], ["matrix"], ["bench"]])
+def test_every_help_lists_the_exit_codes(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for code in ExitCode:
+        assert f"\n  {code.value:<4} " in out, (code, out)

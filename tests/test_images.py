@@ -6,30 +6,38 @@ import pytest
 
 from lab import images
 from lab.runners.docker import DockerBackend
-from lab.toolchain import Toolchain
 
 
 def test_images_are_up_to_date_and_ensure_builds_nothing(docker_backend: DockerBackend) -> None:
     logged: list[str] = []
-    built = images.ensure(docker_backend.client(), docker_backend.toolchain, log=logged.append)
+    built = images.ensure(docker_backend.client(), log=logged.append)
     assert logged == []  # idempotent: `make images` on an unchanged tree does nothing
     assert built.runner == docker_backend.image
     labels = docker_backend.client().images.get(built.runner).labels
     assert labels[images.INPUTS_LABEL] == built.runner.partition(":")[2]
 
 
-def test_the_tag_follows_the_inputs(lab_toolchain: Toolchain) -> None:
-    ours = images.plan(lab_toolchain)
-    assert ours == images.plan(lab_toolchain)
+def test_the_tag_follows_the_inputs() -> None:
+    ours = images.plan()
+    assert ours == images.plan()
     assert ours.base.startswith("cachelab-base:") and ours.base_is_ours
-    other = images.plan(lab_toolchain, base="python:3.11-slim")
+    other = images.plan(base="python:3.11-slim")
     assert other.base == "python:3.11-slim" and not other.base_is_ours
     assert other.runner != ours.runner
 
 
-def test_the_runner_image_gets_the_builder_deps_and_uv(lab_toolchain: Toolchain) -> None:
-    names = {w.name.split("-")[0] for w in images._runner_wheels(lab_toolchain)}
-    assert names == {"filelock", "installer", "packaging", "pyproject_hooks", "uv"}
+@pytest.mark.integration
+def test_the_runner_image_carries_nothing_of_the_lab(docker_backend: DockerBackend) -> None:
+    """The builder, uv and the wheelhouse are mounted as resources: changing them never
+    rebuilds an image, and the image has a Python that can make venvs."""
+    client = docker_backend.client()
+    out = client.containers.run(
+        str(docker_backend.image),
+        ["sh", "-c", f"{images.RUNNER_PYTHON} -c 'import venv; print(1)'; ls /opt/cachelab"],
+        remove=True,
+        network_mode="none",
+    )
+    assert out.decode().split() == ["1", "python3"]
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from lab import metrics
-from lab.history import LOCK, RUN, Event
+from lab.contract import Clock, Event, Op, Phase
 
 K = "sdists-v11/editable/k"
+RUN, LOCK, BUILD = Op.RUN, Op.LOCK, Op.BUILD
 
 
-def _e(t: float, runner: str, op: str, phase: str, key: str | None = None, **data: object) -> Event:
-    return Event(t, 1000 + t, runner, op, phase, key, dict(data))
+def _e(t: float, runner: str, op: Op, phase: str, key: str | None = None, **data: object) -> Event:
+    return Event(t, 1000 + t, runner, op, Phase(phase), key, Clock.ARRIVAL, data=dict(data))
 
 
 SERIAL = [
@@ -69,3 +70,17 @@ def test_stamp_jitter_is_not_an_overlap() -> None:
         _e(9.0, "b", LOCK, "released", K),
     ]
     assert metrics.overlapping_holds(metrics.lock_spans(handover)) == []
+
+
+def test_a_wait_then_a_build_is_serialized_a_wait_then_reuse_is_not() -> None:
+    spans = metrics.lock_spans(SERIAL)
+    waiter = spans[1]
+    # uv reports no builds: holding the lock for a whole build after the wait means it built
+    assert metrics.built_after_wait(SERIAL, waiter, one_build_s=10.0)
+    short = [*SERIAL[:7], _e(10.2, "b", LOCK, "released", K)]
+    assert not metrics.built_after_wait(short, metrics.lock_spans(short)[1], one_build_s=10.0)
+    # a subject that reports its builds answers directly, however long it held the lock
+    built = [*SERIAL, _e(0.2, "a", BUILD, "start", K), _e(12.0, "b", BUILD, "start", K)]
+    assert metrics.built_after_wait(built, waiter, one_build_s=10.0)
+    reused = [*SERIAL, _e(0.2, "a", BUILD, "start", K)]
+    assert not metrics.built_after_wait(reused, waiter, one_build_s=10.0)

@@ -4,30 +4,51 @@ from pathlib import Path
 
 import pytest
 
-from lab import toolchain
+from lab import resources, toolchain
 from lab.errors import ToolchainError
 from lab.toolchain import Toolchain
 
 
-def test_check_says_what_is_missing_and_what_to_run(tmp_path: Path) -> None:
+def test_a_missing_resource_says_what_is_missing_and_what_to_run(tmp_path: Path) -> None:
     tc = Toolchain(tmp_path)
     with pytest.raises(ToolchainError, match=r"no offline wheelhouse at .*: run `make setup`"):
-        tc.check()
+        tc.resource(resources.WHEELHOUSE)
     (tmp_path / "wheelhouse").mkdir()
     (tmp_path / "wheelhouse" / ".inputs.json").write_text("{}")
-    tc.check()
+    assert tc.resource(resources.WHEELHOUSE) == tmp_path / "wheelhouse"
     with pytest.raises(ToolchainError, match=r"uv 0\.13\.9 is not installed at"):
-        tc.check("0.13.9")
+        tc.resource(resources.uv("0.13.9"))
     with pytest.raises(ToolchainError, match=r"no vendored crates at .*with cargo on PATH"):
-        tc.check(crates=True)
+        tc.resource(resources.CRATES)
+    with pytest.raises(ToolchainError, match=r"lacks \['filelock'"):
+        tc.resource(resources.REFBUILDER)
+    with pytest.raises(ToolchainError, match=r"no resource named 'nope'"):
+        tc.resource("nope")
 
 
 def test_the_repository_toolchain_is_complete(lab_toolchain: Toolchain) -> None:
+    for name in (resources.WHEELHOUSE, resources.CRATES, resources.REFBUILDER):
+        assert lab_toolchain.resource(name).is_dir()
     for version in toolchain.UV_VERSIONS:
-        lab_toolchain.check(version, crates=True)
+        assert (lab_toolchain.resource(resources.uv(version)) / "bin" / "uv").is_file()
     wheels = {p.name.split("-")[0].lower() for p in lab_toolchain.wheelhouse.glob("*.whl")}
-    assert {"hatchling", "editables", "maturin", "scikit_build_core", "uv"} <= wheels
+    assert {"hatchling", "editables", "maturin", "scikit_build_core", "uv", "pip"} <= wheels
     assert (lab_toolchain.vendor / "pyo3-0.22.6").is_dir()
+
+
+def test_the_builder_bundle_follows_its_sources(lab_toolchain: Toolchain) -> None:
+    """Made once per content: the same sources give the same directory, never rebuilt."""
+    first = lab_toolchain.resource(resources.REFBUILDER)
+    assert lab_toolchain.resource(resources.REFBUILDER) == first
+    assert (first / "__main__.py").is_file() and (first / "lab" / "contract.py").is_file()
+
+
+def test_host_binaries_resolve_past_rustup_proxies() -> None:
+    rust = toolchain.host_bin_dir("rustc")
+    assert (rust / "rustc").is_file() and (rust / "cargo").is_file()
+    assert (rust / "rustc").resolve().name != "rustup"  # works without the user's HOME
+    with pytest.raises(ToolchainError, match="`no-such-tool` is not on PATH"):
+        toolchain.host_bin_dir("no-such-tool")
 
 
 def test_a_failed_stage_leaves_the_old_directory_alone(tmp_path: Path) -> None:

@@ -29,5 +29,7 @@ def test_it_uses_the_pinned_uv_versions() -> None:
 def test_its_commands_are_cachelab_commands() -> None:
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["cell"]["steps"]
     runs = [step["run"] for step in steps if "run" in step]
-    assert runs[0] == "make setup"
-    assert all("cachelab run issue-15380" in run for run in runs[1:])
+    setup = runs.index("make setup")
+    assert runs[setup + 1 :] and all(
+        "cachelab run issue-15380" in run and "--subjects" in run for run in runs[setup + 1 :]
+    )

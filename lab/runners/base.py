@@ -1,8 +1,10 @@
 """What every runner backend provides.
 
 A backend starts one process per runner. Each runner sees its checkout at a path the scenario
-chooses, the shared cache, the wheelhouse read-only, a tmpfs ``.venv`` and no network. Output
-lines are handed to a callback as they arrive, so the orchestrator can stamp them.
+chooses, the shared cache, its own TMPDIR and HOME, a tmpfs ``.venv``, no network, and the
+named resources its subject and template need, read-only. Backends map names to paths and
+know nothing of what the resources hold. Output lines are handed to a callback as they
+arrive, so the orchestrator can stamp them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 LineCallback = Callable[[str, str], None]  # (stream name, line without newline)
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -34,20 +37,34 @@ class RunnerSpec:
 
 
 @dataclass(frozen=True)
-class RunnerPaths:
-    """Where the lab's shared things appear inside a runner of a given backend."""
+class Needs:
+    """What a subject or a template needs in a runner, by name; the backend decides where.
 
-    src: str
-    cache: str
-    wheelhouse: str
-    uv_root: str  # holds <version>/bin/uv
-    python: str
-    tmp: str
-    home: str
-    uv_from_host: bool  # True: mount the lab's uv binaries; False: the image has them
-    builder_python: str  # an interpreter that can import lab.builder and its dependencies
-    vendor: str  # vendored crates, for cargo
-    rust_bin: str | None  # a directory with cargo and rustc to put on PATH; None: PATH has them
+    ``resources`` are read-only directories the host's toolchain provides (the wheelhouse, a
+    uv release, vendored crates); ``binaries`` are programs that must be on PATH (a
+    compiler): a container image carries them, the local backend finds the host's.
+    """
+
+    resources: frozenset[str] = frozenset()
+    binaries: frozenset[str] = frozenset()
+
+    def __or__(self, other: Needs) -> Needs:
+        return Needs(self.resources | other.resources, self.binaries | other.binaries)
+
+
+@dataclass(frozen=True)
+class RunnerView:
+    """Where one runner sees the lab's things: what a subject's command line and environment
+    are made of."""
+
+    src: str  # the checkout
+    cache: str  # the shared cache
+    tmp: str  # a private TMPDIR
+    home: str  # a private HOME
+    python: str  # the runner's interpreter; venvs are made from it
+    resources: Mapping[str, str]  # name -> path, for each resource the needs named
+    bin_path: str  # PATH: the needed binaries' directories, then the system's
+    mounts: tuple[Mount, ...] = ()  # the resources, read-only, where ``resources`` says
 
 
 class RunningRunner(Protocol):
@@ -77,8 +94,17 @@ class Backend(Protocol):
     def check(self) -> None:
         """Raise BackendUnavailable with the reason if this backend cannot run here."""
 
-    def paths(self, run_dir: Path, runner: str, checkout_path: str) -> RunnerPaths:
-        """The in-runner paths of ``runner``, whose checkout the scenario puts at the
-        absolute ``checkout_path`` (one path for all runners, or one each)."""
+    def view(
+        self,
+        run_dir: Path,
+        runner: str,
+        checkout_path: str,
+        resources: Mapping[str, Path],
+        binaries: frozenset[str],
+    ) -> RunnerView:
+        """Where ``runner`` sees its checkout (the scenario puts it at the absolute
+        ``checkout_path``: one path for all runners, or one each), the cache, its private
+        dirs, the named ``resources`` (host directories) and the ``binaries``. Raises
+        ToolchainError where a binary is missing."""
 
     def session(self, run_id: str) -> Session: ...

@@ -13,7 +13,7 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import docker
@@ -24,13 +24,13 @@ from docker.types import Mount as DockerMount
 
 from lab import images
 from lab.errors import BackendUnavailable, LabError, RunnerStartError
-from lab.runners.base import LineCallback, RunnerPaths, RunnerSpec
-from lab.toolchain import Toolchain
+from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
 
 LABEL_RUN = "org.cachelab.run"
 LABEL_RUNNER = "org.cachelab.runner"
 LABEL_OWNER = "org.cachelab.owner"  # host/pid/start time of the orchestrator
 _LOG_TAIL = 30
+RESOURCES_DIR = "/opt/cachelab"  # resources are mounted read-only at <this>/<name>
 
 
 def _start_time(pid: int) -> str | None:
@@ -222,8 +222,7 @@ def reap_orphans(client: docker.DockerClient) -> list[str]:
 class DockerBackend:
     name = "docker"
 
-    def __init__(self, toolchain: Toolchain, base_image: str | None = None) -> None:
-        self.toolchain = toolchain
+    def __init__(self, base_image: str | None = None) -> None:
         self._base_image = base_image
         self._client: docker.DockerClient | None = None
         self.image: str | None = None
@@ -242,7 +241,7 @@ class DockerBackend:
 
     def check(self) -> None:
         client = self.client()
-        runner = images.plan(self.toolchain, self._base_image).runner
+        runner = images.plan(self._base_image).runner
         try:
             client.images.get(runner)
         except docker.errors.ImageNotFound:
@@ -253,19 +252,27 @@ class DockerBackend:
             ) from None
         self.image = runner
 
-    def paths(self, run_dir: Path, runner: str, checkout_path: str) -> RunnerPaths:
-        return RunnerPaths(
+    def view(
+        self,
+        run_dir: Path,
+        runner: str,
+        checkout_path: str,
+        resources: Mapping[str, Path],
+        binaries: frozenset[str],
+    ) -> RunnerView:
+        # The image carries the binaries; resources are mounted by name under /opt/cachelab.
+        targets = {name: f"{RESOURCES_DIR}/{name}" for name in resources}
+        return RunnerView(
             src=checkout_path,
             cache="/cache",
-            wheelhouse="/wheelhouse",
-            uv_root="/opt/uv",
-            python="/opt/cachelab/python3",
             tmp="/tmp",
             home="/home/runner",
-            uv_from_host=False,
-            builder_python="/opt/cachelab/venv/bin/python",
-            vendor="/vendor",
-            rust_bin=None,  # the image's cargo and rustc are on PATH
+            python=images.RUNNER_PYTHON,
+            resources=targets,
+            bin_path=SYSTEM_PATH,
+            mounts=tuple(
+                Mount(path, targets[name], read_only=True) for name, path in resources.items()
+            ),
         )
 
     def session(self, run_id: str) -> DockerSession:

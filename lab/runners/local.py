@@ -17,12 +17,13 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+from lab import toolchain
 from lab.errors import BackendUnavailable, RunnerStartError
-from lab.runners.base import LineCallback, RunnerPaths, RunnerSpec
-from lab.toolchain import Toolchain
+from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
 
 _NS_FLAGS = ("--mount", "--net", "--propagation", "private")
 _USERNS_FLAGS = ("--user", "--map-root-user", *_NS_FLAGS)
@@ -129,8 +130,7 @@ class LocalSession:
 class LocalBackend:
     name = "local"
 
-    def __init__(self, toolchain: Toolchain) -> None:
-        self.toolchain = toolchain
+    def __init__(self) -> None:
         self._flags: tuple[str, ...] | None = None
 
     def check(self) -> None:
@@ -163,38 +163,31 @@ class LocalBackend:
             + "). Run as root, enable unprivileged user namespaces, or use --backend docker.",
         )
 
-    def paths(self, run_dir: Path, runner: str, checkout_path: str) -> RunnerPaths:
+    def view(
+        self,
+        run_dir: Path,
+        runner: str,
+        checkout_path: str,
+        resources: Mapping[str, Path],
+        binaries: frozenset[str],
+    ) -> RunnerView:
         # Everything but the checkout appears at its host path; the checkout is bind-mounted
         # at its scenario path below the run directory, so no path outside it is touched.
         private = run_dir / "runners" / runner
-        return RunnerPaths(
+        bins = [str(toolchain.host_bin_dir(b)) for b in sorted(binaries)]
+        return RunnerView(
             src=str(run_dir / "mnt" / checkout_path.lstrip("/")),
             cache=str(run_dir / "cache"),
-            wheelhouse=str(self.toolchain.wheelhouse),
-            uv_root=str(self.toolchain.root / "uv"),
-            python=_host_python(),
             tmp=str(private / "tmp"),
             home=str(private / "home"),
-            uv_from_host=True,
-            builder_python=sys.executable,  # the lab's own venv: lab.builder is installed there
-            vendor=str(self.toolchain.vendor),
-            rust_bin=_rust_bin(),
+            python=_host_python(),
+            resources={name: str(path) for name, path in resources.items()},
+            bin_path=":".join(dict.fromkeys([*bins, SYSTEM_PATH])),
+            mounts=tuple(Mount(path, str(path), read_only=True) for path in resources.values()),
         )
 
     def session(self, run_id: str) -> LocalSession:
         return LocalSession(self._namespace_flags(), shutil.which("unshare") or "unshare")
-
-
-def _rust_bin() -> str | None:
-    """The real toolchain behind rustup's proxies: runners get a fresh HOME and CARGO_HOME,
-    where the proxies would find no toolchain."""
-    rustc = shutil.which("rustc")
-    if rustc is None:
-        return None
-    proc = subprocess.run(
-        [rustc, "--print", "sysroot"], capture_output=True, text=True, check=False
-    )
-    return f"{proc.stdout.strip()}/bin" if proc.returncode == 0 else None
 
 
 def _host_python() -> str:

@@ -6,21 +6,20 @@ from lab.errors import BackendUnavailable
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
-from lab.toolchain import Toolchain
 
 CHOICES = ("auto", "docker", "local")
 
 
-def choose(name: str, toolchain: Toolchain, base_image: str | None = None) -> tuple[Backend, str]:
+def choose(name: str, base_image: str | None = None) -> tuple[Backend, str]:
     """The backend and why it was chosen. An explicit choice that cannot run raises."""
     if name == "local":
-        return LocalBackend(toolchain), "requested"
-    docker_backend = DockerBackend(toolchain, base_image)
+        return LocalBackend(), "requested"
+    docker_backend = DockerBackend(base_image)
     if name == "docker":
         docker_backend.check()
         return docker_backend, "requested"
     try:
         docker_backend.check()
     except BackendUnavailable as exc:
-        return LocalBackend(toolchain), f"auto: {exc.reason}; using private namespaces instead"
+        return LocalBackend(), f"auto: {exc.reason}; using private namespaces instead"
     return docker_backend, f"auto: the Docker engine answers and has {docker_backend.image}"

@@ -6,11 +6,14 @@ import os
 from pathlib import Path
 
 import docker
+import pytest
 
 from lab import images
 from lab.runners.base import Mount, RunnerSpec
 from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, reap_orphans
 from tests.runners.conftest import collect
+
+pytestmark = pytest.mark.integration  # every test starts containers
 
 
 def _spec(name: str, script: str, mounts: list[Mount], tmpfs: tuple[str, ...] = ()) -> RunnerSpec:

@@ -11,8 +11,9 @@ import pytest
 from lab.errors import BackendUnavailable
 from lab.runners.base import Mount, RunnerSpec
 from lab.runners.local import LocalBackend
-from lab.toolchain import Toolchain
 from tests.runners.conftest import collect
+
+pytestmark = pytest.mark.integration  # every test starts runners
 
 PATH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
@@ -113,4 +114,4 @@ def test_exit_codes_come_through(tmp_path: Path, local_backend: LocalBackend) ->
 def test_missing_unshare_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BackendUnavailable, match=r"`unshare` \(util-linux\) is not on PATH"):
-        LocalBackend(Toolchain(tmp_path)).check()
+        LocalBackend().check()

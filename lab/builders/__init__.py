@@ -1,1 +1,0 @@
-"""Builders run inside a runner and report what they do as history observations."""

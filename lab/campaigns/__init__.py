@@ -1,0 +1,1 @@
+"""Many runs, one report: the backend matrix (``matrix``) and the benchmarks (``bench``)."""

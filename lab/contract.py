@@ -1,0 +1,161 @@
+"""The contract between what runs in a runner and the orchestrator. Standard library only.
+
+A subject in a runner reports what it does as *events*: one JSON object each, written to its
+output as a line ``@cachelab/<schema> {json}`` and stamped where it happened. The orchestrator
+reads those lines (and, for subjects that print no events, stamps what it can parse on arrival)
+into one history per run. Every name both sides must agree on lives here and nowhere else:
+
+- the event record, its ``Op`` and ``Phase`` vocabularies, and the line that carries it;
+- which clock stamped an event (``Clock``), so a checker knows how far to trust its time;
+- the layout of the reference builder's cache (bucket names, the scratch and manifest names)
+  and the key prefix of tree locks, which the orchestrator's metrics and checks read.
+
+``lab.refbuilder`` runs inside runner images and imports this module; keep it stdlib-only.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+LINE_PREFIX = f"@cachelab/{SCHEMA_VERSION} "
+
+
+class Op(enum.StrEnum):
+    """What an event is about."""
+
+    RUN = "run"  # a runner's process: start, output (its first line), end (rc)
+    CHECK = "check"  # the template's check in the runner's venv: ok
+    LOCK = "lock"  # a lock: request, wait (contended only), acquired, released, timeout
+    LOOKUP = "lookup"  # the reference builder looks for a cache entry: start, hit, miss
+    ENV = "env"  # a build environment: hit, miss, then published, replaced or dropped
+    BUILD = "build"  # the backend builds the editable wheel: start, end
+    PUBLISH = "publish"  # what became of a finished build (see the publish phases)
+    INSTALL = "install"  # installing the wheel into the runner's venv: start, end
+    SWEEP = "sweep"  # a scratch dir of a dead builder was removed
+    BUILDER = "builder"  # the reference builder gave up: failed
+
+
+class Phase(enum.StrEnum):
+    """Where in its op an event is. Which phases an op has is listed at ``Op``."""
+
+    START = "start"
+    OUTPUT = "output"
+    END = "end"
+    OK = "ok"
+    REQUEST = "request"
+    WAIT = "wait"
+    ACQUIRED = "acquired"
+    RELEASED = "released"
+    TIMEOUT = "timeout"
+    HIT = "hit"
+    MISS = "miss"
+    # publish outcomes: ours moved into place; ours replaced an invalid one; ours dropped for
+    # a valid one already there; ours kept (the published one lacks our tree's side effects);
+    # written in place with no rename (the unsafe `none` policy)
+    PUBLISHED = "published"
+    REPLACED = "replaced"
+    DROPPED = "dropped"
+    KEPT_OWN = "kept-own"
+    IN_PLACE = "in-place"
+    REMOVED = "removed"
+    FAILED = "failed"
+
+
+class LockKind(enum.StrEnum):
+    """Which lock a lock event is about (the ``kind`` field)."""
+
+    ENTRY = "entry"  # a cache entry: uv's editable lock, the reference builder's entry lock
+    ENV = "env"  # a build environment being published
+    TREE = "tree"  # a lock inside one physical source tree
+
+
+class Clock(enum.StrEnum):
+    """Who stamped an event, which bounds how far its time can be off."""
+
+    SOURCE = "source"  # where it happened, inside the runner
+    ARRIVAL = "arrival"  # when its output line reached the orchestrator
+    ORCHESTRATOR = "orchestrator"  # by the orchestrator itself (a start, an exit)
+
+
+# The reference builder's cache, relative to the cache root.
+EDITABLE_BUCKET = "editable-v1"  # <key>/.lock and <key>/<revision>/ (wheel + manifest)
+ENVS_BUCKET = "envs-v1"  # <env>/ and <env>.lock: build environments
+SCRATCH_DIR = "tmp"  # <id>/ and <id>.alive: private build dirs
+ENTRY_MANIFEST = "entry.json"
+ENTRY_LOCK = ".lock"
+# History keys of tree locks: tree/<device>:<inode> of the physical source tree.
+TREE_KEY_PREFIX = "tree/"
+
+_CORE = ("t_mono", "t_wall", "runner", "op", "phase", "key", "node", "clock")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened in a run, stamped with CLOCK_MONOTONIC and the wall clock.
+
+    CLOCK_MONOTONIC is system-wide on one host, so the stamps of runners in different
+    namespaces or containers compare. ``node`` names the host where that is not the
+    orchestrator's own (reserved for runners on other hosts); ``data`` holds the rest.
+    """
+
+    t_mono: float
+    t_wall: float
+    runner: str
+    op: Op
+    phase: Phase
+    key: str | None = None
+    clock: Clock = Clock.SOURCE
+    node: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        record: dict[str, Any] = {
+            "t_mono": self.t_mono,
+            "t_wall": self.t_wall,
+            "runner": self.runner,
+            "op": self.op.value,
+            "phase": self.phase.value,
+            "key": self.key,
+            "clock": self.clock.value,
+            "node": self.node,
+        }
+        record.update((k, v) for k, v in self.data.items() if k not in _CORE)
+        return json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        """Parse one record; ValueError (or KeyError, TypeError) for anything malformed."""
+        record = json.loads(text)
+        if not isinstance(record, dict):
+            raise ValueError("an event is a JSON object")
+        key, node = record.pop("key", None), record.pop("node", None)
+        return cls(
+            t_mono=float(record.pop("t_mono")),
+            t_wall=float(record.pop("t_wall")),
+            runner=str(record.pop("runner")),
+            op=Op(record.pop("op")),
+            phase=Phase(record.pop("phase")),
+            key=None if key is None else str(key),
+            clock=Clock(record.pop("clock", Clock.SOURCE)),
+            node=None if node is None else str(node),
+            data=record,
+        )
+
+
+def event_line(event: Event) -> str:
+    """The output line that carries ``event`` from a runner to the orchestrator."""
+    return LINE_PREFIX + event.to_json()
+
+
+def parse_event_line(line: str) -> Event | None:
+    """The event on an output line, or None for any other line (or a malformed event)."""
+    if not line.startswith(LINE_PREFIX):
+        return None
+    try:
+        return Event.from_json(line[len(LINE_PREFIX) :])
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,27 @@
+"""The reference narrow-lock builder: a PEP 660 editable-install frontend with a shared cache.
+
+It builds outside any cache lock and takes the cache entry's lock only to publish the
+finished, immutable result with one atomic rename. A separate lock inside the source tree
+serializes builds of one physical tree, the only thing that is really shared while a backend
+runs.
+
+This package runs inside runners: it imports only filelock, pyproject-hooks, installer,
+packaging, pip (for build environments), the standard library and ``lab.contract``.
+"""
+
+from lab.refbuilder._cli import editable_argv
+from lab.refbuilder._errors import BuildError, CacheError, InstallError
+from lab.refbuilder._frontend import Outcome, Request, editable_install
+from lab.refbuilder._plan import Freshness, Policy
+
+__all__ = [
+    "BuildError",
+    "CacheError",
+    "Freshness",
+    "InstallError",
+    "Outcome",
+    "Policy",
+    "Request",
+    "editable_argv",
+    "editable_install",
+]

@@ -1,0 +1,154 @@
+"""The builder's command line, and its inverse for whoever starts the builder.
+
+    python -m lab.refbuilder editable SRC --cache DIR --venv DIR --wheelhouse DIR
+        [--policy narrow|wide|none] [--python PY] [--import MODULE] [--runner NAME]
+        [--history FILE] [--key-glob GLOB]... [--freshness content|ctime] [--no-tree-lock]
+    python -m lab.refbuilder sweep --cache DIR
+
+Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lab.contract import Op, Phase
+from lab.refbuilder._cache import Cache
+from lab.refbuilder._errors import BuildError, CacheError, InstallError
+from lab.refbuilder._events import Events
+from lab.refbuilder._frontend import Request, editable_install
+from lab.refbuilder._plan import Freshness, Policy
+
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def editable_argv(request: Request, runner: str, history: Path | None = None) -> list[str]:
+    """The arguments (after the program) that make the builder carry out ``request``."""
+    return [
+        "editable",
+        str(request.source),
+        "--cache",
+        str(request.cache),
+        "--venv",
+        str(request.venv),
+        "--wheelhouse",
+        str(request.wheelhouse),
+        "--python",
+        str(request.python),
+        "--policy",
+        request.policy.value,
+        *(["--import", request.module] if request.module else []),
+        "--runner",
+        runner,
+        *(["--history", str(history)] if history else []),
+        *(arg for glob in request.key_globs for arg in ("--key-glob", glob)),
+        "--freshness",
+        request.freshness.value,
+        *([] if request.tree_lock else ["--no-tree-lock"]),
+    ]
+
+
+def _module(text: str) -> str:
+    if not _MODULE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dotted module name")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.refbuilder",
+        description="The reference narrow-lock editable builder.",
+        epilog="Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    ed = sub.add_parser("editable", help="build (or reuse) and install SRC in editable mode")
+    ed.add_argument("source", type=Path, metavar="SRC")
+    ed.add_argument("--cache", type=Path, required=True, help="the shared cache directory")
+    ed.add_argument("--venv", type=Path, required=True, help="the venv to install into")
+    ed.add_argument(
+        "--wheelhouse", type=Path, required=True, help="offline wheels for build environments"
+    )
+    ed.add_argument("--policy", type=Policy, choices=list(Policy), default=Policy.NARROW)
+    ed.add_argument(
+        "--python",
+        type=Path,
+        default=Path(sys.executable),
+        help="interpreter for build envs and the venv (default: this one)",
+    )
+    ed.add_argument(
+        "--import",
+        dest="module",
+        type=_module,
+        help="a module that must import in the venv afterwards",
+    )
+    ed.add_argument("--runner", default="builder", help="the name in history events")
+    ed.add_argument("--history", type=Path, help="also append events to this JSONL file")
+    ed.add_argument(
+        "--key-glob",
+        dest="key_globs",
+        action="append",
+        default=[],
+        help="more cache-key inputs besides pyproject.toml, setup.py, setup.cfg",
+    )
+    ed.add_argument(
+        "--freshness",
+        type=Freshness,
+        choices=list(Freshness),
+        default=Freshness.CONTENT,
+        help="content: identical checkouts share entries; ctime: as uv, they do not",
+    )
+    ed.add_argument(
+        "--no-tree-lock",
+        dest="tree_lock",
+        action="store_false",
+        help="narrow: skip the lock inside the source tree (unsafe on a shared tree)",
+    )
+    sw = sub.add_parser("sweep", help="remove scratch dirs of builders that are gone")
+    sw.add_argument("--cache", type=Path, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except OSError as exc:  # a path that cannot be read or written: the cache, the history
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "sweep":
+        swept = Cache(args.cache, Events("sweeper")).sweep()
+        print(json.dumps({"swept": swept}))
+        return 0
+    if not (args.source / "pyproject.toml").is_file() and not (args.source / "setup.py").is_file():
+        print(f"error: {args.source} has neither pyproject.toml nor setup.py", file=sys.stderr)
+        return 2
+    events = Events(args.runner, args.history)
+    request = Request(
+        source=args.source,
+        cache=args.cache,
+        venv=args.venv,
+        wheelhouse=args.wheelhouse,
+        python=args.python,
+        policy=args.policy,
+        module=args.module,
+        key_globs=tuple(args.key_globs),
+        freshness=args.freshness,
+        tree_lock=args.tree_lock,
+    )
+    try:
+        outcome = editable_install(request, events)
+    except (BuildError, CacheError, InstallError) as exc:
+        events.emit(Op.BUILDER, Phase.FAILED, error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(dataclasses.asdict(outcome), sort_keys=True))
+    return 0

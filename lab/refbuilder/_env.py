@@ -1,0 +1,140 @@
+"""Isolated build environments, created offline from a wheelhouse and cached by a hash of
+their requirements and interpreter, published the same narrow way as entries."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.contract import Op, Phase
+from lab.refbuilder._cache import Cache
+from lab.refbuilder._errors import CacheError
+
+_ENV_MANIFEST = "env.json"
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    path: Path
+    requirements: tuple[str, ...]
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+def env_key(requirements: Sequence[str], python: Path) -> str:
+    payload = json.dumps([sorted(requirements), os.path.realpath(python)])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _read(path: Path) -> BuildEnv | None:
+    try:
+        meta = json.loads((path / _ENV_MANIFEST).read_text())
+        env = BuildEnv(path, tuple(meta["requirements"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return env if env.python.exists() else None
+
+
+def _run(cmd: list[str], env_path: Path) -> None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:  # e.g. --python names no interpreter
+        raise CacheError(f"creating the build env {env_path} failed: `{cmd[0]}`: {exc}") from exc
+    if proc.returncode != 0:
+        raise CacheError(
+            f"creating the build env {env_path} failed: `{' '.join(cmd)}` "
+            f"exited {proc.returncode}:\n{proc.stderr.strip()}"
+        )
+
+
+def _pip_runner() -> str:
+    """pip's own script for running this copy of pip under another interpreter.
+
+    It makes only ``pip`` importable from where this pip lives, so nothing else there (the
+    builder's own dependencies, in a bundle or a venv) looks installed to the new env."""
+    spec = importlib.util.find_spec("pip")
+    if spec is None or spec.origin is None:
+        raise CacheError("pip is not importable here: the builder needs it for build envs")
+    return str(Path(spec.origin).parent / "__pip-runner__.py")
+
+
+def _relocate_scripts(path: Path, final: Path) -> None:
+    """Point the scripts' shebangs at the env's final place: pip wrote the scratch path."""
+    old, new = f"#!{path}/bin/".encode(), f"#!{final}/bin/".encode()
+    for script in (path / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as f:
+            head = f.read(len(old))
+        if head == old:
+            script.write_bytes(new + script.read_bytes()[len(old) :])
+
+
+class BuildEnvs:
+    """Build environments in one cache, made with one interpreter from one wheelhouse.
+
+    ``atomic=False`` (the unsafe ``none`` policy) builds an env in place, with no lock.
+    """
+
+    def __init__(self, cache: Cache, python: Path, wheelhouse: Path, atomic: bool) -> None:
+        self.cache = cache
+        self.python = python
+        self.wheelhouse = wheelhouse
+        self.atomic = atomic
+
+    def ensure(self, requirements: Sequence[str]) -> BuildEnv:
+        """The build env for ``requirements``: from the cache, or built and published."""
+        key = env_key(requirements, self.python)
+        final = self.cache.env_dir(key)
+        name = self.cache.env_name(key)
+        found = _read(final)
+        events = self.cache.events
+        if found is not None:
+            events.emit(Op.ENV, Phase.HIT, name)
+            return found
+        events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
+        if not self.atomic:
+            self._create(final, key, requirements, final)
+            return BuildEnv(final, tuple(requirements))
+        with self.cache.scratch() as scratch:
+            built = scratch / "env"
+            self._create(built, key, requirements, final)
+            outcome, existing = self.cache.publish(built, final, _read, self.cache.env_lock(key))
+        events.emit(Op.ENV, outcome, name)
+        env = existing or _read(final)
+        if env is None:
+            raise CacheError(f"the build env {final} vanished after publishing")
+        return env
+
+    def _create(self, path: Path, key: str, requirements: Sequence[str], final: Path) -> None:
+        """Make the env in ``path``, ready to be renamed to ``final``."""
+        _run([str(self.python), "-m", "venv", "--without-pip", str(path)], path)
+        if requirements:
+            # The builder's pip runs under the new env's interpreter and installs into it, so
+            # build envs need no pip of their own (pip's --python does the same).
+            _run(
+                [
+                    str(path / "bin" / "python"),
+                    _pip_runner(),
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-index",
+                    "--find-links",
+                    str(self.wheelhouse),
+                    *requirements,
+                ],
+                path,
+            )
+        if path != final:
+            _relocate_scripts(path, final)
+        manifest = {"key": key, "requirements": list(requirements)}
+        (path / _ENV_MANIFEST).write_text(json.dumps(manifest))

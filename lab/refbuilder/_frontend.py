@@ -1,0 +1,198 @@
+"""One editable install, under one of three locking policies that share this code path.
+
+- ``narrow``: look up without a lock; on a miss build in a private scratch dir under the
+  tree lock only; take the entry lock for the atomic rename that publishes the result.
+- ``wide``: what uv does today: the entry lock from lookup to publish, around the build.
+- ``none``: no locks, and the entry is written in place: the unsafe baseline.
+
+Which lock is held when comes from the policy's row in ``_plan.LOCKING``; nothing below
+tests a policy by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.contract import LockKind, Op, Phase
+from lab.refbuilder import _install, _tree
+from lab.refbuilder._cache import Cache, Entry, LockSpec, read_entry, write_manifest
+from lab.refbuilder._env import BuildEnv, BuildEnvs
+from lab.refbuilder._events import Events
+from lab.refbuilder._hooks import Backend
+from lab.refbuilder._plan import EntryLock, Freshness, Plan, Policy, locking, make_plan
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to install where. Paths are as the builder sees them (inside a runner)."""
+
+    source: Path
+    cache: Path
+    venv: Path
+    wheelhouse: Path
+    python: Path  # the interpreter for build envs and the target venv
+    policy: Policy = Policy.NARROW
+    module: str | None = None  # imported in the venv afterwards, if given
+    key_globs: tuple[str, ...] = field(default_factory=tuple)
+    freshness: Freshness = Freshness.CONTENT
+    tree_lock: bool = True  # off only to show what a shared tree does without it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    revision: str
+    hit: bool
+    publish: Phase | None  # what became of our build; None on a hit
+    wheel: str
+    side_effects: dict[str, str]
+    imported_from: str | None
+
+
+def editable_install(req: Request, events: Events) -> Outcome:
+    return _Install(req, events).run()
+
+
+@contextlib.contextmanager
+def _held_if(cache: Cache, wanted: bool, lock: LockSpec) -> Iterator[None]:
+    with cache.held(lock) if wanted else contextlib.nullcontext():
+        yield
+
+
+class _Install:
+    def __init__(self, req: Request, events: Events) -> None:
+        self.req = req
+        self.events = events
+        self.locking = locking(req.policy, req.tree_lock)
+        self.cache = Cache(req.cache.absolute(), events)
+        self.envs = BuildEnvs(self.cache, req.python, req.wheelhouse, self.locking.atomic)
+
+    def run(self) -> Outcome:
+        if self.locking.atomic:
+            self.cache.sweep()
+        plan = make_plan(
+            self.req.source, self.cache, self.req.python, self.req.key_globs, self.req.freshness
+        )
+        entry_lock = self.cache.entry_lock(plan.key)
+        with _held_if(self.cache, self.locking.entry is EntryLock.WHOLE, entry_lock):
+            self.events.emit(
+                Op.LOOKUP,
+                Phase.START,
+                plan.entry_name,
+                revision=plan.revision,
+                policy=self.req.policy,
+            )
+            entry, reason = _lookup(plan)
+            phase = Phase.HIT if entry else Phase.MISS
+            self.events.emit(
+                Op.LOOKUP, phase, plan.entry_name, revision=plan.revision, reason=reason
+            )
+            if entry is not None:
+                return self._install(plan, entry, None)
+            return self._build_and_publish(plan)
+
+    def _build_and_publish(self, plan: Plan) -> Outcome:
+        atomic = self.locking.atomic
+        tree_lock = LockSpec(
+            plan.source / _tree.TREE_LOCK_NAME, _tree.tree_key(plan.source), LockKind.TREE
+        )
+        with contextlib.ExitStack() as stack:
+            # `none` builds straight into the final directory: no scratch, no rename.
+            out = stack.enter_context(self.cache.scratch()) / "out" if atomic else plan.entry_dir
+            out.mkdir(parents=True, exist_ok=True)
+            env = self.envs.ensure(plan.system.requires)
+            # The tree lock covers the build and the publish: whoever takes it next finds the
+            # entry already published and builds nothing.
+            with _held_if(self.cache, self.locking.tree, tree_lock):
+                found = _lookup(plan)[0] if self.locking.tree else None
+                if found is None:
+                    built = self._build(plan, env, out)
+                    outcome, entry = (
+                        self._publish(plan, built) if atomic else (Phase.IN_PLACE, built)
+                    )
+            if found is not None:
+                reason = "published by the tree lock's previous holder"
+                self.events.emit(
+                    Op.LOOKUP, Phase.HIT, plan.entry_name, revision=plan.revision, reason=reason
+                )
+                return self._install(plan, found, None)
+            self.events.emit(Op.PUBLISH, outcome, plan.entry_name, revision=plan.revision)
+            # inside the scratch's lifetime: a kept-own wheel lives there
+            return self._install(plan, entry, outcome)
+
+    def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
+        system = plan.system
+        backend = Backend(plan.source, system.backend, system.backend_path, env.python)
+        before = _tree.snapshot(plan.source)
+        self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=backend.name)
+        extra = backend.requires_for_editable()
+        if extra and not set(extra) <= set(env.requirements):
+            env = self.envs.ensure([*env.requirements, *extra])
+            backend = Backend(plan.source, system.backend, system.backend_path, env.python)
+        wheel = backend.build_editable(out)
+        side_effects = _tree.side_effects(plan.source, before, _tree.snapshot(plan.source))
+        self.events.emit(
+            Op.BUILD, Phase.END, plan.entry_name, wheel=wheel.name, side_effects=len(side_effects)
+        )
+        manifest = {
+            "format": 1,
+            "key": plan.key,
+            "revision": plan.revision,
+            "source": str(plan.source),
+            "backend": backend.name,
+            "wheel": wheel.name,
+            "size": wheel.stat().st_size,
+            "sha256": _tree.file_digest(wheel),
+            "side_effects": side_effects,
+            "created_wall": time.time(),
+        }
+        write_manifest(out, manifest)
+        return Entry(out, manifest)
+
+    def _publish(self, plan: Plan, built: Entry) -> tuple[Phase, Entry]:
+        """Publish our build (taking the entry lock unless the whole install holds it);
+        return what happened and the entry to install."""
+        lock = None
+        if self.locking.entry is EntryLock.PUBLISH:
+            lock = self.cache.entry_lock(plan.key)
+        outcome, existing = self.cache.publish(built.path, plan.entry_dir, read_entry, lock)
+        if existing is None:
+            return outcome, Entry(plan.entry_dir, built.manifest)
+        if _tree.missing_side_effects(plan.source, existing.side_effects):
+            return Phase.KEPT_OWN, built  # valid for the tree that built it, not for ours
+        return outcome, existing
+
+    def _install(self, plan: Plan, entry: Entry, publish: Phase | None) -> Outcome:
+        name = plan.entry_name
+        self.events.emit(Op.INSTALL, Phase.START, name, wheel=entry.manifest["wheel"])
+        venv = self.req.venv.absolute()
+        _install.ensure_venv(venv, self.req.python)
+        _install.install_wheel(entry.wheel, venv)
+        module = self.req.module
+        imported = _install.check_import(venv, module) if module else None
+        self.events.emit(Op.INSTALL, Phase.END, name, imported_from=imported)
+        return Outcome(
+            plan.key,
+            plan.revision,
+            publish is None,
+            publish,
+            str(entry.manifest["wheel"]),
+            entry.side_effects,
+            imported,
+        )
+
+
+def _lookup(plan: Plan) -> tuple[Entry | None, str]:
+    if not plan.entry_dir.exists():
+        return None, "absent"
+    entry = read_entry(plan.entry_dir)
+    if entry is None:
+        return None, "invalid manifest or wheel"
+    missing = _tree.missing_side_effects(plan.source, entry.side_effects)
+    if missing:
+        return None, f"this tree lacks the build's side effects: {', '.join(missing)}"
+    return entry, "valid"

@@ -1,0 +1,63 @@
+"""Installing the editable wheel into the target venv with ``installer``, then proving that
+the package imports there."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+from installer.utils import SCHEME_NAMES
+
+from lab.refbuilder._errors import InstallError
+
+
+def ensure_venv(venv: Path, python: Path) -> None:
+    interpreter = venv / "bin" / "python"
+    if not interpreter.exists():
+        proc = subprocess.run(
+            [str(python), "-m", "venv", "--without-pip", str(venv)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise InstallError(f"cannot create the venv {venv}: {proc.stderr.strip()}")
+
+
+def install_wheel(wheel: Path, venv: Path) -> None:
+    interpreter = venv / "bin" / "python"
+    query = "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"
+    proc = subprocess.run(
+        [str(interpreter), "-c", query], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise InstallError(f"cannot read the install scheme of {venv}: {proc.stderr.strip()}")
+    paths = json.loads(proc.stdout)
+    destination = SchemeDictionaryDestination(
+        # sysconfig names the headers directory "include"
+        {name: paths["include" if name == "headers" else name] for name in SCHEME_NAMES},
+        interpreter=str(interpreter),
+        script_kind="posix",
+        overwrite_existing=True,  # a reinstall, as `uv sync --reinstall`
+    )
+    try:
+        with WheelFile.open(wheel) as source:
+            install(source, destination, {"INSTALLER": b"cachelab\n"})
+    except Exception as exc:  # installer raises several kinds; all mean the same here
+        raise InstallError(f"installing {wheel} into {venv} failed: {exc}") from exc
+
+
+def check_import(venv: Path, module: str) -> str:
+    """Import ``module`` in the venv; return where it came from."""
+    code = f"import {module}; print({module}.__file__)"
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise InstallError(f"`import {module}` fails in {venv}: {tail[0]}")
+    return proc.stdout.strip()

@@ -1,0 +1,56 @@
+"""Locks that report themselves: request, wait (only when contended), acquired, released."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import filelock
+
+from lab.contract import LockKind, Op, Phase
+from lab.refbuilder._errors import CacheError
+from lab.refbuilder._events import Events
+
+# filelock polls a non-blocking flock; a short interval keeps hand-overs quick.
+_POLL_S = 0.005
+
+
+def _lock(path: Path) -> filelock.FileLock:
+    # No soft fallback: where flock does not work (some network file systems) a marker file
+    # cannot tell a dead holder from a live one across containers. Fail loudly instead.
+    return filelock.FileLock(path, poll_interval=_POLL_S, fallback_to_soft=False)
+
+
+@contextmanager
+def held(path: Path, key: str, kind: LockKind, events: Events) -> Iterator[None]:
+    """Hold the exclusive lock ``path`` and report it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = _lock(path)
+    events.emit(Op.LOCK, Phase.REQUEST, key, kind=kind, lock=str(path))
+    try:
+        try:
+            lock.acquire(blocking=False)
+        except filelock.Timeout:
+            events.emit(Op.LOCK, Phase.WAIT, key, kind=kind, lock=str(path))
+            lock.acquire()
+    except OSError as exc:
+        raise CacheError(f"cannot lock {path}: {exc}") from exc
+    events.emit(Op.LOCK, Phase.ACQUIRED, key, kind=kind)
+    try:
+        yield
+    finally:
+        # Stamped while still held: a recorded hold always lies inside the real one, so the
+        # next holder's "acquired" can never seem to come first.
+        events.emit(Op.LOCK, Phase.RELEASED, key, kind=kind, lock=str(path))
+        lock.release()
+
+
+def try_hold(path: Path) -> filelock.FileLock | None:
+    """The lock if it is free right now, else None (no events: used by the sweeper)."""
+    lock = _lock(path)
+    try:
+        lock.acquire(blocking=False)
+    except filelock.Timeout:
+        return None
+    return lock

@@ -1,0 +1,101 @@
+"""The source tree: what identifies a revision, and what a backend wrote into it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lab.contract import TREE_KEY_PREFIX
+
+# The default cache-key inputs, as in uv: the files that configure the build.
+KEY_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+TREE_LOCK_NAME = ".cachelab-tree.lock"
+# Not the project's content: environments, VCS data, byte code, our own lock.
+# cargo's target/ is its build cache, not something the installed package needs.
+_SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", "target"})
+_SKIP_FILES = frozenset({TREE_LOCK_NAME})
+
+Stat = tuple[int, int]  # size, mtime in ns
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def path_key(source: Path) -> str:
+    """The entry key: a hash of the absolute path, as uv's. Same path, same key, whatever
+    the checkout behind it."""
+    return hashlib.sha256(str(source.absolute()).encode()).hexdigest()[:16]
+
+
+def tree_key(source: Path) -> str:
+    """The history key of a tree's lock: the physical tree, so another checkout at the same
+    path has another key."""
+    st = source.stat()
+    return f"{TREE_KEY_PREFIX}{st.st_dev}:{st.st_ino}"
+
+
+def revision(
+    source: Path, env_key: str, globs: Iterable[str] = (), with_ctimes: bool = False
+) -> str:
+    """A hash of the *content* of the cache-key inputs and of the build environment, so
+    identical checkouts share a revision.
+
+    ``with_ctimes`` adds the inputs' ctimes, as uv's freshness check does: then every
+    checkout is a revision of its own and nothing is reused across checkouts.
+    """
+    h = hashlib.sha256(f"env:{env_key}\0".encode())
+    names = sorted(
+        set(KEY_FILES)
+        | {p.relative_to(source).as_posix() for g in globs for p in source.glob(g) if p.is_file()}
+    )
+    for name in names:
+        path = source / name
+        h.update(name.encode() + b"\0")
+        h.update(file_digest(path).encode() if path.is_file() else b"absent")
+        if with_ctimes and path.is_file():
+            h.update(str(path.stat().st_ctime_ns).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def snapshot(source: Path) -> dict[str, Stat]:
+    """Every project file with its size and mtime: cheap enough to take around each build."""
+    found: dict[str, Stat] = {}
+    for dirpath, dirnames, filenames in os.walk(source):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        for name in filenames:
+            if name in _SKIP_FILES:
+                continue
+            path = Path(dirpath) / name
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            found[path.relative_to(source).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def side_effects(
+    source: Path, before: Mapping[str, Stat], after: Mapping[str, Stat]
+) -> dict[str, str]:
+    """Files the build added or changed in the tree, with their sha256."""
+    return {
+        rel: file_digest(source / rel)
+        for rel, stat in sorted(after.items())
+        if before.get(rel) != stat and (source / rel).is_file()
+    }
+
+
+def missing_side_effects(source: Path, expected: Mapping[str, str]) -> list[str]:
+    """The side effects this tree lacks (absent or different): an entry needing them is no
+    use here, however valid its wheel (uv #11390)."""
+    missing = []
+    for rel, digest in expected.items():
+        path = source / rel
+        if not path.is_file() or file_digest(path) != digest:
+            missing.append(rel)
+    return missing

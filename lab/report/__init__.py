@@ -1,0 +1,1 @@
+"""What people read. ``terminal``: live progress, tables and verdict lines (rich)."""

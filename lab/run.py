@@ -1,0 +1,314 @@
+"""One run of a scenario, as an object that publishes events to its subscribers.
+
+    run = Run(scenario, backend, toolchain, runs_dir)
+    run.subscribe(progress.on_event)  # the history writer is always the first subscriber
+    result = run.execute()
+
+Everything a run produces stays in ``runs/<id>/``: the resolved scenario, the rendered
+checkouts, the shared cache, one log per runner, ``history.jsonl`` and ``result.json``.
+Interrupts still leave a result and no runner behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from lab import history, subjects, template
+from lab.contract import Clock, Event, Op, Phase
+from lab.errors import LabError
+from lab.result import RunResult, summarize
+from lab.runners.base import Backend, Mount, RunnerSpec, RunnerView, RunningRunner
+from lab.scenario import Scenario, Topology
+from lab.subjects import Observation
+from lab.toolchain import Toolchain
+from lab.vocabulary import RunStatus
+
+Subscriber = Callable[[Event], None]
+RESULT_FILE = "result.json"
+
+
+def now() -> tuple[float, float]:
+    return time.monotonic(), time.time()
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, runs_dir: Path, scenario: str) -> RunDir:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for attempt in range(1, 1000):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            path = runs_dir / f"{stamp}-{scenario}{suffix}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise LabError(f"cannot create a run directory in {runs_dir}: 999 exist for this second")
+
+    def point_latest(self) -> None:
+        """Make ``runs/latest`` name this run, replacing the link atomically."""
+        link = self.path.parent / "latest"
+        tmp = self.path.parent / f".latest.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.path.name)
+        tmp.replace(link)
+
+
+class _RunnerLog:
+    """A runner's output with arrival times, fed by its stdout and stderr readers."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: TextIO = path.open("w", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def write(self, t_mono: float, stream: str, line: str) -> bool:
+        """Append one line; True if it is the runner's first."""
+        with self._lock:
+            if self._file.closed:  # a reader thread that outlived an interrupted run
+                return False
+            first = self._file.tell() == 0
+            self._file.write(f"{t_mono:.6f} {stream} {line}\n")
+            self._file.flush()
+            return first
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+# Every runner checks its install the same way, whatever the subject: the template's check
+# code runs in the venv, and a line says it passed.
+CHECK_PASSED = "cachelab-check: passed"
+_CHECKED = (
+    "sh",
+    "-c",
+    f'set -e; "$@"; "$CACHELAB_VENV/bin/python" -c "$CACHELAB_CHECK"; echo "{CHECK_PASSED}"',
+    "sh",
+)
+
+
+def runner_names(count: int) -> list[str]:
+    return [f"runner-{i}" for i in range(1, count + 1)]
+
+
+class Run:
+    def __init__(
+        self, scenario: Scenario, backend: Backend, toolchain: Toolchain, runs_dir: Path
+    ) -> None:
+        self.scenario = scenario
+        self.backend = backend
+        self.toolchain = toolchain
+        self.runs_dir = runs_dir
+        self.template = template.get(scenario.template)
+        self.subject = subjects.make(scenario.subject, scenario, self.template)
+        self._subscribers: list[Subscriber] = []
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber`` with every event, in the order the history records them."""
+        self._subscribers.append(subscriber)
+
+    def _publish(self, event: Event) -> None:
+        with self._lock:
+            self._events.append(event)
+            for subscriber in self._subscribers:
+                subscriber(event)
+
+    def _record(
+        self, runner: str, obs: Observation, arrived: tuple[float, float] | None = None
+    ) -> None:
+        """Stamp what a runner's output said (or what the lab saw) and publish it. The
+        runner is the one whose output it was, whatever the line claimed."""
+        if obs.at is not None:
+            (t_mono, t_wall), clock = obs.at, Clock.SOURCE
+        elif arrived is not None:
+            (t_mono, t_wall), clock = arrived, Clock.ARRIVAL
+        else:
+            (t_mono, t_wall), clock = now(), Clock.ORCHESTRATOR
+        self._publish(
+            Event(t_mono, t_wall, runner, obs.op, obs.phase, obs.key, clock, data=dict(obs.data))
+        )
+
+    def execute(self) -> RunResult:
+        needs = self.subject.needs | self.template.needs
+        # Everything is checked before anything is written: a missing resource is a clear
+        # error and leaves no run directory.
+        resources = {name: self.toolchain.resource(name) for name in sorted(needs.resources)}
+        self.backend.check()
+        run_dir = RunDir.create(self.runs_dir, self.scenario.name)
+        try:
+            specs = self._prepare(run_dir.path, resources, needs.binaries)
+        except BaseException:  # incl. Ctrl-C: leave no half-prepared run directory behind
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+            raise
+        run_dir.point_latest()
+        with history.HistoryWriter(run_dir.path / history.FILENAME) as writer:
+            self._subscribers.insert(0, writer)
+            status = RunStatus.FAILED
+            try:
+                status = self._run_all(run_dir.run_id, specs)
+            except KeyboardInterrupt:
+                status = RunStatus.INTERRUPTED
+                raise
+            finally:
+                with self._lock:
+                    events = list(self._events)
+                result = summarize(
+                    events,
+                    run_id=run_dir.run_id,
+                    scenario=self.scenario,
+                    status=status,
+                    backend=self.backend.name,
+                    subject=self.subject,
+                )
+                result.save(run_dir.path / RESULT_FILE)
+        return result
+
+    def _prepare(
+        self, root: Path, resources: Mapping[str, Path], binaries: frozenset[str]
+    ) -> list[RunnerSpec]:
+        """Render the checkouts, lay out the run directory and describe each runner."""
+        scenario = self.scenario
+        (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
+        (root / "cache").mkdir()
+        (root / "logs").mkdir()
+        shared = scenario.topology is Topology.SHARED_TREE
+        if shared:  # one physical tree, mounted into every runner
+            self._checkout(root / "checkouts" / "shared")
+        specs = []
+        for name in runner_names(scenario.runners):
+            checkout = root / "checkouts" / ("shared" if shared else name)
+            if not shared:
+                self._checkout(checkout)
+            checkout_path = scenario.checkout_path
+            if scenario.topology is Topology.DIFFERENT_PATHS:
+                checkout_path += f"-{name}"
+            private = root / "runners" / name
+            for sub in ("tmp", "home"):
+                (private / sub).mkdir(parents=True)
+            view = self.backend.view(root, name, checkout_path, resources, binaries)
+            specs.append(self._spec(name, view, checkout, root))
+        return specs
+
+    def _spec(self, name: str, view: RunnerView, checkout: Path, root: Path) -> RunnerSpec:
+        private = root / "runners" / name
+        mounts = [
+            Mount(checkout, view.src),
+            Mount(root / "cache", view.cache),
+            Mount(private / "tmp", view.tmp),
+            Mount(private / "home", view.home),
+            *view.mounts,
+        ]
+        env = {
+            **self.subject.env(view),
+            **self.template.runner_env(view, private / "home"),
+            "CACHELAB_VENV": f"{view.src}/.venv",
+            "CACHELAB_CHECK": self.template.check,
+        }
+        return RunnerSpec(
+            name=name,
+            argv=[*_CHECKED, *self.subject.argv(view, name)],
+            env=env,
+            workdir=view.src,
+            mounts=mounts,
+            tmpfs=(f"{view.src}/.venv",),
+            log_path=root / "logs" / f"{name}.log",
+        )
+
+    def _checkout(self, dest: Path) -> None:
+        self.template.render(dest, self.scenario.template_params())
+        # The mount point of each runner's private tmpfs .venv, made now and writable for any
+        # uid: Docker copies an existing mount point's mode into the tmpfs it mounts there.
+        venv = dest / ".venv"
+        venv.mkdir()
+        venv.chmod(0o1777)
+
+    def _run_all(self, run_id: str, specs: list[RunnerSpec]) -> RunStatus:
+        logs: list[_RunnerLog] = []
+        try:
+            with self.backend.session(run_id) as session:
+                handles: dict[str, RunningRunner] = {}
+                for spec in specs:
+                    assert spec.log_path is not None
+                    log = _RunnerLog(spec.log_path)
+                    logs.append(log)
+                    self._record(spec.name, Observation(Op.RUN, Phase.START))
+                    handles[spec.name] = session.start(spec, self._reader(spec.name, log))
+                return self._wait_all(handles)
+        finally:
+            for log in logs:
+                log.close()
+
+    def _reader(self, runner: str, log: _RunnerLog) -> Callable[[str, str], None]:
+        """The line callback of one runner: log every line, publish what it tells."""
+
+        def on_line(stream: str, line: str) -> None:
+            arrived = now()
+            if log.write(arrived[0], stream, line):
+                # the runner is up: start-up overhead ends here
+                self._record(runner, Observation(Op.RUN, Phase.OUTPUT), arrived)
+            if line == CHECK_PASSED:
+                obs: Observation | None = Observation(Op.CHECK, Phase.OK)
+            else:
+                obs = self.subject.observe(line)
+            if obs is not None:
+                self._record(runner, obs, arrived)
+
+        return on_line
+
+    def _wait_all(self, handles: dict[str, RunningRunner]) -> RunStatus:
+        """Wait for every runner; each exit is recorded by its own thread as it happens."""
+        codes: dict[str, int | None] = {}
+
+        def wait_one(name: str, handle: RunningRunner) -> None:
+            rc = handle.wait()
+            codes[name] = rc
+            self._record(name, Observation(Op.RUN, Phase.END, data={"rc": rc, "pid": handle.pid}))
+
+        waiters = [
+            threading.Thread(target=wait_one, args=item, daemon=True) for item in handles.items()
+        ]
+        for waiter in waiters:
+            waiter.start()
+        deadline = time.monotonic() + self.scenario.timeout
+        while any(w.is_alive() for w in waiters):
+            if time.monotonic() > deadline:
+                for name, handle in handles.items():
+                    if name not in codes:
+                        handle.kill()
+                for waiter in waiters:
+                    waiter.join()
+                return RunStatus.TIMEOUT
+            for waiter in waiters:
+                waiter.join(timeout=0.1)  # short joins keep Ctrl-C responsive
+        return RunStatus.OK if all(rc == 0 for rc in codes.values()) else RunStatus.FAILED
+
+
+def execute(
+    scenario: Scenario,
+    backend: Backend,
+    toolchain: Toolchain,
+    runs_dir: Path,
+    *subscribers: Subscriber,
+) -> RunResult:
+    """Run ``scenario`` once, with these subscribers besides the history."""
+    one = Run(scenario, backend, toolchain, runs_dir)
+    for subscriber in subscribers:
+        one.subscribe(subscriber)
+    return one.execute()

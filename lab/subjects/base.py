@@ -1,0 +1,45 @@
+"""What a subject is: the thing that runs in every runner and is measured.
+
+A subject declares what it needs in a runner by name (``Needs``), gives the command and the
+environment a runner runs it with, and reads its own output lines into observations.
+Nothing else in the lab knows how a subject works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lab.contract import Op, Phase
+from lab.runners.base import Needs, RunnerView
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a subject's output line says happened, before the lab stamps it with its runner
+    (and, unless the subject stamped it itself, with the time the line arrived)."""
+
+    op: Op
+    phase: Phase
+    key: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    at: tuple[float, float] | None = None  # (mono, wall) where the subject stamped it itself
+
+
+class Subject(Protocol):
+    @property
+    def name(self) -> str:
+        """As in ``--subjects``: ``uv@0.13.9``, ``narrow``."""
+
+    @property
+    def label(self) -> str:
+        """For people: ``uv 0.13.9``, ``narrow builder``."""
+
+    @property
+    def needs(self) -> Needs: ...
+
+    def argv(self, view: RunnerView, runner: str) -> list[str]: ...
+
+    def env(self, view: RunnerView) -> dict[str, str]: ...
+
+    def observe(self, line: str) -> Observation | None: ...

@@ -1,0 +1,73 @@
+"""The reference builder (``lab.refbuilder``) as a subject: one subject per lock policy.
+
+The builder runs from the ``refbuilder`` resource, a directory holding exactly the builder,
+the contract and their few dependencies, with the runner's own interpreter and no
+site-packages (``python -S DIR``), so a runner needs no image of ours to run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.contract import parse_event_line
+from lab.refbuilder import Freshness, Policy, Request, editable_argv
+from lab.resources import REFBUILDER, WHEELHOUSE
+from lab.runners.base import Needs, RunnerView
+from lab.subjects.base import Observation
+
+
+@dataclass(frozen=True)
+class Reference:
+    policy: Policy
+    module: str  # imported in the venv afterwards
+    freshness: Freshness = Freshness.CONTENT
+    tree_lock: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.policy.value
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy.value} builder"
+
+    @property
+    def needs(self) -> Needs:
+        return Needs(resources=frozenset({REFBUILDER, WHEELHOUSE}))
+
+    def request(self, view: RunnerView) -> Request:
+        return Request(
+            source=Path(view.src),
+            cache=Path(view.cache),
+            venv=Path(view.src) / ".venv",
+            wheelhouse=Path(view.resources[WHEELHOUSE]),
+            python=Path(view.python),
+            policy=self.policy,
+            module=self.module,
+            freshness=self.freshness,
+            tree_lock=self.tree_lock,
+        )
+
+    def argv(self, view: RunnerView, runner: str) -> list[str]:
+        bundle = view.resources[REFBUILDER]
+        return [view.python, "-S", bundle, *editable_argv(self.request(view), runner)]
+
+    def env(self, view: RunnerView) -> dict[str, str]:
+        return {
+            "PATH": view.bin_path,
+            "HOME": view.home,
+            "TMPDIR": view.tmp,
+            "LANG": "C.UTF-8",
+            "PIP_NO_INDEX": "1",  # belt and braces: build envs come from the wheelhouse only
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def observe(self, line: str) -> Observation | None:
+        """The builder stamps its own events; keep its times, not the arrival's."""
+        event = parse_event_line(line)
+        if event is None:
+            return None
+        return Observation(
+            event.op, event.phase, event.key, dict(event.data), at=(event.t_mono, event.t_wall)
+        )

@@ -1,0 +1,66 @@
+"""The real uv, pinned and offline, as a subject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab import resources
+from lab.contract import LockKind, Op
+from lab.runners.base import Needs, RunnerView
+from lab.subjects import uvlog
+from lab.subjects.base import Observation
+
+
+@dataclass(frozen=True)
+class Uv:
+    version: str
+    command: tuple[str, ...]  # e.g. ("uv", "sync", "--reinstall")
+
+    @property
+    def name(self) -> str:
+        return f"uv@{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"uv {self.version}"
+
+    @property
+    def needs(self) -> Needs:
+        return Needs(resources=frozenset({resources.WHEELHOUSE, resources.uv(self.version)}))
+
+    def argv(self, view: RunnerView, runner: str) -> list[str]:
+        return [f"{view.resources[resources.uv(self.version)]}/bin/uv", *self.command[1:]]
+
+    def env(self, view: RunnerView) -> dict[str, str]:
+        """A fresh environment: nothing of the host's leaks in, everything comes offline."""
+        return {
+            "PATH": f"{view.resources[resources.uv(self.version)]}/bin:{view.bin_path}",
+            "HOME": view.home,
+            "TMPDIR": view.tmp,  # uv takes a project lock in $TMPDIR; keep it per runner
+            "LANG": "C.UTF-8",
+            "NO_COLOR": "1",
+            "RUST_LOG": uvlog.RUST_LOG,
+            "UV_CACHE_DIR": view.cache,
+            "UV_OFFLINE": "1",
+            "UV_FIND_LINKS": view.resources[resources.WHEELHOUSE],
+            "UV_PYTHON": view.python,
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_CONFIG": "1",
+            "UV_LINK_MODE": "copy",  # the .venv is a tmpfs, so hardlinks into the cache fail
+        }
+
+    def observe(self, line: str) -> Observation | None:
+        parsed = uvlog.parse_line(line)
+        if parsed is None:
+            return None
+        data: dict[str, object] = {"kind": LockKind.ENTRY}
+        data |= {
+            k: v
+            for k, v in (
+                ("mode", parsed.mode),
+                ("lock", parsed.lock),
+                ("timeout_s", parsed.timeout_s),
+            )
+            if v is not None
+        }
+        return Observation(Op.LOCK, parsed.phase, parsed.key, data)

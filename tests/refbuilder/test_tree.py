@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lab.refbuilder import _tree
+
+
+def _project(path: Path, pyproject: str = "[project]\nname = 'x'\n") -> Path:
+    path.mkdir(parents=True)
+    (path / "pyproject.toml").write_text(pyproject)
+    (path / "x.py").write_text("print(1)\n")
+    return path
+
+
+def test_identical_checkouts_share_a_revision(tmp_path: Path) -> None:
+    a, b = _project(tmp_path / "a"), _project(tmp_path / "b")
+    os.utime(b / "pyproject.toml", (0, 0))  # times differ, content does not
+    assert _tree.revision(a, "env") == _tree.revision(b, "env")
+
+
+def test_content_env_and_globs_change_the_revision(tmp_path: Path) -> None:
+    a = _project(tmp_path / "a")
+    b = _project(tmp_path / "b", "[project]\nname = 'y'\n")
+    assert _tree.revision(a, "env") != _tree.revision(b, "env")
+    assert _tree.revision(a, "env") != _tree.revision(a, "other-env")
+    before = _tree.revision(a, "env", ["*.py"])
+    (a / "x.py").write_text("print(2)\n")
+    assert _tree.revision(a, "env", ["*.py"]) != before
+    assert _tree.revision(a, "env") == _tree.revision(a, "env")  # x.py is no input by default
+
+
+def test_a_new_setup_py_changes_the_revision(tmp_path: Path) -> None:
+    a = _project(tmp_path / "a")
+    before = _tree.revision(a, "env")
+    (a / "setup.py").write_text("")
+    assert _tree.revision(a, "env") != before
+
+
+def test_ctime_freshness_gives_every_checkout_its_own_revision(tmp_path: Path) -> None:
+    a, b = _project(tmp_path / "a"), _project(tmp_path / "b")
+    os.utime(b / "pyproject.toml", (1, 1))  # touches the ctime too
+    assert _tree.revision(a, "e", with_ctimes=True) != _tree.revision(b, "e", with_ctimes=True)
+
+
+def test_the_key_is_the_path(tmp_path: Path) -> None:
+    assert _tree.path_key(tmp_path / "src") == _tree.path_key(tmp_path / "src")
+    assert _tree.path_key(tmp_path / "src") != _tree.path_key(tmp_path / "src2")
+
+
+def test_side_effects_are_what_the_build_added_or_changed(tmp_path: Path) -> None:
+    a = _project(tmp_path / "a")
+    (a / ".venv").mkdir()
+    before = _tree.snapshot(a)
+    (a / "gen.so").write_bytes(b"\x7fELF")
+    (a / "x.py").write_text("print('changed')\n")
+    (a / ".venv" / "ignored").write_text("")
+    (a / _tree.TREE_LOCK_NAME).write_text("")
+    effects = _tree.side_effects(a, before, _tree.snapshot(a))
+    assert sorted(effects) == ["gen.so", "x.py"]
+    assert effects["gen.so"] == _tree.file_digest(a / "gen.so")
+
+
+def test_missing_side_effects(tmp_path: Path) -> None:
+    a = _project(tmp_path / "a")
+    (a / "gen.so").write_bytes(b"one")
+    expected = {"gen.so": _tree.file_digest(a / "gen.so"), "other.so": "0" * 64}
+    assert _tree.missing_side_effects(a, expected) == ["other.so"]
+    (a / "gen.so").write_bytes(b"two")
+    assert _tree.missing_side_effects(a, expected) == ["gen.so", "other.so"]

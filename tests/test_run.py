@@ -1,0 +1,197 @@
+"""Whole runs on both runner backends: uv #15380's serialization and the reference builder,
+read from the history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab import history, metrics, run, scenario
+from lab.contract import EDITABLE_BUCKET, Clock, Event, Op, Phase
+from lab.result import RunResult
+from lab.runners.base import Backend
+from lab.runners.local import LocalBackend
+from lab.toolchain import Toolchain
+from lab.vocabulary import RunStatus
+from tests.conftest import REPO
+
+DELAY = 2.0
+
+pytestmark = pytest.mark.integration
+
+
+def _run(tmp_path: Path, backend: Backend, tc: Toolchain, *overrides: str) -> RunResult:
+    s = scenario.load(REPO / "scenarios" / "issue-15380.toml", [f"build_delay={DELAY}", *overrides])
+    return run.execute(s, backend, tc, tmp_path / "runs")
+
+
+def _history(tmp_path: Path, result: RunResult) -> list[Event]:
+    return history.read(tmp_path / "runs" / result.run_id / history.FILENAME)
+
+
+@pytest.mark.parametrize("uv_version", ["0.13.9", "0.8.12"])
+def test_same_path_serializes_on_the_editable_lock(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, uv_version: str
+) -> None:
+    result = _run(tmp_path, backend, lab_toolchain, f"subject=uv@{uv_version}")
+    assert result.status is RunStatus.OK, result
+    assert (result.subject, result.subject_label) == (f"uv@{uv_version}", f"uv {uv_version}")
+    spans = metrics.lock_spans(_history(tmp_path, result))
+    # one key, both runners on it, never both holding it
+    assert len({s.key for s in spans}) == 1 and len(spans) == 2
+    assert metrics.overlapping_holds(spans) == []
+    first, second = sorted(spans, key=lambda s: s.acquired or 0.0)
+    # the second runner asked before the first let go, and got the lock only after the release
+    # (stamps are arrival times, so the two requests may arrive in either order)
+    assert first.released is not None and second.acquired is not None
+    assert second.asked < first.released <= second.acquired + metrics.STAMP_JITTER_S
+    assert second.waited_line
+    assert second.wait_s >= 0.8 * DELAY
+    # and then it built all over again instead of reusing the first runner's build
+    assert second.hold_s >= 0.8 * DELAY
+    assert result.serialized and result.ratio is not None and result.ratio >= 1.6
+    assert not result.coalesced
+    # uv prints no times: its lock events are stamped when their lines arrive
+    assert {e.clock for e in _history(tmp_path, result) if e.op is Op.LOCK} == {Clock.ARRIVAL}
+
+
+def test_different_paths_have_different_keys_and_nobody_waits(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
+) -> None:
+    result = _run(tmp_path, backend, lab_toolchain, "topology=different-paths")
+    assert result.status is RunStatus.OK
+    spans = metrics.lock_spans(_history(tmp_path, result))
+    assert len({s.key for s in spans}) == 2
+    assert not any(s.waited_line for s in spans)
+    assert max(s.wait_s for s in spans) < 0.25 * DELAY
+    assert not result.serialized and result.ratio is not None and result.ratio <= 1.25
+
+
+def test_run_directory_holds_everything(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
+) -> None:
+    result = _run(tmp_path, backend, lab_toolchain, "runners=1", "build_delay=0")
+    run_dir = tmp_path / "runs" / result.run_id
+    assert (tmp_path / "runs" / "latest").resolve() == run_dir
+    saved = json.loads((run_dir / "result.json").read_text())
+    for field in (
+        "scenario",
+        "backend",
+        "subject",
+        "subject_label",
+        "schema",
+        "runners",
+        "single_build_s",
+        "makespan_s",
+        "ratio",
+    ):
+        assert field in saved
+    assert saved["runners"][0].keys() >= {"name", "rc", "wall_s", "lock_wait_s", "lock_hold_s"}
+    assert json.loads((run_dir / "scenario.json").read_text())["runners"] == 1
+    log = (run_dir / "logs" / "runner-1.log").read_text().splitlines()
+    assert any("Acquired" in line for line in log)
+    assert all(float(line.split(" ", 1)[0]) > 0 for line in log)  # each line stamped
+    # the install works: the venv lived on a tmpfs, but uv saw the package importable
+    assert any("+ uv-demo==0.1.0" in line for line in log)
+
+
+def test_a_failing_runner_fails_the_run(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
+) -> None:
+    result = _run(
+        tmp_path,
+        backend,
+        lab_toolchain,
+        "runners=1",
+        'command=["uv", "pip", "install", "no-such-package-here"]',
+    )
+    assert result.status is RunStatus.FAILED
+    assert result.runners[0].rc not in (0, None)
+
+
+@pytest.mark.parametrize("subject", ["narrow", "wide", "none"])
+def test_reference_builder_policies_on_the_issue_scenario(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain, subject: str
+) -> None:
+    # uv's freshness rule: every checkout rebuilds, so only the locks tell the policies apart
+    result = _run(tmp_path, local_backend, lab_toolchain, f"subject={subject}", "freshness=ctime")
+    events = _history(tmp_path, result)
+    spans = metrics.lock_spans(events)
+    assert metrics.overlapping_holds(spans) == []
+    installs = {e.runner: e for e in events if e.op is Op.INSTALL and e.phase is Phase.END}
+    # the builder stamps its own events where they happen
+    assert {e.clock for e in events if e.op is Op.INSTALL} == {Clock.SOURCE}
+    if subject == "none":
+        # No locks, shared writes in place: runners may trip over each other. Each one
+        # either installed, or failed on the cache that the other was writing.
+        assert spans == []
+        run_dir = tmp_path / "runs" / result.run_id
+        for r in result.runners:
+            if r.rc != 0:
+                log = (run_dir / "logs" / f"{r.name}.log").read_text()
+                error = [line for line in log.splitlines() if " error: " in line]
+                assert error and str(run_dir / "cache") in error[0]
+            else:
+                assert r.name in installs
+        return
+    assert result.status is RunStatus.OK, result  # each builder checked the import itself
+    assert sorted(installs) == ["runner-1", "runner-2"]
+    assert all(
+        str(e.data["imported_from"]).endswith("uv_demo/__init__.py") for e in installs.values()
+    )
+    entry_spans = [s for s in spans if s.key.startswith(f"{EDITABLE_BUCKET}/")]
+    assert result.ratio is not None
+    if subject == "narrow":
+        assert len(entry_spans) == 2 and all(s.wait_s < 0.05 for s in entry_spans)
+        assert result.longest_hold_s <= 0.05
+        assert not result.serialized and result.ratio <= 1.2
+    else:
+        assert result.serialized and result.longest_wait is not None
+        assert result.longest_wait.wait_s >= 0.8 * DELAY
+        assert result.ratio >= 1.3
+
+
+def test_narrow_nobody_waits_on_either_backend(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain
+) -> None:
+    _check_narrow(tmp_path, backend, lab_toolchain, runners=2)
+
+
+def test_narrow_at_eight_runners(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    _check_narrow(tmp_path, local_backend, lab_toolchain, runners=8)
+
+
+def _check_narrow(tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, runners: int) -> None:
+    result = _run(tmp_path, backend, lab_toolchain, "subject=narrow", f"runners={runners}")
+    assert result.status is RunStatus.OK, result
+    assert result.ratio is not None and result.ratio <= (1.10 if runners == 2 else 1.20)
+    assert result.longest_hold_s <= 0.05
+    assert not result.serialized and result.overlapping_holds == 0
+    events = _history(tmp_path, result)
+    published = [e for e in events if e.op is Op.PUBLISH]
+    # everyone built at once (all missed); one published, the others dropped their copy
+    assert sorted(e.phase for e in published) == [Phase.DROPPED] * (runners - 1) + [Phase.PUBLISHED]
+
+
+@pytest.mark.parametrize("subject", ["uv", "narrow"])
+def test_one_shared_tree_in_every_runner(
+    tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, subject: str
+) -> None:
+    """Each runner gets its own tmpfs .venv over the one tree, whoever mounts it first."""
+    result = _run(tmp_path, backend, lab_toolchain, "topology=shared-tree", f"subject={subject}")
+    assert result.status is RunStatus.OK, result
+    run_dir = tmp_path / "runs" / result.run_id
+    assert [p.name for p in (run_dir / "checkouts").iterdir()] == ["shared"]
+    # the venvs lived in each runner's own tmpfs: nothing reached the tree's .venv
+    assert list((run_dir / "checkouts" / "shared" / ".venv").iterdir()) == []
+    events = _history(tmp_path, result)
+    checks = [e for e in events if e.op is Op.CHECK]
+    assert sorted(e.runner for e in checks) == ["runner-1", "runner-2"]
+    if subject == "narrow":  # one tree is built once: the second runner finds it published
+        assert len([e for e in events if e.op is Op.BUILD and e.phase is Phase.START]) == 1
+        # whatever it waited on the tree lock, it then reused that build: never serialized
+        assert not result.serialized
