@@ -12,7 +12,7 @@ from types import FrameType
 
 from rich.console import Console
 
-from lab import __version__, images, run, scenario, subjects, template, toolchain
+from lab import __version__, check, images, run, scenario, subjects, template, toolchain
 from lab.campaigns import bench, matrix
 from lab.errors import BackendUnavailable, LabError, UsageError
 from lab.report import terminal
@@ -21,7 +21,8 @@ from lab.runners import select
 from lab.runners.docker import DockerBackend
 from lab.vocabulary import EXIT_CODES_HELP, ExitCode, RunStatus, Verdict
 
-_SUITES = {"backends": "backends", "subjects": "subjects", "builders": "subjects"}
+# `builders` is the subjects suite's old name
+_SUITES = {**{s.value: s for s in bench.Suite}, "builders": bench.Suite.SUBJECTS}
 
 
 def _count(minimum: int) -> Callable[[str], int]:
@@ -127,6 +128,14 @@ def _parser() -> argparse.ArgumentParser:
         sub, "compare", "run a scenario once per subject, side by side", [scenario_args]
     )
     _subjects_option(compare, "uv,narrow", "default: uv,narrow")
+
+    check_cmd = _command(
+        sub,
+        "check",
+        "judge a run from its directory alone: exit 0 valid, 1 invalid, 3 unknown",
+    )
+    check_cmd.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="e.g. runs/latest")
+    check_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
 
     _command(sub, "setup", "build the offline wheelhouse and install the pinned uv versions")
     imgs = _command(sub, "images", "build the runner images that are missing or out of date")
@@ -258,7 +267,23 @@ def _run(args: argparse.Namespace) -> int:
             results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         )
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    return _exit_code([r.status for r in results])
+    return _exit_code([r.status for r in results], [r.verdict for r in results])
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = check.check(args.run_dir)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        print(f"{args.run_dir}: {report.verdict}")
+        for runner, outcome in report.outcomes.items():
+            print(f"  {runner}: {outcome}")
+        for v in report.violations:
+            print(f"  {v.kind}: {v.message}")
+        for u in report.unknowns:
+            print(f"  unknown: {u.reason}")
+    codes = {Verdict.VALID: ExitCode.OK, Verdict.INVALID: ExitCode.FAILED}
+    return codes.get(report.verdict, ExitCode.UNKNOWN)
 
 
 def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
@@ -278,7 +303,7 @@ def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     tc = toolchain.Toolchain(args.lab_dir.resolve())
     runs = args.runs_dir.resolve()
-    if _SUITES[args.suite] == "backends":
+    if _SUITES[args.suite] is bench.Suite.BACKENDS:
         found = bench.backends(tc, runs, repeat=args.repeat, base_image=args.base_image, log=log)
     else:
         backend, why = select.choose(args.backend, args.base_image)
@@ -302,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("run", "compare"):
             return _run(args)
+        if args.command == "check":
+            return _check(args)
         if args.command == "setup":
             toolchain.ensure(args.lab_dir.resolve(), log=log)
             return ExitCode.OK

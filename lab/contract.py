@@ -28,7 +28,6 @@ class Op(enum.StrEnum):
     """What an event is about."""
 
     RUN = "run"  # a runner's process: start, output (its first line), end (rc)
-    CHECK = "check"  # the template's check in the runner's venv: ok
     LOCK = "lock"  # a lock: request, wait (contended only), acquired, released, timeout
     LOOKUP = "lookup"  # the reference builder looks for a cache entry: start, hit, miss
     ENV = "env"  # a build environment: hit, miss, then published, replaced or dropped
@@ -37,6 +36,7 @@ class Op(enum.StrEnum):
     INSTALL = "install"  # installing the wheel into the runner's venv: start, end
     SWEEP = "sweep"  # a scratch dir of a dead builder was removed
     BUILDER = "builder"  # the reference builder gave up: failed
+    FACTS = "facts"  # the lab's probe reports what a runner's venv holds: reported
 
 
 class Phase(enum.StrEnum):
@@ -45,7 +45,6 @@ class Phase(enum.StrEnum):
     START = "start"
     OUTPUT = "output"
     END = "end"
-    OK = "ok"
     REQUEST = "request"
     WAIT = "wait"
     ACQUIRED = "acquired"
@@ -63,6 +62,7 @@ class Phase(enum.StrEnum):
     IN_PLACE = "in-place"
     REMOVED = "removed"
     FAILED = "failed"
+    REPORTED = "reported"
 
 
 class LockKind(enum.StrEnum):
@@ -71,6 +71,13 @@ class LockKind(enum.StrEnum):
     ENTRY = "entry"  # a cache entry: uv's editable lock, the reference builder's entry lock
     ENV = "env"  # a build environment being published
     TREE = "tree"  # a lock inside one physical source tree
+
+
+class LockMode(enum.StrEnum):
+    """How a lock was taken (the ``mode`` field), where the subject says."""
+
+    EXCLUSIVE = "exclusive"
+    SHARED = "shared"
 
 
 class Clock(enum.StrEnum):
@@ -87,7 +94,11 @@ ENVS_BUCKET = "envs-v1"  # <env>/ and <env>.lock: build environments
 SCRATCH_DIR = "tmp"  # <id>/ and <id>.alive: private build dirs
 ENTRY_MANIFEST = "entry.json"
 ENTRY_LOCK = ".lock"
-# History keys of tree locks: tree/<device>:<inode> of the physical source tree.
+ENV_MANIFEST = "env.json"  # in envs-v1/<env>/
+SCRATCH_ALIVE = ".alive"  # tmp/<id>.alive: locked while the scratch dir's owner lives
+# The lock file inside a source tree, and the history keys of tree locks:
+# tree/<device>:<inode> of the physical tree.
+TREE_LOCK_NAME = ".cachelab-tree.lock"
 TREE_KEY_PREFIX = "tree/"
 
 _CORE = ("t_mono", "t_wall", "runner", "op", "phase", "key", "node", "clock")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lab.contract import TREE_KEY_PREFIX, Event, Op, Phase
+from lab.contract import TREE_KEY_PREFIX, Clock, Event, Op, Phase
+
+# How much earlier than its stamp an event may have happened, by who stamped it. The subject's
+# own stamps are taken where it happened (the reference builder stamps a release while it
+# still holds the lock). A line stamped on arrival may have waited in a pipe, and two reader
+# threads can stamp a release and the acquire it allowed in either order.
+CLOCK_UNCERTAINTY_S = {Clock.SOURCE: 0.0, Clock.ARRIVAL: 0.1, Clock.ORCHESTRATOR: 0.1}
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,7 @@ class LockSpan:
     acquired: float | None
     released: float | None
     waited_line: bool  # uv printed "Waiting to acquire": the lock was contended
+    released_clock: Clock = Clock.SOURCE  # who stamped the release
 
     @property
     def wait_s(self) -> float:
@@ -46,9 +53,10 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     attempts: dict[tuple[str, str], _Attempt] = {}
     spans: list[LockSpan] = []
 
-    def close(runner: str, key: str, released: float | None) -> None:
+    def close(runner: str, key: str, released: Event | None) -> None:
         a = attempts.pop((runner, key))
-        spans.append(LockSpan(runner, key, a.asked, a.acquired, released, a.waited_line))
+        at, clock = (released.t_mono, released.clock) if released else (None, Clock.SOURCE)
+        spans.append(LockSpan(runner, key, a.asked, a.acquired, at, a.waited_line, clock))
 
     for e in sorted((e for e in events if e.op is Op.LOCK and e.key), key=lambda e: e.t_mono):
         key = e.key or ""
@@ -64,7 +72,7 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
         elif e.phase is Phase.ACQUIRED:
             attempt.acquired = e.t_mono
         elif e.phase is Phase.RELEASED:
-            close(e.runner, key, e.t_mono)
+            close(e.runner, key, e)
         elif e.phase is Phase.TIMEOUT:
             close(e.runner, key, None)
     for runner, key in list(attempts):
@@ -102,39 +110,41 @@ def holder_during(spans: Sequence[LockSpan], waiting: LockSpan) -> LockSpan | No
     return best
 
 
-# Lines are stamped when the orchestrator reads them, one reader thread per pipe, so a release
-# and the acquire it allows can arrive in either order by a few milliseconds.
-STAMP_JITTER_S = 0.02
+def _earliest_release(span: LockSpan) -> float:
+    if span.released is None:
+        return float("inf")  # never released: held to the end
+    return span.released - CLOCK_UNCERTAINTY_S[span.released_clock]
 
 
-def overlapping_holds(
-    spans: Sequence[LockSpan], jitter_s: float = STAMP_JITTER_S
-) -> list[tuple[LockSpan, LockSpan]]:
-    """Pairs of runners that held one exclusive lock at once (beyond stamp jitter)."""
+def overlapping_holds(spans: Sequence[LockSpan]) -> list[tuple[LockSpan, LockSpan]]:
+    """Pairs of runners that held one exclusive lock at once, for certain: even with every
+    acquire as late and every release as early as its clock allows."""
     held = [s for s in spans if s.acquired is not None]
     pairs = []
     for i, a in enumerate(held):
         for b in held[i + 1 :]:
             if a.key != b.key or a.runner == b.runner:
                 continue
-            a_end = a.released if a.released is not None else float("inf")
-            b_end = b.released if b.released is not None else float("inf")
             assert a.acquired is not None and b.acquired is not None
-            if a.acquired + jitter_s < b_end and b.acquired + jitter_s < a_end:
+            if a.acquired < _earliest_release(b) and b.acquired < _earliest_release(a):
                 pairs.append((a, b))
     return pairs
 
 
-def built_after_wait(events: Iterable[Event], span: LockSpan, one_build_s: float) -> bool:
-    """Whether ``span``'s runner built after its wait, rather than reusing the holder's work.
+def built_after_wait(events: Iterable[Event], span: LockSpan, one_build_s: float) -> bool | None:
+    """Whether ``span``'s runner built after its wait (True) or reused the holder's work
+    (False); None where the history cannot tell.
 
     Subjects that report their builds answer directly: a build started once the lock was
     theirs. For the others (uv logs only its locks), holding that lock for half a build or
-    more after the wait means a build happened under it.
+    more after the wait means a build happened under it; a hold that never ended (a runner
+    killed while holding) tells nothing.
     """
     if span.acquired is None:
-        return False
+        return None
     builds = [e for e in events if e.op is Op.BUILD and e.phase is Phase.START]
     if builds:  # the subject reports its builds
         return any(e.runner == span.runner and e.t_mono >= span.acquired for e in builds)
+    if span.released is None:
+        return None
     return span.hold_s >= 0.5 * one_build_s

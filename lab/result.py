@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab import metrics
-from lab.contract import SCHEMA_VERSION, Event
-from lab.vocabulary import RunStatus
+from lab.check import Report, Unknown, Violation
+from lab.contract import Event
+from lab.vocabulary import Outcome, RunStatus, Verdict
 
 if TYPE_CHECKING:
-    from lab.scenario import Scenario
+    from lab.scenario import Scenario, Topology
     from lab.subjects import Subject
 
 SERIALIZED_FRACTION = 0.5
+# The version of result.json's format (the events' format is the contract's SCHEMA_VERSION).
+RESULT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class RunnerResult:
     wall_s: float | None
     lock_wait_s: float
     lock_hold_s: float
+    outcome: Outcome = Outcome.UNKNOWN  # the checker's, from facts
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class RunResult:
     backend: str
     subject: str  # as in --subjects: uv@0.13.9, narrow
     subject_label: str  # for people: uv 0.13.9, narrow builder
-    topology: str
+    topology: Topology
     build_delay_s: float
     runners: list[RunnerResult]
     single_build_s: float | None
@@ -57,7 +61,11 @@ class RunResult:
     coalesced: bool = False
     keys: list[str] = field(default_factory=list)
     overlapping_holds: int = 0
-    schema: int = SCHEMA_VERSION
+    # the independent checker's judgement (lab.check), from the run directory alone
+    verdict: Verdict = Verdict.UNKNOWN
+    violations: list[Violation] = field(default_factory=list)
+    unknowns: list[Unknown] = field(default_factory=list)
+    schema: int = RESULT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +84,7 @@ def summarize(
     status: RunStatus,
     backend: str,
     subject: Subject,
+    report: Report,
 ) -> RunResult:
     all_spans = metrics.lock_spans(events)
     # Waits count every lock, the tree lock of a shared tree included. Holds count the cache
@@ -91,6 +100,7 @@ def summarize(
                 wall_s=_r(end - start) if end is not None else None,
                 lock_wait_s=_r(sum(s.wait_s for s in all_spans if s.runner == name)),
                 lock_hold_s=_r(sum(s.hold_s for s in spans if s.runner == name)),
+                outcome=report.outcomes.get(name, Outcome.UNKNOWN),
             )
         )
     finished = [(start, end) for start, end, _ in bounds.values() if end is not None]
@@ -118,8 +128,8 @@ def summarize(
         and single
         and longest_wait.wait_s >= SERIALIZED_FRACTION * single
     ):
-        serialized = metrics.built_after_wait(events, longest, single)
-        coalesced = not serialized
+        built = metrics.built_after_wait(events, longest, single)
+        serialized, coalesced = built is True, built is False
     return RunResult(
         run_id=run_id,
         scenario=scenario.name,
@@ -127,7 +137,7 @@ def summarize(
         backend=backend,
         subject=subject.name,
         subject_label=subject.label,
-        topology=scenario.topology.value,
+        topology=scenario.topology,
         build_delay_s=scenario.build_delay,
         runners=runners,
         single_build_s=single,
@@ -139,6 +149,9 @@ def summarize(
         coalesced=coalesced,
         keys=sorted({s.key for s in all_spans}),
         overlapping_holds=len(metrics.overlapping_holds(all_spans)),
+        verdict=report.verdict,
+        violations=report.violations,
+        unknowns=report.unknowns,
     )
 
 

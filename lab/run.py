@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from lab import history, subjects, template
-from lab.contract import Clock, Event, Op, Phase
+from lab import check, history, identity, resources, subjects, template
+from lab.contract import Clock, Event, Op, Phase, parse_event_line
 from lab.errors import LabError
 from lab.result import RunResult, summarize
-from lab.runners.base import Backend, Mount, RunnerSpec, RunnerView, RunningRunner
+from lab.runners.base import Backend, Mount, Needs, RunnerSpec, RunnerView, RunningRunner
 from lab.scenario import Scenario, Topology
 from lab.subjects import Observation
 from lab.toolchain import Toolchain
@@ -91,13 +91,13 @@ class _RunnerLog:
             self._file.close()
 
 
-# Every runner checks its install the same way, whatever the subject: the template's check
-# code runs in the venv, and a line says it passed.
-CHECK_PASSED = "cachelab-check: passed"
-_CHECKED = (
+# Every runner runs the subject, then the lab's probe, whatever the subject did: the probe
+# reports what the venv holds (lab.probe). The runner's exit code stays the subject's.
+_THEN_PROBE = (
     "sh",
     "-c",
-    f'set -e; "$@"; "$CACHELAB_VENV/bin/python" -c "$CACHELAB_CHECK"; echo "{CHECK_PASSED}"',
+    'set +e; "$@"; rc=$?; "$CACHELAB_PYTHON" -I -S "$CACHELAB_PROBE" "$CACHELAB_VENV" '
+    '"$CACHELAB_PROBE_SPEC" "$CACHELAB_RUNNER"; exit $rc',
     "sh",
 )
 
@@ -118,17 +118,28 @@ class Run:
         self.subject = subjects.make(scenario.subject, scenario, self.template)
         self._subscribers: list[Subscriber] = []
         self._events: list[Event] = []
+        self._failed: dict[Subscriber, str] = {}
         self._lock = threading.Lock()
+        self._executed = False
 
     def subscribe(self, subscriber: Subscriber) -> None:
-        """Call ``subscriber`` with every event, in the order the history records them."""
+        """Call ``subscriber`` with every event, in the order the history records them.
+
+        Subscribers are called on the runners' reader threads, one event at a time: they must
+        be quick, and one that raises is dropped (the run reports it at the end) rather than
+        stopping a runner's output."""
         self._subscribers.append(subscriber)
 
     def _publish(self, event: Event) -> None:
         with self._lock:
             self._events.append(event)
             for subscriber in self._subscribers:
-                subscriber(event)
+                if subscriber in self._failed:
+                    continue
+                try:
+                    subscriber(event)
+                except Exception as exc:
+                    self._failed[subscriber] = f"{subscriber!r} on {event.op}/{event.phase}: {exc}"
 
     def _record(
         self, runner: str, obs: Observation, arrived: tuple[float, float] | None = None
@@ -146,14 +157,19 @@ class Run:
         )
 
     def execute(self) -> RunResult:
-        needs = self.subject.needs | self.template.needs
+        """Run the scenario once (a Run is not reusable). LabError after the run where a
+        subscriber failed: the result is saved all the same."""
+        if self._executed:
+            raise LabError("a Run executes once; make a new one")
+        self._executed = True
+        needs = self.subject.needs | self.template.needs | Needs(frozenset({resources.PROBE}))
         # Everything is checked before anything is written: a missing resource is a clear
         # error and leaves no run directory.
-        resources = {name: self.toolchain.resource(name) for name in sorted(needs.resources)}
+        found = {name: self.toolchain.resource(name) for name in sorted(needs.resources)}
         self.backend.check()
         run_dir = RunDir.create(self.runs_dir, self.scenario.name)
         try:
-            specs = self._prepare(run_dir.path, resources, needs.binaries)
+            specs = self._prepare(run_dir.path, found, needs.binaries)
         except BaseException:  # incl. Ctrl-C: leave no half-prepared run directory behind
             shutil.rmtree(run_dir.path, ignore_errors=True)
             raise
@@ -167,6 +183,7 @@ class Run:
                 status = RunStatus.INTERRUPTED
                 raise
             finally:
+                writer.close()  # complete on disk: the checker reads the directory alone
                 with self._lock:
                     events = list(self._events)
                 result = summarize(
@@ -176,34 +193,44 @@ class Run:
                     status=status,
                     backend=self.backend.name,
                     subject=self.subject,
+                    report=check.check(run_dir.path),
                 )
                 result.save(run_dir.path / RESULT_FILE)
+        if self._failed:
+            raise LabError("a subscriber of the run failed: " + "; ".join(self._failed.values()))
         return result
 
     def _prepare(
-        self, root: Path, resources: Mapping[str, Path], binaries: frozenset[str]
+        self, root: Path, found: Mapping[str, Path], binaries: frozenset[str]
     ) -> list[RunnerSpec]:
         """Render the checkouts, lay out the run directory and describe each runner."""
         scenario = self.scenario
         (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
         (root / "cache").mkdir()
         (root / "logs").mkdir()
+        names = runner_names(scenario.runners)
         shared = scenario.topology is Topology.SHARED_TREE
-        if shared:  # one physical tree, mounted into every runner
-            self._checkout(root / "checkouts" / "shared")
-        specs = []
-        for name in runner_names(scenario.runners):
-            checkout = root / "checkouts" / ("shared" if shared else name)
-            if not shared:
-                self._checkout(checkout)
+        # one physical tree mounted into every runner, or a checkout each
+        checkouts = {name: "shared" if shared else name for name in names}
+        params = {
+            checkout: scenario.template_params(i, identity.new_marker(root.name, checkout))
+            for i, checkout in enumerate(dict.fromkeys(checkouts.values()))
+        }
+        for checkout, values in params.items():
+            self._checkout(root / "checkouts" / checkout, values)
+        specs, expected = [], {}
+        for name in names:
             checkout_path = scenario.checkout_path
             if scenario.topology is Topology.DIFFERENT_PATHS:
                 checkout_path += f"-{name}"
             private = root / "runners" / name
             for sub in ("tmp", "home"):
                 (private / sub).mkdir(parents=True)
-            view = self.backend.view(root, name, checkout_path, resources, binaries)
-            specs.append(self._spec(name, view, checkout, root))
+            view = self.backend.view(root, name, checkout_path, found, binaries)
+            checkout = checkouts[name]
+            specs.append(self._spec(name, view, root / "checkouts" / checkout, root))
+            expected[name] = identity.expected(self.template, params[checkout], view.src, checkout)
+        identity.save(root / identity.FILENAME, expected)
         return specs
 
     def _spec(self, name: str, view: RunnerView, checkout: Path, root: Path) -> RunnerSpec:
@@ -218,12 +245,15 @@ class Run:
         env = {
             **self.subject.env(view),
             **self.template.runner_env(view, private / "home"),
+            "CACHELAB_PYTHON": view.python,
+            "CACHELAB_PROBE": view.resources[resources.PROBE],
+            "CACHELAB_PROBE_SPEC": identity.probe_spec(self.template),
             "CACHELAB_VENV": f"{view.src}/.venv",
-            "CACHELAB_CHECK": self.template.check,
+            "CACHELAB_RUNNER": name,
         }
         return RunnerSpec(
             name=name,
-            argv=[*_CHECKED, *self.subject.argv(view, name)],
+            argv=[*_THEN_PROBE, *self.subject.argv(view, name)],
             env=env,
             workdir=view.src,
             mounts=mounts,
@@ -231,8 +261,8 @@ class Run:
             log_path=root / "logs" / f"{name}.log",
         )
 
-    def _checkout(self, dest: Path) -> None:
-        self.template.render(dest, self.scenario.template_params())
+    def _checkout(self, dest: Path, params: dict[str, Any]) -> None:
+        self.template.render(dest, params)
         # The mount point of each runner's private tmpfs .venv, made now and writable for any
         # uid: Docker copies an existing mount point's mode into the tmpfs it mounts there.
         venv = dest / ".venv"
@@ -263,10 +293,13 @@ class Run:
             if log.write(arrived[0], stream, line):
                 # the runner is up: start-up overhead ends here
                 self._record(runner, Observation(Op.RUN, Phase.OUTPUT), arrived)
-            if line == CHECK_PASSED:
-                obs: Observation | None = Observation(Op.CHECK, Phase.OK)
-            else:
-                obs = self.subject.observe(line)
+            obs = self.subject.observe(line)
+            if obs is None:
+                event = parse_event_line(line)  # the probe's facts, whatever the subject
+                if event is not None and event.op is Op.FACTS:
+                    obs = Observation(
+                        event.op, event.phase, None, event.data, at=(event.t_mono, event.t_wall)
+                    )
             if obs is not None:
                 self._record(runner, obs, arrived)
 

@@ -13,15 +13,25 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lab import data, subjects, template, toolchain
 from lab.errors import ScenarioError
 from lab.refbuilder import Freshness
 
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-# Top-level directories a checkout may not shadow: the system's, and where the lab mounts
-# the cache, the wheelhouse and the tools inside runners.
+# Top-level directories a checkout may not shadow: the system's, and /cache, where containers
+# see the shared cache (resources are mounted below /opt).
 RESERVED_TOP_DIRS = frozenset(
     {
         "bin",
@@ -42,7 +52,6 @@ RESERVED_TOP_DIRS = frozenset(
         "tmp",
         "usr",
         "var",
-        "wheelhouse",
     }
 )
 
@@ -84,6 +93,12 @@ class Scenario(BaseModel):
     # Runners never have a network; the field exists so a scenario says so explicitly.
     network: Literal["none"] = "none"
     timeout: float = Field(default=900.0, gt=0, le=86400)
+    # Each checkout's identity, taken in turn (runner i gets entry i-1, modulo the length):
+    # its version and its dependencies. Empty: every checkout is 0.1.0 with none.
+    checkout_versions: tuple[str, ...] = ()
+    checkout_dependencies: tuple[tuple[str, ...], ...] = ()
+    # The template's own parameters, e.g. {version_from_file = true} for hatchling.
+    template_parameters: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("template")
     @classmethod
@@ -97,6 +112,38 @@ class Scenario(BaseModel):
     @classmethod
     def _known_subject(cls, value: str) -> str:
         return subjects.canonical(value)
+
+    @field_validator("checkout_versions")
+    @classmethod
+    def _versions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            try:
+                Version(text)
+            except InvalidVersion:
+                raise ValueError(f"{text!r} is not a version (PEP 440), e.g. '1.0'") from None
+        return value
+
+    @field_validator("checkout_dependencies")
+    @classmethod
+    def _dependencies(cls, value: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        for text in (req for reqs in value for req in reqs):
+            try:
+                Requirement(text)
+            except InvalidRequirement:
+                raise ValueError(f"{text!r} is not a requirement, e.g. 'packaging>=20'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _template_parameters(self) -> Scenario:
+        own = set(template.get(self.template).parameters) - set(template.COMMON_PARAMETERS)
+        unknown = sorted(set(self.template_parameters) - own)
+        if unknown:
+            raise ValueError(
+                f"template_parameters {unknown}: template {self.template!r} takes "
+                f"{sorted(own) or 'none of its own'} (build_delay, checkout_versions and "
+                "checkout_dependencies are fields of their own)"
+            )
+        return self
 
     @field_validator("uv_version")
     @classmethod
@@ -130,8 +177,16 @@ class Scenario(BaseModel):
             raise ValueError(f"must be a `uv ...` command, got {list(value)}")
         return value
 
-    def template_params(self) -> dict[str, Any]:
-        return {"build_delay": self.build_delay}
+    def template_params(self, index: int, marker: str) -> dict[str, Any]:
+        """What the ``index``-th checkout (0-based) is rendered with: its identity included."""
+        params: dict[str, Any] = {**self.template_parameters, "build_delay": self.build_delay}
+        params["marker"] = marker
+        if self.checkout_versions:
+            params["version"] = self.checkout_versions[index % len(self.checkout_versions)]
+        if self.checkout_dependencies:
+            deps = self.checkout_dependencies[index % len(self.checkout_dependencies)]
+            params["dependencies"] = list(deps)
+        return params
 
 
 FIELDS = tuple(Scenario.model_fields)
@@ -146,6 +201,8 @@ def _error(source: str | Path, exc: ValidationError) -> ScenarioError:
         message = f"unknown field; the fields are {list(FIELDS)}"
     elif err["type"] == "missing":
         message = "is required"
+    elif not err["loc"]:  # a check across fields: the message names them
+        message = err["msg"].removeprefix("Value error, ")
     else:
         message = f"{err['msg'].removeprefix('Value error, ')} (got {err['input']!r})"
     return ScenarioError(source, field, message)

@@ -23,6 +23,25 @@ from lab.runners.base import Needs, RunnerView
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 _SUFFIX = ".j2"
+# What every template takes besides its own parameters: how long its build sleeps, and the
+# identity of each checkout (its version, its dependencies and a unique marker in its code).
+COMMON_PARAMETERS: Mapping[str, Any] = {
+    "build_delay": 10.0,
+    "version": "0.1.0",
+    "dependencies": [],
+    "marker": "",
+}
+
+
+@dataclass(frozen=True)
+class NativeCall:
+    """A call into the template's compiled code and what it must return: where a stale or
+    missing extension would show."""
+
+    module: str
+    function: str
+    args: tuple[Any, ...]
+    result: Any
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,7 @@ class Template:
     wheelhouse: tuple[str, ...]
     vendor_crates: bool  # project/Cargo.lock's crates are vendored for offline cargo builds
     binaries: tuple[str, ...] = ()  # programs its build runs (a C compiler), beyond cargo
+    native: NativeCall | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,6 +100,8 @@ class Template:
             loader=jinja2.FileSystemLoader(self.project_dir),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
             autoescape=False,
         )
         dest.mkdir(parents=True)
@@ -110,6 +132,7 @@ def _load(root: Path) -> Template:
         raise TemplateError(root.name, meta_path, f"missing field(s) {missing}")
     if not (root / "project").is_dir():
         raise TemplateError(root.name, root / "project", "the template has no project/ directory")
+    native = meta.get("native")
     return Template(
         name=root.name,
         root=root,
@@ -120,8 +143,20 @@ def _load(root: Path) -> Template:
         wheelhouse=tuple(meta["wheelhouse"]),
         vendor_crates=bool(meta.get("vendor_crates", False)),
         binaries=tuple(meta.get("binaries", ())),
-        parameters=dict(meta.get("parameters", {})),
+        native=_native(root.name, meta_path, native) if native is not None else None,
+        parameters={**COMMON_PARAMETERS, **meta.get("parameters", {})},
     )
+
+
+def _native(name: str, meta_path: Path, table: Any) -> NativeCall:
+    try:
+        return NativeCall(
+            str(table["module"]), str(table["function"]), tuple(table["args"]), table["result"]
+        )
+    except (KeyError, TypeError) as exc:
+        raise TemplateError(
+            name, meta_path, f"[native] needs module, function, args and result: {exc}"
+        ) from exc
 
 
 @cache

@@ -3,13 +3,14 @@
 Runners have no network, so everything a build needs comes from here, each a read-only
 directory known by name:
 
-    wheelhouse     every wheel a runner may install offline     .lab/wheelhouse
-    uv-<version>   a pinned uv release (bin/uv)                 .lab/uv/<version>
-    refbuilder     the reference builder, runnable as python -S  .lab/refbuilder/<digest>
-    crates         vendored crates for offline cargo builds     .lab/vendor
+    wheelhouse     every wheel a runner may install offline       .lab/wheelhouse
+    uv-<version>   a pinned uv release (bin/uv)                   .lab/uv/<version>
+    refbuilder     the reference builder, run as python -I -S DIR  .lab/refbuilder/<digest>
+    probe          the facts probe, run the same way              .lab/probe/<digest>
+    crates         vendored crates for offline cargo builds       .lab/vendor
 
 ``ensure`` is idempotent: it records a digest of its inputs and redoes nothing while they are
-unchanged. Host programs a runner needs on PATH (compilers) are found by ``host_bin_dir``.
+unchanged.
 """
 
 from __future__ import annotations
@@ -27,19 +28,11 @@ from pathlib import Path
 
 from lab import bundle, template
 from lab.errors import ToolchainError
-from lab.resources import CRATES, REFBUILDER, UV_PREFIX, WHEELHOUSE
+from lab.resources import CRATES, UV_PREFIX, WHEELHOUSE
 
 # The seed's version and the newest one checked here; their lock log formats differ.
 UV_VERSIONS: tuple[str, ...] = ("0.8.12", "0.13.9")
 DEFAULT_UV_VERSION = "0.13.9"
-# What lab.refbuilder imports (pip: it creates build environments); bundled from the wheelhouse.
-BUILDER_REQUIREMENTS: tuple[str, ...] = (
-    "filelock",
-    "installer",
-    "packaging",
-    "pip",
-    "pyproject-hooks",
-)
 
 
 _INPUTS_FILE = ".inputs.json"
@@ -73,8 +66,8 @@ class Toolchain:
             raise ToolchainError(f"no offline wheelhouse at {self.wheelhouse}: {hint}")
         if name == WHEELHOUSE:
             return self.wheelhouse
-        if name == REFBUILDER:
-            return bundle.ensure(self.root / REFBUILDER, self.wheelhouse, BUILDER_REQUIREMENTS)
+        if name in bundle.BUNDLES:
+            return bundle.ensure(bundle.BUNDLES[name], self.root / name, self.wheelhouse)
         if name == CRATES:
             if not (self.vendor / _INPUTS_FILE).is_file():
                 raise ToolchainError(
@@ -91,29 +84,11 @@ class Toolchain:
         raise ToolchainError(f"no resource named {name!r} in the toolchain at {self.root}")
 
 
-def host_bin_dir(binary: str) -> Path:
-    """The directory holding a host program, for a runner's PATH. rustup's proxies need the
-    user's HOME, which runners do not get, so they resolve to the toolchain's own bin."""
-    found = shutil.which(binary)
-    if found is None:
-        raise ToolchainError(f"`{binary}` is not on PATH; a runner here needs it")
-    if Path(found).resolve().name == "rustup":
-        proc = subprocess.run(
-            [str(Path(found).with_name("rustc")), "--print", "sysroot"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode == 0:
-            return Path(proc.stdout.strip()) / "bin"
-    return Path(found).parent
-
-
 def wheelhouse_requirements() -> list[str]:
     """Everything runners may need offline: the templates' backends, the builder's
     dependencies and the pinned uv."""
     reqs = {req for t in template.available().values() for req in t.wheelhouse}
-    reqs.update(BUILDER_REQUIREMENTS)
+    reqs.update(r for b in bundle.BUNDLES.values() for r in b.requirements)
     return sorted(reqs) + [f"uv=={v}" for v in UV_VERSIONS]
 
 
@@ -222,5 +197,6 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
                 f"uv=={version}",
             )
     _vendor_crates(tc, log)
-    tc.resource(REFBUILDER)  # made now, so that runs find it ready
+    for name in bundle.BUNDLES:
+        tc.resource(name)  # made now, so that runs find them ready
     return tc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from lab.cli import main
 from lab.runners.docker import LABEL_RUN, DockerBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import ExitCode
-from tests.conftest import REPO
+from tests.conftest import FIXTURES, REPO
 
 
 def _run_issue(*options: str, cwd: Path) -> subprocess.Popen[str]:
@@ -204,3 +205,23 @@ def test_every_help_lists_the_exit_codes(
     out = capsys.readouterr().out
     for code in ExitCode:
         assert f"\n  {code.value:<4} " in out, (code, out)
+
+
+def test_check_judges_a_run_directory_with_its_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = FIXTURES / "runs"
+    assert main(["check", str(runs / "narrow-valid")]) == ExitCode.OK
+    assert main(["check", str(runs / "narrow-stale-version")]) == ExitCode.FAILED
+    out = capsys.readouterr().out
+    assert "wrong-version: runner-1: uv-demo 2.0 installed, its checkout gives 1.0" in out
+    assert main(["check", str(runs / "narrow-stale-version"), "--json"]) == ExitCode.FAILED
+    assert json.loads(capsys.readouterr().out)["verdict"] == "invalid"
+    unknown = tmp_path / "unknown"
+    shutil.copytree(runs / "narrow-valid", unknown)
+    history = unknown / "history.jsonl"
+    kept = [line for line in history.read_text().splitlines() if '"op": "facts"' not in line]
+    history.write_text("\n".join(kept) + "\n")
+    assert main(["check", str(unknown)]) == ExitCode.UNKNOWN
+    assert main(["check", str(tmp_path)]) == ExitCode.USAGE
+    assert "is not a run directory of this lab" in capsys.readouterr().err

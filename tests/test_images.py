@@ -8,6 +8,7 @@ from lab import images
 from lab.runners.docker import DockerBackend
 
 
+@pytest.mark.integration  # builds the images where they are out of date
 def test_images_are_up_to_date_and_ensure_builds_nothing(docker_backend: DockerBackend) -> None:
     logged: list[str] = []
     built = images.ensure(docker_backend.client(), log=logged.append)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from lab import metrics
 from lab.contract import Clock, Event, Op, Phase
 
@@ -72,6 +74,22 @@ def test_stamp_jitter_is_not_an_overlap() -> None:
     assert metrics.overlapping_holds(metrics.lock_spans(handover)) == []
 
 
+def test_the_slack_comes_from_who_stamped_the_release() -> None:
+    """The same 1 ms inversion is proof of an overlap when the subject stamped its events
+    where they happened, and only stamp jitter when they were stamped on arrival."""
+    at_source = [
+        dataclasses.replace(e, clock=Clock.SOURCE)
+        for e in (
+            _e(0.0, "a", LOCK, "acquired", K),
+            _e(4.999, "b", LOCK, "acquired", K),
+            _e(5.0, "a", LOCK, "released", K),
+            _e(9.0, "b", LOCK, "released", K),
+        )
+    ]
+    pairs = metrics.overlapping_holds(metrics.lock_spans(at_source))
+    assert [(x.runner, y.runner) for x, y in pairs] == [("a", "b")]
+
+
 def test_a_wait_then_a_build_is_serialized_a_wait_then_reuse_is_not() -> None:
     spans = metrics.lock_spans(SERIAL)
     waiter = spans[1]
@@ -83,4 +101,8 @@ def test_a_wait_then_a_build_is_serialized_a_wait_then_reuse_is_not() -> None:
     built = [*SERIAL, _e(0.2, "a", BUILD, "start", K), _e(12.0, "b", BUILD, "start", K)]
     assert metrics.built_after_wait(built, waiter, one_build_s=10.0)
     reused = [*SERIAL, _e(0.2, "a", BUILD, "start", K)]
-    assert not metrics.built_after_wait(reused, waiter, one_build_s=10.0)
+    assert metrics.built_after_wait(reused, waiter, one_build_s=10.0) is False
+    # a waiter killed while it held the lock: nobody can tell whether it built
+    killed = SERIAL[:8]
+    span = metrics.lock_spans(killed)[1]
+    assert metrics.built_after_wait(killed, span, one_build_s=10.0) is None

@@ -66,6 +66,14 @@ def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
         ('name = "x"\n', ["checkout_path=/usr/src"], "checkout_path", "must not be under /usr"),
         ('name = "x"\n', ["checkout_path=/cache"], "checkout_path", "must not be under /cache"),
         ('name = "x"\n', ["speed=3"], "speed", "unknown field"),
+        ('name = "x"\nsubject = "pip"\n', [], "subject", "unknown subject 'pip'"),
+        ('name = "x"\n', ['checkout_versions=["1.0", "two"]'], "checkout_versions", "PEP 440"),
+        (
+            'name = "x"\n',
+            ['checkout_dependencies=[["packaging >="]]'],
+            "checkout_dependencies",
+            "is not a requirement",
+        ),
     ],
 )
 def test_errors_name_the_source_the_field_and_what_is_allowed(
@@ -111,3 +119,27 @@ def test_names_resolve_in_the_scenarios_directory(tmp_path: Path) -> None:
 def test_checkout_paths_like_github_container_jobs(tmp_path: Path) -> None:
     path = _write(tmp_path, 'name = "x"\n')
     assert scenario.load(path, ["checkout_path=/__w/repo/repo"]).checkout_path == "/__w/repo/repo"
+
+
+def test_template_parameters_are_the_templates_own(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name = "x"\ntemplate_parameters = { colour = "red" }\n')
+    with pytest.raises(ScenarioError) as info:
+        scenario.load(path)
+    assert str(info.value) == (
+        f"{path}: template_parameters ['colour']: template 'hatchling' takes "
+        "['project_name', 'version_from_file'] (build_delay, checkout_versions and "
+        "checkout_dependencies are fields of their own)"
+    )
+
+
+def test_each_checkout_takes_its_identity_in_turn(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'name = "x"\ncheckout_versions = ["1.0", "2.0"]\n'
+        'checkout_dependencies = [[], ["packaging>=20"]]\n',
+    )
+    s = scenario.load(path, ["runners=3"])
+    params = [s.template_params(i, f"m{i}") for i in range(3)]
+    assert [p["version"] for p in params] == ["1.0", "2.0", "1.0"]
+    assert [p["dependencies"] for p in params] == [[], ["packaging>=20"], []]
+    assert [p["marker"] for p in params] == ["m0", "m1", "m2"]

@@ -4,6 +4,7 @@ absolute time."""
 
 from __future__ import annotations
 
+import enum
 import json
 import statistics
 import time
@@ -19,6 +20,11 @@ from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus
+
+
+class Suite(enum.StrEnum):
+    BACKENDS = "backends"  # docker against local
+    SUBJECTS = "subjects"  # subjects at N runners
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def backends(
         for name in candidates
     }
     return {
-        "benchmark": "backends",
+        "benchmark": Suite.BACKENDS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "runners": runners,
         "build_delay_s": build_delay,
@@ -158,7 +164,7 @@ def subjects_at_scale(
             )
             log(f"N={n} {subject}: makespan {result.makespan_s} s, ratio {result.ratio}")
     return {
-        "benchmark": "subjects",
+        "benchmark": Suite.SUBJECTS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "backend": backend.name,
         "build_delay_s": build_delay,
@@ -167,7 +173,7 @@ def subjects_at_scale(
 
 
 def markdown(report: dict[str, object]) -> str:
-    if report["benchmark"] == "subjects":
+    if report["benchmark"] is Suite.SUBJECTS:
         return _subjects_markdown(report)
     rows = [
         "| backend | start-up per runner (median) | makespan - build delay (median) |",

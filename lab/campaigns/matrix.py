@@ -1,8 +1,8 @@
 """The backend matrix: template × subject × topology, two runners each, in one run.
 
-Each cell gets a correctness verdict from its history, independent of the subject's own
-exit codes: every runner's install check passed, no exclusive lock (cache or tree) was ever
-held by two runners at once, and nothing was left in a scratch directory.
+Each cell gets the independent checker's verdict (``lab.check``): every runner has its own
+checkout's install, the final cache is intact, no exclusive lock (cache or tree) was ever held
+by two runners at once, nothing was left in a scratch directory.
 """
 
 from __future__ import annotations
@@ -13,23 +13,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab import history, metrics, scenario, subjects
-from lab.contract import SCRATCH_DIR, Event, Op, Phase, parse_event_line
+from lab import scenario, subjects
+from lab.contract import parse_event_line
 from lab.errors import LabError
 from lab.result import RunResult
-from lab.run import execute, runner_names
+from lab.run import execute
 from lab.runners.base import Backend
 from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus, Verdict
 
-TOPOLOGIES = (scenario.Topology.SAME_PATH.value, scenario.Topology.SHARED_TREE.value)
+TOPOLOGIES = (scenario.Topology.SAME_PATH, scenario.Topology.SHARED_TREE)
 
 
 @dataclass(frozen=True)
 class Cell:
     template: str
     subject: str
-    topology: str
+    topology: scenario.Topology
     status: RunStatus | None  # None: the cell could not run
     ratio: float | None
     longest_wait_s: float
@@ -41,37 +41,17 @@ class Cell:
     run_id: str
 
 
-def judge(
-    events: list[Event], runners: int, status: RunStatus, cache: Path
-) -> tuple[Verdict, list[str]]:
-    """valid / invalid / unknown, with the reasons, from the history and the final cache."""
-    if status in (RunStatus.TIMEOUT, RunStatus.INTERRUPTED):
-        return Verdict.UNKNOWN, [f"the run ended early: {status}"]
-    reasons = []
-    checked = {e.runner for e in events if e.op is Op.CHECK and e.phase is Phase.OK}
-    for name in runner_names(runners):
-        if name not in checked:
-            reasons.append(f"{name}: no passing install check")
-    overlaps = metrics.overlapping_holds(metrics.lock_spans(events))
-    reasons += [f"{a.runner} and {b.runner} held {a.key} at once" for a, b in overlaps]
-    scratch = cache / SCRATCH_DIR
-    if scratch.is_dir() and any(p.is_dir() for p in scratch.iterdir()):
-        reasons.append("scratch directories left in the cache")
-    return (Verdict.INVALID if reasons else Verdict.VALID), reasons
-
-
 def _run_cell(
     s: scenario.Scenario, tc: Toolchain, backend: Backend, runs_dir: Path
 ) -> tuple[RunResult | None, Verdict, list[str]]:
-    """Run one cell and judge it; a cell that cannot run is "unknown", not the matrix's end."""
+    """Run one cell; the checker judges it. A cell that cannot run is "unknown", not the
+    matrix's end."""
     try:
         result = execute(s, backend, tc, runs_dir)
     except LabError as exc:
         return None, Verdict.UNKNOWN, [str(exc)]
-    run_dir = runs_dir / result.run_id
-    events = history.read(run_dir / history.FILENAME)
-    verdict, reasons = judge(events, s.runners, result.status, run_dir / "cache")
-    return result, verdict, reasons
+    reasons = [v.message for v in result.violations] + [u.reason for u in result.unknowns]
+    return result, result.verdict, reasons
 
 
 def run(
@@ -111,7 +91,7 @@ def run(
             cell = Cell(
                 template=s.template,
                 subject=s.subject,
-                topology=s.topology.value,
+                topology=s.topology,
                 status=result.status if result else None,
                 ratio=result.ratio if result else None,
                 longest_wait_s=wait.wait_s if wait else 0.0,
@@ -171,8 +151,8 @@ def markdown(cells: Sequence[Cell], backend: str, build_delay: float) -> str:
         "build; wait: serialized, the longest wait for a lock (the tree lock of a shared tree "
         "included) when a runner sat out half a build or more and then built anyway; "
         "coalesced: such a wait that ended in reusing the holder's build; hold: the longest "
-        "hold of a cache lock. valid: every install check passed and no lock was held twice "
-        "at once."
+        "hold of a cache lock. valid: the checker found every runner with its own checkout's "
+        "install, the cache intact and no lock held twice at once."
     )
     return "\n".join(lines)
 

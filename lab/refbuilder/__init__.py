@@ -11,7 +11,7 @@ packaging, pip (for build environments), the standard library and ``lab.contract
 
 from lab.refbuilder._cli import editable_argv
 from lab.refbuilder._errors import BuildError, CacheError, InstallError
-from lab.refbuilder._frontend import Outcome, Request, editable_install
+from lab.refbuilder._frontend import Installed, Request, editable_install
 from lab.refbuilder._plan import Freshness, Policy
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     "CacheError",
     "Freshness",
     "InstallError",
-    "Outcome",
+    "Installed",
     "Policy",
     "Request",
     "editable_argv",

@@ -28,6 +28,7 @@ from lab.contract import (
     ENTRY_LOCK,
     ENTRY_MANIFEST,
     ENVS_BUCKET,
+    SCRATCH_ALIVE,
     SCRATCH_DIR,
     LockKind,
     Op,
@@ -40,7 +41,6 @@ from lab.refbuilder._tree import file_digest
 
 T = TypeVar("T")
 
-_ALIVE = ".alive"
 _PENDING = ".new"
 _PENDING_GRACE_S = 300
 
@@ -115,7 +115,11 @@ class Cache:
         return LockSpec(path, self.env_name(env_key), LockKind.ENV)
 
     @contextlib.contextmanager
-    def held(self, lock: LockSpec) -> Iterator[None]:
+    def held(self, lock: LockSpec | None) -> Iterator[None]:
+        """Hold ``lock`` for the block (None: no lock, for policies that take none)."""
+        if lock is None:
+            yield
+            return
         with _locks.held(lock.path, lock.key, lock.kind, self.events):
             yield
 
@@ -130,7 +134,7 @@ class Cache:
         tmp = self.root / SCRATCH_DIR
         tmp.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
-        pending, marker = tmp / f"{name}{_ALIVE}{_PENDING}", tmp / f"{name}{_ALIVE}"
+        pending, marker = tmp / f"{name}{SCRATCH_ALIVE}{_PENDING}", tmp / f"{name}{SCRATCH_ALIVE}"
         alive = _locks.try_hold(pending)
         if alive is None:  # a fresh uuid that nobody else knows
             raise CacheError(f"cannot lock the new scratch marker {pending}")
@@ -154,11 +158,11 @@ class Cache:
         if not tmp.is_dir():
             return []
         swept = []
-        for marker in sorted(tmp.glob(f"*{_ALIVE}")):
+        for marker in sorted(tmp.glob(f"*{SCRATCH_ALIVE}")):
             lock = _locks.try_hold(marker)
             if lock is None:
                 continue  # its builder is alive
-            name = marker.name.removesuffix(_ALIVE)
+            name = marker.name.removesuffix(SCRATCH_ALIVE)
             try:
                 shutil.rmtree(tmp / name, ignore_errors=True)
                 marker.unlink(missing_ok=True)
@@ -167,7 +171,7 @@ class Cache:
             swept.append(name)
             self.events.emit(Op.SWEEP, Phase.REMOVED, f"{SCRATCH_DIR}/{name}")
         # A builder killed between creating its marker and renaming it leaves an empty file.
-        for pending in tmp.glob(f"*{_ALIVE}{_PENDING}"):
+        for pending in tmp.glob(f"*{SCRATCH_ALIVE}{_PENDING}"):
             with contextlib.suppress(OSError):
                 if time.time() - pending.stat().st_mtime > _PENDING_GRACE_S:
                     pending.unlink()
@@ -186,7 +190,7 @@ class Cache:
 
         ``lock`` is taken for the rename only; None: the caller holds it.
         """
-        with self.held(lock) if lock else contextlib.nullcontext():
+        with self.held(lock):
             existing = read(final)
             if existing is not None:
                 return Phase.DROPPED, existing

@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.contract import Op, Phase
+from lab.contract import ENV_MANIFEST, Op, Phase
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._errors import CacheError
-
-_ENV_MANIFEST = "env.json"
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
 
 def _read(path: Path) -> BuildEnv | None:
     try:
-        meta = json.loads((path / _ENV_MANIFEST).read_text())
+        meta = json.loads((path / ENV_MANIFEST).read_text())
         env = BuildEnv(path, tuple(meta["requirements"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -137,4 +135,4 @@ class BuildEnvs:
         if path != final:
             _relocate_scripts(path, final)
         manifest = {"key": key, "requirements": list(requirements)}
-        (path / _ENV_MANIFEST).write_text(json.dumps(manifest))
+        (path / ENV_MANIFEST).write_text(json.dumps(manifest))

@@ -2,7 +2,7 @@
 
 - ``narrow``: look up without a lock; on a miss build in a private scratch dir under the
   tree lock only; take the entry lock for the atomic rename that publishes the result.
-- ``wide``: what uv does today: the entry lock from lookup to publish, around the build.
+- ``wide``: as uv does today: the entry lock from lookup until installed, around the build.
 - ``none``: no locks, and the entry is written in place: the unsafe baseline.
 
 Which lock is held when comes from the policy's row in ``_plan.LOCKING``; nothing below
@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.contract import LockKind, Op, Phase
+from lab.contract import TREE_LOCK_NAME, LockKind, Op, Phase
 from lab.refbuilder import _install, _tree
 from lab.refbuilder._cache import Cache, Entry, LockSpec, read_entry, write_manifest
 from lab.refbuilder._env import BuildEnv, BuildEnvs
 from lab.refbuilder._events import Events
-from lab.refbuilder._hooks import Backend
+from lab.refbuilder._hooks import BuildBackend
 from lab.refbuilder._plan import EntryLock, Freshness, Plan, Policy, locking, make_plan
 
 
@@ -43,7 +42,9 @@ class Request:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Installed:
+    """What one editable install did: printed as JSON on the builder's stdout."""
+
     key: str
     revision: str
     hit: bool
@@ -53,14 +54,8 @@ class Outcome:
     imported_from: str | None
 
 
-def editable_install(req: Request, events: Events) -> Outcome:
+def editable_install(req: Request, events: Events) -> Installed:
     return _Install(req, events).run()
-
-
-@contextlib.contextmanager
-def _held_if(cache: Cache, wanted: bool, lock: LockSpec) -> Iterator[None]:
-    with cache.held(lock) if wanted else contextlib.nullcontext():
-        yield
 
 
 class _Install:
@@ -71,14 +66,14 @@ class _Install:
         self.cache = Cache(req.cache.absolute(), events)
         self.envs = BuildEnvs(self.cache, req.python, req.wheelhouse, self.locking.atomic)
 
-    def run(self) -> Outcome:
+    def run(self) -> Installed:
         if self.locking.atomic:
             self.cache.sweep()
         plan = make_plan(
             self.req.source, self.cache, self.req.python, self.req.key_globs, self.req.freshness
         )
         entry_lock = self.cache.entry_lock(plan.key)
-        with _held_if(self.cache, self.locking.entry is EntryLock.WHOLE, entry_lock):
+        with self.cache.held(entry_lock if self.locking.entry is EntryLock.WHOLE else None):
             self.events.emit(
                 Op.LOOKUP,
                 Phase.START,
@@ -95,10 +90,10 @@ class _Install:
                 return self._install(plan, entry, None)
             return self._build_and_publish(plan)
 
-    def _build_and_publish(self, plan: Plan) -> Outcome:
+    def _build_and_publish(self, plan: Plan) -> Installed:
         atomic = self.locking.atomic
         tree_lock = LockSpec(
-            plan.source / _tree.TREE_LOCK_NAME, _tree.tree_key(plan.source), LockKind.TREE
+            plan.source / TREE_LOCK_NAME, _tree.tree_key(plan.source), LockKind.TREE
         )
         with contextlib.ExitStack() as stack:
             # `none` builds straight into the final directory: no scratch, no rename.
@@ -107,7 +102,7 @@ class _Install:
             env = self.envs.ensure(plan.system.requires)
             # The tree lock covers the build and the publish: whoever takes it next finds the
             # entry already published and builds nothing.
-            with _held_if(self.cache, self.locking.tree, tree_lock):
+            with self.cache.held(tree_lock if self.locking.tree else None):
                 found = _lookup(plan)[0] if self.locking.tree else None
                 if found is None:
                     built = self._build(plan, env, out)
@@ -120,19 +115,27 @@ class _Install:
                     Op.LOOKUP, Phase.HIT, plan.entry_name, revision=plan.revision, reason=reason
                 )
                 return self._install(plan, found, None)
-            self.events.emit(Op.PUBLISH, outcome, plan.entry_name, revision=plan.revision)
+            # what we put (or found) at the entry's path, for checkers to compare later
+            self.events.emit(
+                Op.PUBLISH,
+                outcome,
+                plan.entry_name,
+                revision=plan.revision,
+                wheel=entry.manifest["wheel"],
+                sha256=entry.manifest["sha256"],
+            )
             # inside the scratch's lifetime: a kept-own wheel lives there
             return self._install(plan, entry, outcome)
 
     def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
         system = plan.system
-        backend = Backend(plan.source, system.backend, system.backend_path, env.python)
+        backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
         before = _tree.snapshot(plan.source)
         self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=backend.name)
         extra = backend.requires_for_editable()
         if extra and not set(extra) <= set(env.requirements):
             env = self.envs.ensure([*env.requirements, *extra])
-            backend = Backend(plan.source, system.backend, system.backend_path, env.python)
+            backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
         wheel = backend.build_editable(out)
         side_effects = _tree.side_effects(plan.source, before, _tree.snapshot(plan.source))
         self.events.emit(
@@ -166,7 +169,7 @@ class _Install:
             return Phase.KEPT_OWN, built  # valid for the tree that built it, not for ours
         return outcome, existing
 
-    def _install(self, plan: Plan, entry: Entry, publish: Phase | None) -> Outcome:
+    def _install(self, plan: Plan, entry: Entry, publish: Phase | None) -> Installed:
         name = plan.entry_name
         self.events.emit(Op.INSTALL, Phase.START, name, wheel=entry.manifest["wheel"])
         venv = self.req.venv.absolute()
@@ -175,7 +178,7 @@ class _Install:
         module = self.req.module
         imported = _install.check_import(venv, module) if module else None
         self.events.emit(Op.INSTALL, Phase.END, name, imported_from=imported)
-        return Outcome(
+        return Installed(
             plan.key,
             plan.revision,
             publish is None,

@@ -30,7 +30,7 @@ def _runner_in(env_bin: Path) -> pyproject_hooks.SubprocessRunner:
     return run
 
 
-class Backend:
+class BuildBackend:
     def __init__(
         self, source: Path, build_backend: str, backend_path: Sequence[str] | None, python: Path
     ) -> None:

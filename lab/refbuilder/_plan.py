@@ -4,7 +4,7 @@ The three policies share one code path; they differ only in their row of ``LOCKI
 
     policy   entry lock          tree lock   where the build goes
     narrow   for the publish     yes         a scratch dir, then one rename
-    wide     lookup to publish   no          a scratch dir, then one rename (uv today)
+    wide     lookup to installed no          a scratch dir, then one rename (as uv)
     none     never               no          the final directory itself (unsafe on purpose)
 """
 
@@ -39,7 +39,7 @@ class Freshness(enum.StrEnum):
 class EntryLock(enum.Enum):
     NEVER = enum.auto()
     PUBLISH = enum.auto()  # for the rename that publishes, milliseconds
-    WHOLE = enum.auto()  # from lookup to publish, around env and build
+    WHOLE = enum.auto()  # from lookup until installed, around env, build and publish
 
 
 @dataclass(frozen=True)

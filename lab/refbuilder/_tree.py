@@ -7,11 +7,10 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from lab.contract import TREE_KEY_PREFIX
+from lab.contract import TREE_KEY_PREFIX, TREE_LOCK_NAME
 
 # The default cache-key inputs, as in uv: the files that configure the build.
 KEY_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
-TREE_LOCK_NAME = ".cachelab-tree.lock"
 # Not the project's content: environments, VCS data, byte code, our own lock.
 # cargo's target/ is its build cache, not something the installed package needs.
 _SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", "target"})

@@ -13,7 +13,7 @@ from rich.table import Table
 from lab.contract import Event, Op, Phase
 from lab.metrics import is_tree_lock
 from lab.result import RunResult
-from lab.vocabulary import RunStatus
+from lab.vocabulary import RunStatus, Verdict
 
 # What a runner is doing after each event; lock events are told apart by their kind below.
 _STATES = {
@@ -26,7 +26,7 @@ _STATES = {
     (Op.BUILD, Phase.END): "built",
     (Op.PUBLISH, Phase.PUBLISHED): "published",
     (Op.INSTALL, Phase.START): "installing",
-    (Op.CHECK, Phase.OK): "check passed",
+    (Op.FACTS, Phase.REPORTED): "probed its venv",
 }
 
 
@@ -154,6 +154,7 @@ def table(result: RunResult) -> Table:
     t.add_column("wall", justify="right")
     t.add_column("lock wait", justify="right")
     t.add_column("lock hold", justify="right")
+    t.add_column("outcome")
     for r in result.runners:
         t.add_row(
             r.name,
@@ -161,8 +162,24 @@ def table(result: RunResult) -> Table:
             f"{r.wall_s:.2f} s" if r.wall_s is not None else "-",
             duration(r.lock_wait_s),
             duration(r.lock_hold_s),
+            str(r.outcome),
         )
     return t
+
+
+_SHOWN_VIOLATIONS = 5
+
+
+def checked(result: RunResult) -> list[str]:
+    """The checker's verdict, and why where it is not valid."""
+    if result.verdict is Verdict.VALID:
+        return ["checked: valid (every runner has its own checkout's install; cache intact)"]
+    lines = [f"checked: {result.verdict.upper()}"]
+    lines += [f"  {v.kind}: {v.message}" for v in result.violations[:_SHOWN_VIOLATIONS]]
+    if len(result.violations) > _SHOWN_VIOLATIONS:
+        lines.append(f"  ... and {len(result.violations) - _SHOWN_VIOLATIONS} more in result.json")
+    lines += [f"  unknown: {u.reason}" for u in result.unknowns[:_SHOWN_VIOLATIONS]]
+    return lines
 
 
 def print_result(console: Console, result: RunResult, run_path: str) -> None:
@@ -171,4 +188,9 @@ def print_result(console: Console, result: RunResult, run_path: str) -> None:
     if result.status is not RunStatus.OK:
         style = "bold red"
     console.print(verdict(result), style=style, highlight=False)
+    verdict_style = {Verdict.VALID: "green", Verdict.INVALID: "bold red"}.get(
+        result.verdict, "yellow"
+    )
+    for line in checked(result):
+        console.print(line, style=verdict_style, highlight=False, markup=False)
     console.print(f"run directory: {run_path}", style="dim", highlight=False)

@@ -1,1 +1,1 @@
-"""Runner backends: where a builder runs, isolated like a CI runner."""
+"""Runner backends: where a subject runs, isolated like a CI runner."""

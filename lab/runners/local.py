@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from lab import toolchain
+from lab import hostbin
 from lab.errors import BackendUnavailable, RunnerStartError
 from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
 
@@ -30,7 +30,7 @@ _USERNS_FLAGS = ("--user", "--map-root-user", *_NS_FLAGS)
 
 
 def _setup_script(spec: RunnerSpec) -> str:
-    """Shell run inside the namespaces: mounts first, then exec the builder."""
+    """Shell run inside the namespaces: mounts first, then exec the runner's command."""
     lines = ["set -eu"]
     for m in spec.mounts:
         source, target = shlex.quote(str(m.source)), shlex.quote(m.target)
@@ -174,7 +174,7 @@ class LocalBackend:
         # Everything but the checkout appears at its host path; the checkout is bind-mounted
         # at its scenario path below the run directory, so no path outside it is touched.
         private = run_dir / "runners" / runner
-        bins = [str(toolchain.host_bin_dir(b)) for b in sorted(binaries)]
+        bins = [str(hostbin.host_bin_dir(b)) for b in sorted(binaries)]
         return RunnerView(
             src=str(run_dir / "mnt" / checkout_path.lstrip("/")),
             cache=str(run_dir / "cache"),

@@ -1,8 +1,8 @@
 """The reference builder (``lab.refbuilder``) as a subject: one subject per lock policy.
 
 The builder runs from the ``refbuilder`` resource, a directory holding exactly the builder,
-the contract and their few dependencies, with the runner's own interpreter and no
-site-packages (``python -S DIR``), so a runner needs no image of ours to run it.
+the contract and their few dependencies, with the runner's own interpreter, isolated and
+without site-packages (``python -I -S DIR``), so a runner needs no image of ours to run it.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Reference:
 
     def argv(self, view: RunnerView, runner: str) -> list[str]:
         bundle = view.resources[REFBUILDER]
-        return [view.python, "-S", bundle, *editable_argv(self.request(view), runner)]
+        return [view.python, "-I", "-S", bundle, *editable_argv(self.request(view), runner)]
 
     def env(self, view: RunnerView) -> dict[str, str]:
         return {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lab.contract import Phase
+from lab.contract import LockMode, Phase
 
 # Enough for every version: trace includes debug and info.
 RUST_LOG = "uv_fs=trace"
@@ -51,7 +51,7 @@ class LockLine:
 
     phase: Phase  # request, wait, acquired, released, timeout
     key: str  # e.g. "sdists-v11/editable/1de208056d3879b5", relative to the cache
-    mode: str | None = None  # exclusive/shared where the version says so
+    mode: LockMode | None = None  # where the version says so
     lock: str | None = None  # the lock file as uv printed it
     timeout_s: int | None = None
 
@@ -74,7 +74,7 @@ def parse_line(line: str) -> LockLine | None:
         return LockLine(
             phase=phase,
             key=key_match["key"],
-            mode=groups.get("mode"),
+            mode=LockMode(groups["mode"]) if groups.get("mode") else None,
             lock=groups.get("lock"),
             timeout_s=int(seconds) if seconds else None,
         )

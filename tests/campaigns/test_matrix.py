@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pytest
 
 from lab import subjects
 from lab.campaigns import matrix
-from lab.contract import EDITABLE_BUCKET, SCRATCH_DIR, Clock, Event, Op, Phase
 from lab.runners.local import LocalBackend
+from lab.scenario import Topology
 from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus, Verdict
 
@@ -48,28 +49,34 @@ def test_reduced_matrix(
             assert f"| {tmpl} | {topology} | ok " in table
 
 
-def _event(t: float, runner: str, op: Op, phase: Phase, key: str | None = None) -> Event:
-    return Event(t, t, runner, op, phase, key, Clock.SOURCE)
-
-
-def test_the_judge(tmp_path: Path) -> None:
-    checks = [_event(9, r, Op.CHECK, Phase.OK) for r in ("runner-1", "runner-2")]
-    assert matrix.judge(checks, 2, RunStatus.OK, tmp_path) == (Verdict.VALID, [])
-    assert matrix.judge(checks[:1], 2, RunStatus.FAILED, tmp_path) == (
-        Verdict.INVALID,
-        ["runner-2: no passing install check"],
+def _cell(subject: str, **changes: object) -> matrix.Cell:
+    cell = matrix.Cell(
+        template="hatchling",
+        subject=subject,
+        topology=Topology.SAME_PATH,
+        status=RunStatus.OK,
+        ratio=1.02,
+        longest_wait_s=0.0,
+        longest_hold_s=0.0007,
+        serialized=False,
+        coalesced=False,
+        verdict=Verdict.VALID,
+        reasons=[],
+        run_id="r",
     )
-    key = f"{EDITABLE_BUCKET}/k"
-    overlap = [
-        _event(1, "runner-1", Op.LOCK, Phase.ACQUIRED, key),
-        _event(2, "runner-2", Op.LOCK, Phase.ACQUIRED, key),
-        _event(3, "runner-1", Op.LOCK, Phase.RELEASED, key),
-        _event(4, "runner-2", Op.LOCK, Phase.RELEASED, key),
+    return dataclasses.replace(cell, **changes)  # type: ignore[arg-type]
+
+
+def test_the_table_tells_serialized_coalesced_and_invalid_apart() -> None:
+    cells = [
+        _cell("uv", ratio=1.96, longest_wait_s=10.2, serialized=True),
+        _cell("wide", ratio=1.03, longest_wait_s=5.2, coalesced=True),
+        _cell("narrow", verdict=Verdict.INVALID, reasons=["runner-1: wrong version"]),
+        _cell("none", status=None, verdict=Verdict.UNKNOWN),
     ]
-    verdict, reasons = matrix.judge([*overlap, *checks], 2, RunStatus.OK, tmp_path)
-    assert verdict is Verdict.INVALID and reasons == [f"runner-1 and runner-2 held {key} at once"]
-    (tmp_path / SCRATCH_DIR / "leftover").mkdir(parents=True)
-    assert matrix.judge(checks, 2, RunStatus.OK, tmp_path)[1] == [
-        "scratch directories left in the cache"
-    ]
-    assert matrix.judge([], 2, RunStatus.INTERRUPTED, tmp_path)[0] is Verdict.UNKNOWN
+    table = matrix.markdown(cells, "local", 2.0).splitlines()
+    assert table[0] == "| template | topology | uv | wide | narrow | none |"
+    assert table[2] == (
+        "| hatchling | same-path | ok 1.96×, wait 10.2 s, valid | ok 1.03×, coalesced 5.2 s, "
+        "valid | ok 1.02×, hold 0.7 ms, invalid | **error** (unknown) |"
+    )

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab.contract import EDITABLE_BUCKET, SCRATCH_DIR, Event, LockKind, Op, Phase, parse_event_line
-from lab.refbuilder import BuildError, Policy, Request, editable_argv, editable_install
-from lab.refbuilder._frontend import Outcome
+from lab.refbuilder import BuildError, Installed, Policy, Request, editable_argv, editable_install
 from lab.refbuilder._tree import path_key
 from lab.toolchain import Toolchain
 from tests.conftest import FIXTURES
@@ -243,7 +242,7 @@ def test_a_fresh_maturin_checkout_never_gets_a_stale_or_missing_module(
     src = render("src", "maturin")
     module = "from mat_demo import _native; print(_native.__file__, _native.add(2, 3))"
 
-    def install(venv: str) -> tuple[Outcome, str]:
+    def install(venv: str) -> tuple[Installed, str]:
         events = RecordedEvents()
         outcome = editable_install(
             _request(src, tmp_path, wheelhouse, "mat_demo", venv=venv), events

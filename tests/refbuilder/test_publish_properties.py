@@ -92,7 +92,7 @@ def test_racing_publishers_leave_one_valid_entry_that_everyone_uses(
         ]
         spans = metrics.lock_spans(events)
         assert len(spans) == len(procs)
-        assert metrics.overlapping_holds(spans, jitter_s=0.0) == []
+        assert metrics.overlapping_holds(spans) == []
         assert json.dumps(sorted(s.runner for s in spans)) == json.dumps(
             sorted(f"p{i}" for i in range(len(procs)))
         )

@@ -11,7 +11,7 @@ MOST_PARAMETERS = 6
 
 def test_no_builder_function_takes_more_than_six_parameters() -> None:
     found = []
-    for path in bundle.sources():
+    for path in bundle.REFBUILDER.sources():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 args = node.args

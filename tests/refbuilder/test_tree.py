@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lab.contract import TREE_LOCK_NAME
 from lab.refbuilder import _tree
 
 
@@ -55,7 +56,7 @@ def test_side_effects_are_what_the_build_added_or_changed(tmp_path: Path) -> Non
     (a / "gen.so").write_bytes(b"\x7fELF")
     (a / "x.py").write_text("print('changed')\n")
     (a / ".venv" / "ignored").write_text("")
-    (a / _tree.TREE_LOCK_NAME).write_text("")
+    (a / TREE_LOCK_NAME).write_text("")
     effects = _tree.side_effects(a, before, _tree.snapshot(a))
     assert sorted(effects) == ["gen.so", "x.py"]
     assert effects["gen.so"] == _tree.file_digest(a / "gen.so")

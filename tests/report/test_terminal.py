@@ -5,6 +5,7 @@ import dataclasses
 from lab.contract import EDITABLE_BUCKET
 from lab.report.terminal import duration, side_by_side, verdict
 from lab.result import LockWait, RunnerResult, RunResult
+from lab.scenario import Topology
 from lab.vocabulary import RunStatus
 
 UV = RunResult(
@@ -14,7 +15,7 @@ UV = RunResult(
     backend="docker",
     subject="uv@0.13.9",
     subject_label="uv 0.13.9",
-    topology="same-path",
+    topology=Topology.SAME_PATH,
     build_delay_s=10.0,
     runners=[
         RunnerResult("runner-1", 0, 10.9, 0.0, 10.5),

@@ -74,8 +74,8 @@ def test_uv_runs_the_version_asked_for_offline() -> None:
 def test_the_reference_builder_runs_from_its_bundle_without_site_packages() -> None:
     ref = Reference(Policy.NARROW, "uv_demo")
     argv = ref.argv(VIEW, "runner-2")
-    assert argv[:3] == ["/py/python3", "-S", "/r/refbuilder"]
-    assert argv[3:5] == ["editable", "/src"]
+    assert argv[:4] == ["/py/python3", "-I", "-S", "/r/refbuilder"]
+    assert argv[4:6] == ["editable", "/src"]
     assert "--policy" in argv and argv[argv.index("--runner") + 1] == "runner-2"
     assert ref.needs.resources == {resources.REFBUILDER, resources.WHEELHOUSE}
 

@@ -1,0 +1,66 @@
+"""The independent checker: a run's verdict from facts, never from a runner's own word.
+
+    report = check(run_dir)
+
+It reads only the run directory: ``expected.json`` (what each checkout must give),
+``history.jsonl`` (what happened, and who stamped it), ``logs/`` (how failing runners ended)
+and ``cache/`` (what is left). It never reads which subject or policy ran. As Jepsen's
+checkers do, it composes small checkers, each a pure function of the record:
+
+- ``facts``: each runner's venv against its own checkout's identity;
+- ``cache``: every wheel, unpacked wheel and entry of the final cache;
+- ``exclusion``: no exclusive lock held by two runners at once.
+
+The verdict is ``invalid`` where anything unsafe was seen, else ``unknown`` where something
+could not be judged (a runner killed, facts missing), else ``valid``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.check import cache, exclusion, facts
+from lab.check.findings import Findings, Kind, Unknown, Violation
+from lab.check.record import RunRecord, load
+from lab.vocabulary import Outcome, Verdict
+
+__all__ = ["Kind", "Report", "RunRecord", "Unknown", "Violation", "check", "judge", "load"]
+
+
+@dataclass(frozen=True)
+class Report:
+    verdict: Verdict
+    violations: list[Violation]
+    unknowns: list[Unknown]
+    outcomes: dict[str, Outcome]  # each runner's
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _outcome(runner: str, record: RunRecord, found: Findings) -> Outcome:
+    if any(v.runner == runner for v in found.violations):
+        return Outcome.INVALID
+    if any(u.runner == runner for u in found.unknowns):
+        return Outcome.UNKNOWN
+    return Outcome.VALID if record.exits.get(runner) == 0 else Outcome.FAILED_CLEAN
+
+
+def judge(record: RunRecord) -> Report:
+    found = facts.check(record) + cache.check(record) + exclusion.check(record)
+    if found.violations:
+        verdict = Verdict.INVALID
+    elif found.unknowns:
+        verdict = Verdict.UNKNOWN
+    else:
+        verdict = Verdict.VALID
+    outcomes = {r: _outcome(r, record, found) for r in record.runners}
+    return Report(verdict, found.violations, found.unknowns, outcomes)
+
+
+def check(run_dir: Path) -> Report:
+    """Judge the run in ``run_dir``; UsageError where it is not a run directory."""
+    return judge(load(run_dir))

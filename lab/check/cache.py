@@ -1,0 +1,197 @@
+"""The final cache: everything published in it must be what it claims to be.
+
+- every wheel file is a well-formed zip whose RECORD matches its members;
+- every unpacked wheel (a directory holding ``*.dist-info/RECORD``) still has those files;
+- every reference-builder entry's manifest agrees with its wheel, and the wheel is the one
+  the history says was published there (the digest in the publish event);
+- no private build dir is left where every runner exited by itself.
+
+Layout-independent except for the contract's names: uv's cache is judged by its wheels and
+archives, the reference builder's by those and its manifests.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from lab.check.findings import Findings, Kind, Unknown, Violation
+from lab.check.record import RunRecord
+from lab.contract import ENTRY_MANIFEST, SCRATCH_DIR, Op, Phase
+
+_UNSIGNED = (".dist-info/RECORD", ".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")
+_AT_FINAL = (Phase.PUBLISHED, Phase.REPLACED, Phase.IN_PLACE)
+
+
+def _record_hash(algorithm_and_digest: str, data: bytes) -> bool:
+    algorithm, _, digest = algorithm_and_digest.partition("=")
+    try:
+        h = hashlib.new(algorithm, data)
+    except ValueError:
+        return False
+    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode() == digest
+
+
+def _rows(text: str) -> Iterator[tuple[str, str]]:
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) >= 2:
+            yield row[0], row[1]
+
+
+def wheel_problem(path: Path) -> str | None:
+    """What is wrong with the wheel file at ``path``, or None."""
+    try:
+        with zipfile.ZipFile(path) as whl:
+            bad_member = whl.testzip()
+            if bad_member is not None:
+                return f"member {bad_member} fails its CRC"
+            names = whl.namelist()
+            records = [n for n in names if n.endswith(".dist-info/RECORD") and n.count("/") == 1]
+            if len(records) != 1:
+                return f"{len(records)} RECORD files at the top"
+            listed = dict(_rows(whl.read(records[0]).decode()))
+            for name in names:
+                if name.endswith("/") or name.endswith(_UNSIGNED):
+                    continue
+                if name not in listed:
+                    return f"{name} is not in its RECORD"
+                if listed[name] and not _record_hash(listed[name], whl.read(name)):
+                    return f"{name} does not match its RECORD hash"
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError, KeyError) as exc:
+        return f"not a readable wheel: {exc}"
+    return None
+
+
+def _vendored(dist_info: Path, cache: Path) -> bool:
+    """Whether ``dist_info`` lies inside another distribution (setuptools vendors wheels with
+    their dist-info): its RECORD speaks of an install root that is not here."""
+    for above in dist_info.parent.parents:
+        if above == cache or cache not in above.parents:
+            return False
+        if any(p.name.endswith(".dist-info") for p in above.iterdir()):
+            return True
+    return False
+
+
+def archive_problem(record_file: Path) -> str | None:
+    """What is wrong with the unpacked wheel whose RECORD is ``record_file``, or None. Paths
+    that leave the directory (scripts of an installed environment) are not judged."""
+    root = record_file.parent.parent
+    try:
+        rows = list(_rows(record_file.read_text()))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {record_file.name}: {exc}"
+    for name, digest in rows:
+        if not digest or ".." in Path(name).parts:
+            continue
+        path = root / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return f"{name} is missing"
+        if not _record_hash(digest, data):
+            return f"{name} does not match its RECORD hash"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def manifest_problem(entry: Path) -> str | None:
+    try:
+        manifest = json.loads((entry / ENTRY_MANIFEST).read_text())
+        wheel = entry / str(manifest["wheel"])
+        if not wheel.is_file():
+            return f"its wheel {manifest['wheel']} is missing"
+        if wheel.stat().st_size != manifest["size"] or _sha256(wheel) != manifest["sha256"]:
+            return f"{wheel.name} differs from the size and sha256 in {ENTRY_MANIFEST}"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable {ENTRY_MANIFEST}: {exc}"
+    return None
+
+
+def _files(cache: Path) -> Iterator[Path]:
+    """Every file of the cache outside private build dirs."""
+    for path in sorted(cache.rglob("*")):
+        if path.is_file() and path.relative_to(cache).parts[0] != SCRATCH_DIR:
+            yield path
+
+
+def _published(record: RunRecord) -> list[Violation]:
+    last: dict[tuple[str, str], tuple[str, str]] = {}
+    for e in record.events:
+        if e.op is Op.PUBLISH and e.phase in _AT_FINAL and e.key and "sha256" in e.data:
+            revision = str(e.data.get("revision"))
+            last[(e.key, revision)] = (str(e.data.get("wheel")), str(e.data["sha256"]))
+    found = []
+    for (key, revision), (wheel, digest) in sorted(last.items()):
+        entry = record.cache / key / revision
+        if not entry.is_dir():
+            continue  # gone (pruned): nothing there to be wrong
+        path = entry / wheel
+        actual = _sha256(path) if path.is_file() else "missing"
+        if actual != digest:
+            found.append(
+                Violation(
+                    Kind.REWRITTEN_ENTRY,
+                    f"{key}/{revision}: {wheel} is not the wheel published there",
+                    key=f"{key}/{revision}",
+                    expected=digest,
+                    found=actual,
+                )
+            )
+    return found
+
+
+def _scratch_left(record: RunRecord) -> list[Violation]:
+    exits = record.exits.values()
+    on_their_own = len(exits) == len(record.runners) and all(
+        rc is not None and 0 <= rc <= 128 for rc in exits
+    )
+    scratch = record.cache / SCRATCH_DIR
+    if not on_their_own or not scratch.is_dir():
+        return []  # a killed builder's scratch is the next run's sweep to remove
+    left = sorted(p.name for p in scratch.iterdir() if p.is_dir())
+    if not left:
+        return []
+    return [
+        Violation(
+            Kind.LEAKED_SCRATCH,
+            f"{len(left)} private build dir(s) left in {SCRATCH_DIR}/ by runners that exited",
+            key=SCRATCH_DIR,
+            expected=[],
+            found=left,
+        )
+    ]
+
+
+def check(record: RunRecord) -> Findings:
+    cache = record.cache
+    if not cache.is_dir():
+        return Findings(unknowns=[Unknown(f"no cache at {cache}")])
+    violations: list[Violation] = []
+    for path in _files(cache):
+        rel = path.relative_to(cache).as_posix()
+        if path.suffix == ".whl":
+            problem, kind = wheel_problem(path), Kind.CORRUPT_WHEEL
+        elif path.name == "RECORD" and path.parent.name.endswith(".dist-info"):
+            if _vendored(path.parent, cache):
+                continue
+            problem, kind = archive_problem(path), Kind.CORRUPT_ARCHIVE
+        elif path.name == ENTRY_MANIFEST:
+            problem, kind = manifest_problem(path.parent), Kind.MANIFEST_MISMATCH
+            rel = path.parent.relative_to(cache).as_posix()
+        else:
+            continue
+        if problem is not None:
+            violations.append(Violation(kind, f"{rel}: {problem}", key=rel, found=problem))
+    return Findings(violations + _published(record) + _scratch_left(record))

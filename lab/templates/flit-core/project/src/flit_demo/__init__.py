@@ -1,5 +1,0 @@
-"""flit-core demo."""
-
-
-def hello() -> str:
-    return "flit-demo"

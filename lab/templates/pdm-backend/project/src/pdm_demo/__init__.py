@@ -1,2 +1,0 @@
-def hello() -> str:
-    return "pdm-demo"

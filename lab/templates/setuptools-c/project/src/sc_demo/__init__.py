@@ -1,1 +1,0 @@
-"""A package whose work is done in C."""

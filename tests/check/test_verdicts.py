@@ -1,0 +1,282 @@
+"""Every verdict path of the checker, on recorded run directories with one thing changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import check
+from lab.check import Kind
+from lab.contract import Op, Phase
+from lab.errors import UsageError
+from lab.vocabulary import Outcome, Verdict
+from tests.check.conftest import RunCopy
+
+Recorded = Callable[[str], RunCopy]
+
+
+def _kinds(report: check.Report) -> list[Kind]:
+    return [v.kind for v in report.violations]
+
+
+@pytest.mark.parametrize("name", ["uv-valid", "narrow-valid"])
+def test_real_runs_are_valid(recorded: Recorded, name: str) -> None:
+    report = check.check(recorded(name).root)
+    assert (report.verdict, report.violations, report.unknowns) == (Verdict.VALID, [], [])
+    assert report.outcomes == {"runner-1": Outcome.VALID, "runner-2": Outcome.VALID}
+
+
+def test_a_stale_version_names_the_runner_and_both_versions(recorded: Recorded) -> None:
+    report = check.check(recorded("narrow-stale-version").root)
+    assert report.verdict is Verdict.INVALID
+    (wrong,) = report.violations
+    assert (wrong.kind, wrong.runner, wrong.expected, wrong.found) == (
+        Kind.WRONG_VERSION,
+        "runner-1",
+        "1.0",
+        "2.0",
+    )
+    assert wrong.message == "runner-1: uv-demo 2.0 installed, its checkout gives 1.0"
+    assert report.outcomes == {"runner-1": Outcome.INVALID, "runner-2": Outcome.VALID}
+
+
+@pytest.mark.parametrize("name", ["uv-valid", "narrow-valid"])
+def test_one_flipped_byte_in_a_cached_wheel_is_named(recorded: Recorded, name: str) -> None:
+    run = recorded(name)
+    wheel = run.wheels()[0]
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    report = check.check(run.root)
+    assert report.verdict is Verdict.INVALID
+    rel = wheel.relative_to(run.root / "cache").as_posix()
+    assert any(v.kind is Kind.CORRUPT_WHEEL and v.key == rel for v in report.violations)
+    if name == "narrow-valid":  # its manifest and its publish event say which wheel it was
+        assert {Kind.MANIFEST_MISMATCH, Kind.REWRITTEN_ENTRY} <= set(_kinds(report))
+
+
+def test_an_unpacked_wheel_that_changed_is_named(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    record = sorted((run.root / "cache" / "archive-v0").glob("*/uv_demo-*.dist-info/RECORD"))[0]
+    pth = next(record.parent.parent.glob("*.pth"))
+    pth.write_text("/somewhere/else\n")
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.CORRUPT_ARCHIVE]
+    assert f"{pth.name} does not match its RECORD hash" in report.violations[0].message
+
+
+def test_a_wheel_replaced_whole_after_its_publish_is_named(recorded: Recorded) -> None:
+    """A self-consistent wheel and manifest, but not what the history says was published."""
+    run = recorded("narrow-valid")
+
+    def other_digest(e: dict[str, Any]) -> dict[str, Any]:
+        if e["op"] == Op.PUBLISH and e["phase"] == Phase.PUBLISHED:
+            e["sha256"] = "0" * 64
+        return e
+
+    run.rewrite_history(other_digest)
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.REWRITTEN_ENTRY]
+    assert report.violations[0].expected == "0" * 64
+
+
+def _swap_markers(run: RunCopy) -> None:
+    expected = run.expected()
+    one, two = expected["runner-1"], expected["runner-2"]
+    one["marker"], two["marker"] = two["marker"], one["marker"]
+    run.rewrite_expected(expected)
+
+
+def test_another_checkouts_code_is_named_by_whose_it_is(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    _swap_markers(run)
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.WRONG_IDENTITY, Kind.WRONG_IDENTITY]
+    assert report.violations[0].message == (
+        "runner-1: uv_demo is checkout runner-2's code, not its own"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("checkout", "/elsewhere", Kind.OUTSIDE_CHECKOUT),
+        ("requires", ["packaging>=20"], Kind.WRONG_REQUIREMENTS),
+        ("distribution", "other-demo", Kind.NOT_INSTALLED),
+        (
+            "native",
+            {"module": "uv_demo", "function": "hello", "args": [], "result": "no"},
+            Kind.NATIVE_MISMATCH,
+        ),
+    ],
+)
+def test_each_fact_is_compared(recorded: Recorded, field: str, value: Any, kind: Kind) -> None:
+    run = recorded("uv-valid")
+    expected = run.expected()
+    expected["runner-2"][field] = value
+    run.rewrite_expected(expected)
+    report = check.check(run.root)
+    assert _kinds(report) == [kind]
+    assert report.violations[0].runner == "runner-2"
+    assert report.outcomes == {"runner-1": Outcome.VALID, "runner-2": Outcome.INVALID}
+
+
+def _facts_of(runner: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Any:
+    def rewrite(e: dict[str, Any]) -> dict[str, Any] | None:
+        return change(e) if e["op"] == Op.FACTS and e["runner"] == runner else e
+
+    return rewrite
+
+
+def test_a_module_that_does_not_import_is_not_installed(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+
+    def broken(e: dict[str, Any]) -> dict[str, Any]:
+        for key in ("module_file", "marker"):
+            e.pop(key)
+        e["import_error"] = "ModuleNotFoundError: No module named 'uv_demo'"
+        e["check"] = "ModuleNotFoundError: No module named 'uv_demo'"
+        return e
+
+    run.rewrite_history(_facts_of("runner-1", broken))
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.NOT_INSTALLED]
+    assert "`import uv_demo` fails: ModuleNotFoundError" in report.violations[0].message
+
+
+def test_a_failing_template_check_is_named(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    run.rewrite_history(_facts_of("runner-2", lambda e: {**e, "check": "AssertionError"}))
+    assert _kinds(check.check(run.root)) == [Kind.CHECK_FAILED]
+
+
+def test_success_without_facts_is_unknown(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    run.rewrite_history(_facts_of("runner-2", lambda e: None))
+    report = check.check(run.root)
+    assert (report.verdict, report.violations) == (Verdict.UNKNOWN, [])
+    assert [u.reason for u in report.unknowns] == ["runner-2 exited 0 but reported no facts"]
+    assert report.outcomes["runner-2"] is Outcome.UNKNOWN
+
+
+def _exit(runner: str, rc: int | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def change(e: dict[str, Any]) -> dict[str, Any]:
+        if e["op"] == Op.RUN and e["phase"] == Phase.END and e["runner"] == runner:
+            e["rc"] = rc
+        return e
+
+    return change
+
+
+def test_a_runner_the_lab_killed_is_unknown(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    run.rewrite_history(_exit("runner-1", None))
+    report = check.check(run.root)
+    assert report.verdict is Verdict.UNKNOWN
+    assert report.outcomes == {"runner-1": Outcome.UNKNOWN, "runner-2": Outcome.VALID}
+
+
+def test_a_failure_ends_in_a_message_or_is_unclean(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    run.rewrite_history(_exit("runner-2", 1))
+    log = run.root / "logs" / "runner-2.log"
+    clean = log.read_text() + "9.0 stderr error: cannot lock /cache/x: [Errno 37] No locks\n"
+    log.write_text(clean)
+    report = check.check(run.root)
+    assert (report.verdict, report.outcomes["runner-2"]) == (Verdict.VALID, Outcome.FAILED_CLEAN)
+    log.write_text(
+        clean
+        + "9.1 stderr Traceback (most recent call last):\n"
+        + '9.1 stderr   File "x.py", line 1, in <module>\n'
+        + "9.1 stderr OSError: [Errno 28] No space left on device\n"
+    )
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.UNCLEAN_FAILURE]
+    assert report.violations[0].found == "OSError: [Errno 28] No space left on device"
+
+
+def test_scratch_left_by_runners_that_exited_is_a_leak(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    (run.root / "cache" / "tmp" / "0123abcd").mkdir(parents=True)
+    assert _kinds(check.check(run.root)) == [Kind.LEAKED_SCRATCH]
+    run.rewrite_history(_exit("runner-1", -9))  # killed: the next run's sweep removes it
+    assert check.check(run.root).verdict is Verdict.UNKNOWN
+
+
+def _handover(run: RunCopy) -> tuple[str, str, float]:
+    """The runner that waited, the one it waited for, and the time from the holder's release
+    to the waiter's acquire."""
+    events = run.history()
+    waiter = next(e["runner"] for e in events if e["op"] == Op.LOCK and e["phase"] == Phase.WAIT)
+    holder = next(e["runner"] for e in events if e["op"] == Op.RUN and e["runner"] != waiter)
+    acquired = next(
+        e["t_mono"]
+        for e in events
+        if e["op"] == Op.LOCK and e["phase"] == Phase.ACQUIRED and e["runner"] == waiter
+    )
+    released = next(
+        e["t_mono"]
+        for e in events
+        if e["op"] == Op.LOCK and e["phase"] == Phase.RELEASED and e["runner"] == holder
+    )
+    return waiter, holder, acquired - released
+
+
+def _acquire_earlier(run: RunCopy, runner: str, by: float) -> None:
+    def change(e: dict[str, Any]) -> dict[str, Any]:
+        if e["op"] == Op.LOCK and e["phase"] == Phase.ACQUIRED and e["runner"] == runner:
+            e["t_mono"] -= by
+        return e
+
+    run.rewrite_history(change)
+
+
+def test_two_holders_at_once_are_named_with_the_lock(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    waiter, holder, gap = _handover(run)
+    _acquire_earlier(run, waiter, gap + 0.2)  # 0.2 s before the holder let go
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.OVERLAPPING_HOLDS]
+    assert report.violations[0].message.startswith(
+        f"{holder} and {waiter} held sdists-v11/editable/"
+    )
+
+
+def test_stamp_jitter_on_arrival_is_no_overlap(recorded: Recorded) -> None:
+    """uv's lines are stamped on arrival: an acquire seen 50 ms before the release it
+    followed is two reader threads racing, not two holders."""
+    run = recorded("uv-valid")
+    waiter, _, gap = _handover(run)
+    _acquire_earlier(run, waiter, gap + 0.05)
+    assert check.check(run.root).verdict is Verdict.VALID
+
+
+def test_not_a_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"is not a run directory of this lab: expected.json"):
+        check.check(tmp_path)
+    (tmp_path / "expected.json").write_text("{")
+    (tmp_path / "history.jsonl").write_text("")
+    with pytest.raises(UsageError, match="cannot read its record"):
+        check.check(tmp_path)
+
+
+def test_the_report_is_json(recorded: Recorded) -> None:
+    report = check.check(recorded("narrow-stale-version").root)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["verdict"] == "invalid"
+    assert data["violations"][0]["kind"] == "wrong-version"
+    assert data["outcomes"] == {"runner-1": "invalid", "runner-2": "valid"}
+
+
+def test_a_distribution_vendored_inside_another_is_not_judged(recorded: Recorded) -> None:
+    """setuptools vendors wheels with their dist-info, whose RECORD speaks of another root."""
+    run = recorded("uv-valid")
+    archive = next((run.root / "cache" / "archive-v0").glob("*/uv_demo-*.dist-info")).parent
+    vendored = archive / "uv_demo" / "_vendor" / "thing-1.0.dist-info"
+    vendored.mkdir(parents=True)
+    (vendored / "RECORD").write_text("bin/thing,sha256=AAAA,4\n")
+    assert check.check(run.root).verdict is Verdict.VALID
