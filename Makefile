@@ -8,10 +8,12 @@ CACHELAB := $(BIN)/cachelab
 BACKEND ?= auto
 BENCH_BACKEND ?= local
 ARGS ?=
-# mmdebstrap builds the base image from Debian's packages; installed here when missing (as root).
+# Debian packages the lab uses, installed here when missing (as root): mmdebstrap builds the
+# base image from Debian's packages, bindfs makes the fault campaign's lying-lock mounts.
+DEBIAN_PACKAGES := mmdebstrap bindfs
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup mmdebstrap images reproduce test lint typecheck unit matrix bench clean distclean
+.PHONY: all setup debian-packages images reproduce test lint typecheck unit matrix bench torture clean distclean
 
 all: reproduce
 
@@ -28,15 +30,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 setup: $(VENV)/.installed
 	$(CACHELAB) setup
 
-mmdebstrap:
-	@command -v mmdebstrap >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || $(APT_INSTALL) mmdebstrap >/dev/null
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || $(APT_INSTALL) $$missing >/dev/null
 
 # Runner images, rebuilt only when their inputs change. `reproduce` skips them where no
 # Docker engine answers (the local backend needs none); `test` needs them.
-images: setup mmdebstrap
+images: setup debian-packages
 	$(CACHELAB) images
 
-reproduce: setup mmdebstrap
+reproduce: setup debian-packages
 	$(CACHELAB) images --if-engine
 	$(CACHELAB) compare scenarios/issue-15380.toml --subjects uv,narrow --backend $(BACKEND) $(ARGS)
 
@@ -52,7 +55,7 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 # Without an engine the Docker tests skip, except under CI=true, where they fail.
-unit: setup mmdebstrap
+unit: setup debian-packages
 	$(CACHELAB) images --if-engine
 	$(BIN)/pytest
 
@@ -67,6 +70,15 @@ distclean: clean
 # Every template × subject × topology with 2 runners, then the shared-tree setuptools trials.
 matrix: images
 	$(CACHELAB) matrix --backend $(BACKEND) --trials 10
+
+# The fault campaign. First the unsafe policy, which the checker must catch with every seed
+# (torture exits 1 on an invalid trial: anything else fails here), then every fault on uv and
+# the reference builder (exit 1 where a trial was invalid or leaked, 3 where one was unknown).
+torture: images
+	for seed in 1 2 3; do $(CACHELAB) torture none-race --subjects none --trials 10 \
+		--seed $$seed --backend $(BACKEND); [ $$? = 1 ] || exit 1; done
+	$(CACHELAB) torture issue-15380 --faults kill,pause,enospc,readonly,liar --subjects uv,narrow \
+		--trials 10 --seed 1 --backend $(BACKEND)
 
 bench: images
 	$(CACHELAB) bench backends

@@ -13,8 +13,9 @@ from types import FrameType
 from rich.console import Console
 
 from lab import __version__, check, images, run, scenario, subjects, template, toolchain
-from lab.campaigns import bench, matrix
+from lab.campaigns import bench, matrix, torture
 from lab.errors import BackendUnavailable, LabError, UsageError
+from lab.nemesis.schedule import Fault
 from lab.report import terminal
 from lab.result import RunResult
 from lab.runners import select
@@ -162,6 +163,39 @@ def _parser() -> argparse.ArgumentParser:
     _backend_option(matrix_cmd, "")
     matrix_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
 
+    torture_cmd = _command(
+        sub,
+        "torture",
+        "a seeded fault campaign: each trial a faulted run and a clean follow-up, judged by "
+        "the checker; exit 1 where a trial was invalid or leaked, 3 where one was unknown",
+        [scenario_args],
+    )
+    torture_cmd.add_argument(
+        "--faults",
+        default="",
+        metavar="LIST",
+        help=f"comma-separated, taken in turn by the trials: {', '.join(Fault)} "
+        "(default: none but the scenario's own failpoints)",
+    )
+    _subjects_option(torture_cmd, "narrow", "default: narrow")
+    torture_cmd.add_argument("--trials", type=_count(1), default=5, help="per subject (default 5)")
+    torture_cmd.add_argument("--seed", type=int, default=1, help="the schedule's seed (default 1)")
+    torture_cmd.add_argument(
+        "--trial", type=_count(1), metavar="K", help="replay trial K of the schedule alone"
+    )
+    torture_cmd.add_argument(
+        "--build-delay", type=float, default=2.0, help="seconds each build sleeps (default 2)"
+    )
+    torture_cmd.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a subject may wait for a lock, where the scenario sets none (default 10)",
+    )
+    torture_cmd.add_argument(
+        "--pause", default="1-15", metavar="MIN-MAX", help="seconds a paused runner stays paused"
+    )
+
     bench_cmd = _command(sub, "bench", "benchmarks, measured side by side in one run")
     bench_cmd.add_argument(
         "suite",
@@ -255,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f"backend {backend.name} ({why})")
     results: list[RunResult] = []
     for resolved in plans:
-        names = run.runner_names(resolved.runners)
+        names = scenario.runner_names(resolved.runners)
         with terminal.Progress(Console(stderr=True), names) as progress:
             result = run.execute(resolved, backend, tc, args.runs_dir.resolve(), progress.on_event)
         terminal.print_result(console, result, str(args.runs_dir / result.run_id))
@@ -284,6 +318,55 @@ def _check(args: argparse.Namespace) -> int:
             print(f"  unknown: {u.reason}")
     codes = {Verdict.VALID: ExitCode.OK, Verdict.INVALID: ExitCode.FAILED}
     return codes.get(report.verdict, ExitCode.UNKNOWN)
+
+
+def _pause_range(text: str) -> tuple[float, float]:
+    low, sep, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high)) if sep else (float(low), float(low))
+    except ValueError:
+        bounds = (-1.0, -1.0)
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise UsageError(f"--pause {text}: expected MIN-MAX seconds, e.g. 1-15")
+    return bounds
+
+
+def _torture(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    faults = (
+        tuple(Fault(f) for f in _choices("--faults", args.faults, list(Fault)))
+        if args.faults
+        else ()
+    )
+    path = scenario.resolve_path(args.scenario, args.scenarios_dir)
+    base = scenario.load(path, [f"build_delay={args.build_delay}", *args.overrides])
+    if base.lock_timeout is None:
+        base = scenario.load(
+            path,
+            [
+                f"build_delay={args.build_delay}",
+                *args.overrides,
+                f"lock_timeout={args.lock_timeout}",
+            ],
+        )
+    settings = torture.Settings(
+        scenario=base,
+        subjects=tuple(_subject_list(args.subjects)),
+        faults=faults,
+        trials=args.trials,
+        seed=args.seed,
+        pause_s=_pause_range(args.pause),
+        only_trial=args.trial,
+    )
+    backend, why = select.choose(args.backend, args.base_image)
+    log(f"backend {backend.name} ({why})")
+    tc = toolchain.Toolchain(args.lab_dir.resolve())
+    out, results = torture.run(settings, backend, tc, args.runs_dir.resolve(), log)
+    if args.json:
+        sys.stdout.write((out / "campaign.json").read_text())
+    else:
+        print((out / "campaign.md").read_text())
+    log(f"saved in {out}")
+    return torture.exit_code(results)
 
 
 def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
@@ -338,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _matrix(args, log)
         if args.command == "bench":
             return _bench(args, log)
+        if args.command == "torture":
+            return _torture(args, log)
         if args.command == "templates":
             for t in template.available().values():
                 print(f"{t.name:18} {t.description}")

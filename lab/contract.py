@@ -37,6 +37,8 @@ class Op(enum.StrEnum):
     SWEEP = "sweep"  # a scratch dir of a dead builder was removed
     BUILDER = "builder"  # the reference builder gave up: failed
     FACTS = "facts"  # the lab's probe reports what a runner's venv holds: reported
+    FAULT = "fault"  # a fault struck on purpose (a failpoint, the nemesis): struck
+    SCRATCH = "scratch"  # the reference builder's private build dir: start (made), end (removed)
 
 
 class Phase(enum.StrEnum):
@@ -63,6 +65,7 @@ class Phase(enum.StrEnum):
     REMOVED = "removed"
     FAILED = "failed"
     REPORTED = "reported"
+    STRUCK = "struck"
 
 
 class LockKind(enum.StrEnum):
@@ -87,6 +90,33 @@ class Clock(enum.StrEnum):
     ARRIVAL = "arrival"  # when its output line reached the orchestrator
     ORCHESTRATOR = "orchestrator"  # by the orchestrator itself (a start, an exit)
 
+
+class Failpoint(enum.StrEnum):
+    """Named places in the reference builder where a fault can be made to strike on purpose.
+
+    Set through the environment variable ``FAILPOINTS_ENV`` as ``name=action[,...]``, where an
+    action is ``pause:<seconds>``, ``kill`` (the builder), ``kill-group`` (its process group,
+    children included), ``enospc`` or ``erofs`` (an OSError as a full or read-only disk gives).
+    ``lock-acquired`` may name a lock kind: ``lock-acquired.tree=pause:5``. Each fires once.
+    """
+
+    LOCK_ACQUIRED = "lock-acquired"  # just after a lock was acquired
+    ENV_CREATE = "env-create"  # while pip installs a new build environment's requirements
+    MID_BUILD = "mid-build"  # the build env is ready, the backend's build hook comes next
+    BEFORE_PUBLISH = "before-publish"  # built; the publish (rename, or in-place manifest) next
+    AFTER_PUBLISH = "after-publish"  # published; the install comes next
+    MID_INSTALL = "mid-install"  # the target venv exists, the wheel is installed next
+
+
+class FaultAction(enum.StrEnum):
+    PAUSE = "pause"
+    KILL = "kill"
+    KILL_GROUP = "kill-group"
+    ENOSPC = "enospc"
+    EROFS = "erofs"
+
+
+FAILPOINTS_ENV = "CACHELAB_FAILPOINTS"
 
 # The reference builder's cache, relative to the cache root.
 EDITABLE_BUCKET = "editable-v1"  # <key>/.lock and <key>/<revision>/ (wheel + manifest)

@@ -25,6 +25,7 @@ class LockSpan:
     released: float | None
     waited_line: bool  # uv printed "Waiting to acquire": the lock was contended
     released_clock: Clock = Clock.SOURCE  # who stamped the release
+    gave_up: float | None = None  # t_mono of a timeout: it stopped waiting without the lock
 
     @property
     def wait_s(self) -> float:
@@ -49,16 +50,30 @@ class _Attempt:
 
 
 def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
-    """Pair each runner's request/wait/acquired/released lines per key, in time order."""
+    """Pair each runner's request/wait/acquired/released lines per key, in time order. A
+    runner that ended (killed, say) while it held or waited for a lock let go of it then: the
+    kernel drops a dead process's flocks."""
     attempts: dict[tuple[str, str], _Attempt] = {}
     spans: list[LockSpan] = []
 
-    def close(runner: str, key: str, released: Event | None) -> None:
+    def close(runner: str, key: str, released: Event | None, gave_up: float | None = None) -> None:
         a = attempts.pop((runner, key))
         at, clock = (released.t_mono, released.clock) if released else (None, Clock.SOURCE)
-        spans.append(LockSpan(runner, key, a.asked, a.acquired, at, a.waited_line, clock))
+        spans.append(LockSpan(runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up))
 
-    for e in sorted((e for e in events if e.op is Op.LOCK and e.key), key=lambda e: e.t_mono):
+    relevant = [
+        e
+        for e in events
+        if (e.op is Op.LOCK and e.key) or (e.op is Op.RUN and e.phase is Phase.END)
+    ]
+    for e in sorted(relevant, key=lambda e: e.t_mono):
+        if e.op is Op.RUN:  # the runner ended: whatever it still held or awaited, it let go
+            for runner, key in [k for k in attempts if k[0] == e.runner]:
+                if attempts[(runner, key)].acquired is None:
+                    close(runner, key, None, gave_up=e.t_mono)
+                else:
+                    close(runner, key, e)
+            continue
         key = e.key or ""
         attempt = attempts.get((e.runner, key))
         asking = e.phase in (Phase.REQUEST, Phase.WAIT)
@@ -74,7 +89,7 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
         elif e.phase is Phase.RELEASED:
             close(e.runner, key, e)
         elif e.phase is Phase.TIMEOUT:
-            close(e.runner, key, None)
+            close(e.runner, key, None, gave_up=e.t_mono)
     for runner, key in list(attempts):
         close(runner, key, None)
     return sorted(spans, key=lambda s: s.asked)

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lab import check, history, identity, resources, subjects, template
-from lab.contract import Clock, Event, Op, Phase, parse_event_line
+from lab import check, history, identity, nemesis, resources, subjects, template
+from lab.contract import FAILPOINTS_ENV, Clock, Event, Op, Phase, parse_event_line
 from lab.errors import LabError
+from lab.nemesis import RunFaults
+from lab.nemesis.process import ProcessNemesis
 from lab.result import RunResult, summarize
 from lab.runners.base import Backend, Mount, Needs, RunnerSpec, RunnerView, RunningRunner
-from lab.scenario import Scenario, Topology
+from lab.scenario import Scenario, Topology, runner_names
 from lab.subjects import Observation
 from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus
@@ -102,15 +104,24 @@ _THEN_PROBE = (
 )
 
 
-def runner_names(count: int) -> list[str]:
-    return [f"runner-{i}" for i in range(1, count + 1)]
-
-
 class Run:
     def __init__(
-        self, scenario: Scenario, backend: Backend, toolchain: Toolchain, runs_dir: Path
+        self,
+        scenario: Scenario,
+        backend: Backend,
+        toolchain: Toolchain,
+        runs_dir: Path,
+        *,
+        cache: Path | None = None,
+        faults: RunFaults | None = None,
     ) -> None:
+        """``cache``: an existing directory to share with other runs (a campaign's trial),
+        else the run's own ``cache/``. ``faults``: what to strike, beyond the scenario's
+        failpoints."""
         self.scenario = scenario
+        self.shared_cache = cache
+        self.faults = faults or RunFaults()
+        self._nemesis = ProcessNemesis(self.faults.strikes) if self.faults.strikes else None
         self.backend = backend
         self.toolchain = toolchain
         self.runs_dir = runs_dir
@@ -121,6 +132,8 @@ class Run:
         self._failed: dict[Subscriber, str] = {}
         self._lock = threading.Lock()
         self._executed = False
+        if self._nemesis is not None:
+            self.subscribe(self._nemesis)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every event, in the order the history records them.
@@ -206,7 +219,11 @@ class Run:
         """Render the checkouts, lay out the run directory and describe each runner."""
         scenario = self.scenario
         (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
-        (root / "cache").mkdir()
+        nemesis.save(root / nemesis.FILENAME, self.faults)
+        if self.shared_cache is None:
+            (root / "cache").mkdir()
+        else:  # the checker reads cache/ in the run directory, whatever it is
+            (root / "cache").symlink_to(self.shared_cache.resolve())
         (root / "logs").mkdir()
         names = runner_names(scenario.runners)
         shared = scenario.topology is Topology.SHARED_TREE
@@ -235,9 +252,10 @@ class Run:
 
     def _spec(self, name: str, view: RunnerView, checkout: Path, root: Path) -> RunnerSpec:
         private = root / "runners" / name
+        cache = self.faults.cache_views.get(name, (root / "cache").resolve())
         mounts = [
             Mount(checkout, view.src),
-            Mount(root / "cache", view.cache),
+            Mount(cache, view.cache, read_only=self.faults.cache_read_only),
             Mount(private / "tmp", view.tmp),
             Mount(private / "home", view.home),
             *view.mounts,
@@ -251,6 +269,11 @@ class Run:
             "CACHELAB_VENV": f"{view.src}/.venv",
             "CACHELAB_RUNNER": name,
         }
+        failpoints = ",".join(
+            filter(None, (self.scenario.failpoints.get(name), self.faults.failpoints.get(name)))
+        )
+        if failpoints:
+            env[FAILPOINTS_ENV] = failpoints
         return RunnerSpec(
             name=name,
             argv=[*_THEN_PROBE, *self.subject.argv(view, name)],
@@ -274,13 +297,22 @@ class Run:
         try:
             with self.backend.session(run_id) as session:
                 handles: dict[str, RunningRunner] = {}
-                for spec in specs:
+                started = time.monotonic()
+                for i, spec in enumerate(specs):
+                    delay = i * self.scenario.stagger + self.faults.start_delays.get(spec.name, 0.0)
+                    time.sleep(max(0.0, started + delay - time.monotonic()))
                     assert spec.log_path is not None
                     log = _RunnerLog(spec.log_path)
                     logs.append(log)
                     self._record(spec.name, Observation(Op.RUN, Phase.START))
                     handles[spec.name] = session.start(spec, self._reader(spec.name, log))
-                return self._wait_all(handles)
+                    if self._nemesis is not None:
+                        self._nemesis.start(spec.name, handles[spec.name], self._record)
+                try:
+                    return self._wait_all(handles)
+                finally:
+                    if self._nemesis is not None:
+                        self._nemesis.stop()  # a paused runner goes on, so that it can stop
         finally:
             for log in logs:
                 log.close()

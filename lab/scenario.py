@@ -27,7 +27,7 @@ from pydantic import (
 
 from lab import data, subjects, template, toolchain
 from lab.errors import ScenarioError
-from lab.refbuilder import Freshness
+from lab.refbuilder import Freshness, parse_failpoints
 
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 # Top-level directories a checkout may not shadow: the system's, and /cache, where containers
@@ -58,6 +58,10 @@ RESERVED_TOP_DIRS = frozenset(
 
 # The seed's scenario, which benchmarks and the matrix vary with overrides
 ISSUE_SCENARIO = "issue-15380"
+
+
+def runner_names(count: int) -> list[str]:
+    return [f"runner-{i}" for i in range(1, count + 1)]
 
 
 class Topology(StrEnum):
@@ -99,6 +103,14 @@ class Scenario(BaseModel):
     checkout_dependencies: tuple[tuple[str, ...], ...] = ()
     # The template's own parameters, e.g. {version_from_file = true} for hatchling.
     template_parameters: dict[str, Any] = Field(default_factory=dict)
+    # Seconds a subject may wait for a lock before it gives up, where it can be told
+    # (uv >= 0.9.16: UV_LOCK_TIMEOUT). The checker holds every subject to it.
+    lock_timeout: float | None = Field(default=None, gt=0, le=86400)
+    # Reference builder failpoints per runner, e.g. {runner-1 = "before-publish=pause:5"}.
+    failpoints: dict[str, str] = Field(default_factory=dict)
+    # Seconds between runners' starts (runner i starts (i-1) x stagger after the first): CI
+    # jobs rarely start at one instant.
+    stagger: float = Field(default=0.0, ge=0, le=600)
 
     @field_validator("template")
     @classmethod
@@ -132,6 +144,21 @@ class Scenario(BaseModel):
             except InvalidRequirement:
                 raise ValueError(f"{text!r} is not a requirement, e.g. 'packaging>=20'") from None
         return value
+
+    @model_validator(mode="after")
+    def _failpoints(self) -> Scenario:
+        names = set(runner_names(self.runners))
+        for runner, setting in self.failpoints.items():
+            if runner not in names:
+                raise ValueError(
+                    f"failpoints: no runner {runner!r} among {sorted(names)} (runners = "
+                    f"{self.runners})"
+                )
+            try:
+                parse_failpoints(setting)
+            except ValueError as exc:
+                raise ValueError(f"failpoints.{runner}: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _template_parameters(self) -> Scenario:

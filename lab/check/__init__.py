@@ -9,7 +9,9 @@ checkers do, it composes small checkers, each a pure function of the record:
 
 - ``facts``: each runner's venv against its own checkout's identity;
 - ``cache``: every wheel, unpacked wheel and entry of the final cache;
-- ``exclusion``: no exclusive lock held by two runners at once.
+- ``exclusion``: no exclusive lock held by two runners at once, no wait beyond the
+  scenario's lock timeout;
+- ``liveness``: no sweeper removed a live builder's scratch dir.
 
 The verdict is ``invalid`` where anything unsafe was seen, else ``unknown`` where something
 could not be judged (a runner killed, facts missing), else ``valid``.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.check import cache, exclusion, facts
+from lab.check import cache, exclusion, facts, liveness
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord, load
 from lab.vocabulary import Outcome, Verdict
@@ -50,7 +52,9 @@ def _outcome(runner: str, record: RunRecord, found: Findings) -> Outcome:
 
 
 def judge(record: RunRecord) -> Report:
-    found = facts.check(record) + cache.check(record) + exclusion.check(record)
+    found = (
+        facts.check(record) + cache.check(record) + exclusion.check(record) + liveness.check(record)
+    )
     if found.violations:
         verdict = Verdict.INVALID
     elif found.unknowns:

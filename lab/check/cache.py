@@ -1,5 +1,8 @@
 """The final cache: everything published in it must be what it claims to be.
 
+Work in progress is not judged: the reference builder's scratch dirs and temporary dirs
+(``.tmp*``, where uv builds). Published, then:
+
 - every wheel file is a well-formed zip whose RECORD matches its members;
 - every unpacked wheel (a directory holding ``*.dist-info/RECORD``) still has those files;
 - every reference-builder entry's manifest agrees with its wheel, and the wheel is the one
@@ -119,10 +122,17 @@ def manifest_problem(entry: Path) -> str | None:
     return None
 
 
+def _private(rel: Path) -> bool:
+    """Work in progress, not published: the reference builder's scratch dirs, and temporary
+    dirs by tempfile's convention (``.tmp*``), where uv builds and a killed uv leaves half an
+    environment behind."""
+    return rel.parts[0] == SCRATCH_DIR or any(part.startswith(".tmp") for part in rel.parts)
+
+
 def _files(cache: Path) -> Iterator[Path]:
-    """Every file of the cache outside private build dirs."""
+    """Every file of the cache outside private work in progress."""
     for path in sorted(cache.rglob("*")):
-        if path.is_file() and path.relative_to(cache).parts[0] != SCRATCH_DIR:
+        if path.is_file() and not _private(path.relative_to(cache)):
             yield path
 
 

@@ -11,11 +11,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord
+from lab.contract import FaultAction
 from lab.identity import Expected, normalized
 
 # A Python traceback's last line: the exception, e.g. "OSError: [Errno 28] No space left".
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 _TRACEBACK = "Traceback (most recent call last):"
+_KILLS = (FaultAction.KILL, FaultAction.KILL_GROUP)
 
 
 def _requirements(texts: Any) -> list[str]:
@@ -136,7 +138,11 @@ def check(record: RunRecord) -> Findings:
             continue
         rc = record.exits[runner]
         if rc is None or rc < 0 or rc > 128:
-            unknowns.append(Unknown(f"{runner} was killed (exit {rc})", runner))
+            # killed: by a fault on purpose (a visible failure, nothing to judge in its venv),
+            # or by the lab at the end of its time (it could not finish: unknown)
+            killers = [e for e in record.struck(runner) if e.data.get("action") in _KILLS]
+            if not killers:
+                unknowns.append(Unknown(f"{runner} was killed (exit {rc})", runner))
         elif rc != 0:
             if ended_in_traceback(record.output(runner)):
                 last = [line for line in record.output(runner) if line.strip()][-1]

@@ -26,6 +26,8 @@ class Kind(enum.StrEnum):
     LEAKED_SCRATCH = "leaked-scratch"  # private build dirs left behind by runners that exited
     # the history
     OVERLAPPING_HOLDS = "overlapping-holds"  # two runners held one exclusive lock at once
+    UNBOUNDED_WAIT = "unbounded-wait"  # a wait for a lock outlasted the scenario's lock timeout
+    SWEPT_LIVE_SCRATCH = "swept-live-scratch"  # a sweeper removed a live builder's scratch dir
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from lab import history, identity
+from lab import history, identity, nemesis
 from lab.contract import Event, Op, Phase, parse_event_line
 from lab.errors import UsageError
 
@@ -16,6 +17,8 @@ class RunRecord:
     root: Path
     expected: dict[str, identity.Expected]  # by runner
     events: list[Event]
+    lock_timeout: float | None = None  # what the scenario allowed any wait for a lock
+    locks_exclude: bool = True  # what the environment promised (faults.json)
 
     @property
     def cache(self) -> Path:
@@ -24,6 +27,15 @@ class RunRecord:
     @property
     def runners(self) -> list[str]:
         return list(self.expected)
+
+    @cached_property
+    def ends(self) -> dict[str, float]:
+        """When each runner ended (t_mono of its exit)."""
+        return {e.runner: e.t_mono for e in self.events if e.op is Op.RUN and e.phase is Phase.END}
+
+    def struck(self, runner: str) -> list[Event]:
+        """The faults that struck ``runner`` on purpose (failpoints, the nemesis)."""
+        return [e for e in self.events if e.op is Op.FAULT and e.runner == runner]
 
     @cached_property
     def exits(self) -> dict[str, int | None]:
@@ -66,6 +78,9 @@ def load(root: Path) -> RunRecord:
     try:
         expected = identity.load(root / identity.FILENAME)
         events = history.read(root / history.FILENAME)
+        setup = json.loads(path.read_text()) if (path := root / "scenario.json").is_file() else {}
+        timeout = setup.get("lock_timeout")
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{root}: cannot read its record: {exc}") from exc
-    return RunRecord(root, expected, events)
+    lock_timeout = float(timeout) if timeout else None
+    return RunRecord(root, expected, events, lock_timeout, nemesis.locks_exclude(root))

@@ -11,6 +11,7 @@ packaging, pip (for build environments), the standard library and ``lab.contract
 
 from lab.refbuilder._cli import editable_argv
 from lab.refbuilder._errors import BuildError, CacheError, InstallError
+from lab.refbuilder._failpoints import parse as parse_failpoints
 from lab.refbuilder._frontend import Installed, Request, editable_install
 from lab.refbuilder._plan import Freshness, Policy
 
@@ -24,4 +25,5 @@ __all__ = [
     "Request",
     "editable_argv",
     "editable_install",
+    "parse_failpoints",
 ]

@@ -140,12 +140,15 @@ class Cache:
             raise CacheError(f"cannot lock the new scratch marker {pending}")
         pending.rename(marker)
         path = tmp / name
+        key = f"{SCRATCH_DIR}/{name}"
         try:
             path.mkdir()
+            self.events.emit(Op.SCRATCH, Phase.START, key)
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
             marker.unlink(missing_ok=True)
+            self.events.emit(Op.SCRATCH, Phase.END, key)  # stamped while the marker is held
             alive.release()
 
     def sweep(self) -> list[str]:

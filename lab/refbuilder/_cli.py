@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lab.contract import Op, Phase
+from lab.refbuilder import _failpoints
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._errors import BuildError, CacheError, InstallError
 from lab.refbuilder._events import Events
@@ -116,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        _failpoints.check_setting()
+    except _failpoints.FailpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return _command(args)
     except OSError as exc:  # a path that cannot be read or written: the cache, the history

@@ -8,11 +8,12 @@ import importlib.util
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.contract import ENV_MANIFEST, Op, Phase
+from lab.contract import ENV_MANIFEST, Failpoint, Op, Phase
+from lab.refbuilder import _failpoints
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._errors import CacheError
 
@@ -41,15 +42,19 @@ def _read(path: Path) -> BuildEnv | None:
     return env if env.python.exists() else None
 
 
-def _run(cmd: list[str], env_path: Path) -> None:
+def _run(cmd: list[str], env_path: Path, while_running: Callable[[], None] | None = None) -> None:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except OSError as exc:  # e.g. --python names no interpreter
         raise CacheError(f"creating the build env {env_path} failed: `{cmd[0]}`: {exc}") from exc
+    with proc:
+        if while_running is not None:
+            while_running()
+        _, stderr = proc.communicate()
     if proc.returncode != 0:
         raise CacheError(
             f"creating the build env {env_path} failed: `{' '.join(cmd)}` "
-            f"exited {proc.returncode}:\n{proc.stderr.strip()}"
+            f"exited {proc.returncode}:\n{stderr.strip()}"
         )
 
 
@@ -131,6 +136,9 @@ class BuildEnvs:
                     *requirements,
                 ],
                 path,
+                # the failpoint strikes while pip writes the env: a builder killed here leaves
+                # its pip child writing into its scratch dir
+                lambda: _failpoints.hit(Failpoint.ENV_CREATE, self.cache.events),
             )
         if path != final:
             _relocate_scripts(path, final)

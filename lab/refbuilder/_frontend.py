@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.contract import TREE_LOCK_NAME, LockKind, Op, Phase
-from lab.refbuilder import _install, _tree
+from lab.contract import TREE_LOCK_NAME, Failpoint, LockKind, Op, Phase
+from lab.refbuilder import _failpoints, _install, _tree
 from lab.refbuilder._cache import Cache, Entry, LockSpec, read_entry, write_manifest
 from lab.refbuilder._env import BuildEnv, BuildEnvs
 from lab.refbuilder._events import Events
@@ -91,13 +91,15 @@ class _Install:
             return self._build_and_publish(plan)
 
     def _build_and_publish(self, plan: Plan) -> Installed:
-        atomic = self.locking.atomic
         tree_lock = LockSpec(
             plan.source / TREE_LOCK_NAME, _tree.tree_key(plan.source), LockKind.TREE
         )
         with contextlib.ExitStack() as stack:
             # `none` builds straight into the final directory: no scratch, no rename.
-            out = stack.enter_context(self.cache.scratch()) / "out" if atomic else plan.entry_dir
+            if self.locking.atomic:
+                out = stack.enter_context(self.cache.scratch()) / "out"
+            else:
+                out = plan.entry_dir
             out.mkdir(parents=True, exist_ok=True)
             env = self.envs.ensure(plan.system.requires)
             # The tree lock covers the build and the publish: whoever takes it next finds the
@@ -106,9 +108,9 @@ class _Install:
                 found = _lookup(plan)[0] if self.locking.tree else None
                 if found is None:
                     built = self._build(plan, env, out)
-                    outcome, entry = (
-                        self._publish(plan, built) if atomic else (Phase.IN_PLACE, built)
-                    )
+                    _failpoints.hit(Failpoint.BEFORE_PUBLISH, self.events)
+                    outcome, entry = self._publish(plan, built)
+                    _failpoints.hit(Failpoint.AFTER_PUBLISH, self.events)
             if found is not None:
                 reason = "published by the tree lock's previous holder"
                 self.events.emit(
@@ -136,6 +138,7 @@ class _Install:
         if extra and not set(extra) <= set(env.requirements):
             env = self.envs.ensure([*env.requirements, *extra])
             backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
+        _failpoints.hit(Failpoint.MID_BUILD, self.events)
         wheel = backend.build_editable(out)
         side_effects = _tree.side_effects(plan.source, before, _tree.snapshot(plan.source))
         self.events.emit(
@@ -153,12 +156,15 @@ class _Install:
             "side_effects": side_effects,
             "created_wall": time.time(),
         }
-        write_manifest(out, manifest)
         return Entry(out, manifest)
 
     def _publish(self, plan: Plan, built: Entry) -> tuple[Phase, Entry]:
-        """Publish our build (taking the entry lock unless the whole install holds it);
-        return what happened and the entry to install."""
+        """Publish our build: write its manifest, then move it into place (taking the entry
+        lock unless the whole install holds it); return what happened and the entry to
+        install. ``none`` built in place: writing the manifest is all its publish."""
+        write_manifest(built.path, built.manifest)
+        if not self.locking.atomic:
+            return Phase.IN_PLACE, built
         lock = None
         if self.locking.entry is EntryLock.PUBLISH:
             lock = self.cache.entry_lock(plan.key)
@@ -174,6 +180,7 @@ class _Install:
         self.events.emit(Op.INSTALL, Phase.START, name, wheel=entry.manifest["wheel"])
         venv = self.req.venv.absolute()
         _install.ensure_venv(venv, self.req.python)
+        _failpoints.hit(Failpoint.MID_INSTALL, self.events)
         _install.install_wheel(entry.wheel, venv)
         module = self.req.module
         imported = _install.check_import(venv, module) if module else None

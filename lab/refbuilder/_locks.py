@@ -8,7 +8,8 @@ from pathlib import Path
 
 import filelock
 
-from lab.contract import LockKind, Op, Phase
+from lab.contract import Failpoint, LockKind, Op, Phase
+from lab.refbuilder import _failpoints
 from lab.refbuilder._errors import CacheError
 from lab.refbuilder._events import Events
 
@@ -38,6 +39,7 @@ def held(path: Path, key: str, kind: LockKind, events: Events) -> Iterator[None]
         raise CacheError(f"cannot lock {path}: {exc}") from exc
     events.emit(Op.LOCK, Phase.ACQUIRED, key, kind=kind)
     try:
+        _failpoints.hit(Failpoint.LOCK_ACQUIRED, events, kind)
         yield
     finally:
         # Stamped while still held: a recorded hold always lies inside the real one, so the

@@ -77,6 +77,12 @@ class RunningRunner(Protocol):
     def kill(self) -> None:
         """Stop the runner and everything it started, now."""
 
+    def pause(self) -> None:
+        """Freeze the runner and everything it started (SIGSTOP, a cgroup freeze)."""
+
+    def resume(self) -> None:
+        """Let a paused runner go on."""
+
 
 class Session(Protocol):
     """All runners of one run; leaving the session stops and removes every one of them."""
@@ -106,5 +112,9 @@ class Backend(Protocol):
         ``checkout_path``: one path for all runners, or one each), the cache, its private
         dirs, the named ``resources`` (host directories) and the ``binaries``. Raises
         ToolchainError where a binary is missing."""
+
+    def leftovers(self, run_dir: Path) -> list[str]:
+        """What of the run is still there after it ended (containers, processes): nothing,
+        unless cleaning up failed."""
 
     def session(self, run_id: str) -> Session: ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,7 +21,7 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.types import Mount as DockerMount
 
-from lab import images
+from lab import images, owner
 from lab.errors import BackendUnavailable, LabError, RunnerStartError
 from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
 
@@ -31,27 +30,6 @@ LABEL_RUNNER = "org.cachelab.runner"
 LABEL_OWNER = "org.cachelab.owner"  # host/pid/start time of the orchestrator
 _LOG_TAIL = 30
 RESOURCES_DIR = "/opt/cachelab"  # resources are mounted read-only at <this>/<name>
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time in clock ticks
-
-
-def owner_id() -> str:
-    pid = os.getpid()
-    return f"{socket.gethostname()}/{pid}/{_start_time(pid)}"
-
-
-def _owner_alive(owner: str) -> bool:
-    host, _, rest = owner.partition("/")
-    pid, _, started = rest.partition("/")
-    if host != socket.gethostname():
-        return True  # another host's orchestrator: not ours to judge
-    return pid.isdigit() and _start_time(int(pid)) == started
 
 
 def engine_address() -> str:
@@ -87,13 +65,21 @@ class DockerRunner:
         with contextlib.suppress(docker.errors.APIError):
             self.container.kill()
 
+    def pause(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self.container.pause()
+
+    def resume(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self.container.unpause()
+
 
 class DockerSession:
     def __init__(self, client: docker.DockerClient, image: str, run_id: str) -> None:
         self._client = client
         self._image = image
         self._run_id = run_id
-        self._owner = owner_id()
+        self._owner = owner.current()
         self._runners: list[DockerRunner] = []
         self._chowned: set[Path] = set()
 
@@ -201,6 +187,8 @@ def _labelled(client: docker.DockerClient, label: str) -> list[Container]:
 def _remove(container: Container) -> None:
     # NotFound: gone already; a 409 "removal in progress": another orchestrator is on it
     with contextlib.suppress(docker.errors.APIError):
+        if container.status == "paused":  # a paused container cannot be removed
+            container.unpause()
         container.remove(force=True)
 
 
@@ -213,7 +201,7 @@ def reap_orphans(client: docker.DockerClient) -> list[str]:
     """Remove containers whose orchestrator on this host is gone; return their names."""
     removed = []
     for container in _labelled(client, LABEL_OWNER):
-        if not _owner_alive(container.labels.get(LABEL_OWNER, "")):
+        if not owner.alive(container.labels.get(LABEL_OWNER, "")):
             _remove(container)
             removed.append(str(container.name))
     return removed
@@ -274,6 +262,10 @@ class DockerBackend:
                 Mount(path, targets[name], read_only=True) for name, path in resources.items()
             ),
         )
+
+    def leftovers(self, run_dir: Path) -> list[str]:
+        """Containers of the run that are still there (none, after any run)."""
+        return [str(c.name) for c in _labelled(self.client(), f"{LABEL_RUN}={run_dir.name}")]
 
     def session(self, run_id: str) -> DockerSession:
         if self.image is None:

@@ -26,6 +26,7 @@ from lab.errors import BackendUnavailable, RunnerStartError
 from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
 
 _NS_FLAGS = ("--mount", "--net", "--propagation", "private")
+MOUNT_POINTS = ".mnt"  # below the runs directory: empty directories that runners mount onto
 _USERNS_FLAGS = ("--user", "--map-root-user", *_NS_FLAGS)
 
 
@@ -69,6 +70,14 @@ class LocalRunner:
         for reader in self._readers:
             reader.join(timeout=10)  # a child that left the group may keep a pipe open
         return rc
+
+    def pause(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         # The whole group, even after the leader exited: a backend's children may live on.
@@ -171,12 +180,14 @@ class LocalBackend:
         resources: Mapping[str, Path],
         binaries: frozenset[str],
     ) -> RunnerView:
-        # Everything but the checkout appears at its host path; the checkout is bind-mounted
-        # at its scenario path below the run directory, so no path outside it is touched.
+        # Everything but the checkout appears at its host path. The checkout is bind-mounted,
+        # in the runner's namespace only, at its scenario path below the runs directory: one
+        # path for every run there (so a later run's key is an earlier one's, as in CI), and
+        # nothing outside it is touched.
         private = run_dir / "runners" / runner
         bins = [str(hostbin.host_bin_dir(b)) for b in sorted(binaries)]
         return RunnerView(
-            src=str(run_dir / "mnt" / checkout_path.lstrip("/")),
+            src=str(run_dir.parent / MOUNT_POINTS / checkout_path.lstrip("/")),
             cache=str(run_dir / "cache"),
             tmp=str(private / "tmp"),
             home=str(private / "home"),
@@ -185,6 +196,22 @@ class LocalBackend:
             bin_path=":".join(dict.fromkeys([*bins, SYSTEM_PATH])),
             mounts=tuple(Mount(path, str(path), read_only=True) for path in resources.values()),
         )
+
+    def leftovers(self, run_dir: Path) -> list[str]:
+        """Processes still running in the run's directory (none, after any run): the
+        namespaces and their mounts live exactly as long as they do."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                cwd = str((proc / "cwd").readlink())
+            except OSError:
+                continue
+            if str(run_dir) in cmdline or cwd.startswith(str(run_dir)):
+                found.append(f"pid {proc.name}: {cmdline.strip()[:80]}")
+        return found
 
     def session(self, run_id: str) -> LocalSession:
         return LocalSession(self._namespace_flags(), shutil.which("unshare") or "unshare")

@@ -32,7 +32,7 @@ class _Family:
 
 
 def _uv(version: str | None, scenario: Scenario, template: Template) -> Subject:
-    return Uv(version or scenario.uv_version, scenario.command)
+    return Uv(version or scenario.uv_version, scenario.command, scenario.lock_timeout)
 
 
 def _reference(policy: Policy) -> _Family:

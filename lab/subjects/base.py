@@ -38,6 +38,11 @@ class Subject(Protocol):
     @property
     def needs(self) -> Needs: ...
 
+    @property
+    def failpoints(self) -> bool:
+        """Whether it reads the lab's failpoints (``contract.Failpoint``); the others are
+        struck from outside, on their own output."""
+
     def argv(self, view: RunnerView, runner: str) -> list[str]: ...
 
     def env(self, view: RunnerView) -> dict[str, str]: ...

@@ -23,6 +23,7 @@ class Reference:
     module: str  # imported in the venv afterwards
     freshness: Freshness = Freshness.CONTENT
     tree_lock: bool = True
+    failpoints = True
 
     @property
     def name(self) -> str:

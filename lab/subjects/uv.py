@@ -15,6 +15,8 @@ from lab.subjects.base import Observation
 class Uv:
     version: str
     command: tuple[str, ...]  # e.g. ("uv", "sync", "--reinstall")
+    lock_timeout: float | None = None  # UV_LOCK_TIMEOUT, which uv reads from 0.9.16 on
+    failpoints = False
 
     @property
     def name(self) -> str:
@@ -47,7 +49,7 @@ class Uv:
             "UV_PYTHON_DOWNLOADS": "never",
             "UV_NO_CONFIG": "1",
             "UV_LINK_MODE": "copy",  # the .venv is a tmpfs, so hardlinks into the cache fail
-        }
+        } | ({"UV_LOCK_TIMEOUT": f"{self.lock_timeout:g}"} if self.lock_timeout else {})
 
     def observe(self, line: str) -> Observation | None:
         parsed = uvlog.parse_line(line)

@@ -280,3 +280,126 @@ def test_a_distribution_vendored_inside_another_is_not_judged(recorded: Recorded
     vendored.mkdir(parents=True)
     (vendored / "RECORD").write_text("bin/thing,sha256=AAAA,4\n")
     assert check.check(run.root).verdict is Verdict.VALID
+
+
+def _struck(runner: str, at: float, **data: Any) -> dict[str, Any]:
+    return {
+        "t_mono": at,
+        "t_wall": at,
+        "runner": runner,
+        "op": Op.FAULT,
+        "phase": Phase.STRUCK,
+        "clock": "orchestrator",
+        **data,
+    }
+
+
+def _end_of(run: RunCopy, runner: str) -> float:
+    return float(
+        next(
+            e["t_mono"]
+            for e in run.history()
+            if e["op"] == Op.RUN and e["phase"] == Phase.END and e["runner"] == runner
+        )
+    )
+
+
+def test_a_runner_killed_on_purpose_failed_visibly(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    run.rewrite_history(_exit("runner-2", -9))
+    end = _end_of(run, "runner-2")
+    with (run.root / "history.jsonl").open("a") as f:
+        f.write(json.dumps(_struck("runner-2", end - 0.1, action="kill")) + "\n")
+    report = check.check(run.root)
+    assert (report.verdict, report.outcomes["runner-2"]) == (Verdict.VALID, Outcome.FAILED_CLEAN)
+
+
+def _set_lock_timeout(run: RunCopy, seconds: float) -> None:
+    path = run.root / "scenario.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "lock_timeout": seconds}))
+
+
+def _ask_earlier(run: RunCopy, runner: str, by: float) -> None:
+    def change(e: dict[str, Any]) -> dict[str, Any]:
+        if (
+            e["op"] == Op.LOCK
+            and e["runner"] == runner
+            and e["phase"]
+            in (
+                Phase.REQUEST,
+                Phase.WAIT,
+            )
+        ):
+            e["t_mono"] -= by
+        return e
+
+    run.rewrite_history(change)
+
+
+def test_a_wait_beyond_the_lock_timeout_is_unbounded(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    waiter, _, _ = _handover(run)
+    _set_lock_timeout(run, 0.5)
+    _ask_earlier(run, waiter, 3.0)  # it asked 3 s before it got the lock
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.UNBOUNDED_WAIT]
+    assert report.violations[0].message.startswith(f"{waiter} waited 3.")
+    assert report.violations[0].message.endswith("the scenario allows 0.5 s")
+
+
+def test_a_waiter_paused_by_a_fault_is_not_held_to_its_timeout(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    waiter, _, _ = _handover(run)
+    _set_lock_timeout(run, 0.5)
+    _ask_earlier(run, waiter, 3.0)
+    asked = min(e["t_mono"] for e in run.history() if e["runner"] == waiter and e["op"] == Op.LOCK)
+    with (run.root / "history.jsonl").open("a") as f:
+        f.write(json.dumps(_struck(waiter, asked, action="pause", seconds=3.0)) + "\n")
+    assert check.check(run.root).verdict is Verdict.VALID
+
+
+def test_where_locks_do_not_exclude_overlaps_are_the_environments(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    waiter, _, gap = _handover(run)
+    _acquire_earlier(run, waiter, gap + 0.2)
+    (run.root / "faults.json").write_text(json.dumps({"locks_exclude": False}))
+    assert check.check(run.root).verdict is Verdict.VALID
+
+
+def _scratch(runner: str, phase: Phase, op: Op, at: float) -> dict[str, Any]:
+    return {
+        "t_mono": at,
+        "t_wall": at,
+        "runner": runner,
+        "op": op,
+        "phase": phase,
+        "key": "tmp/0123",
+        "clock": "source",
+    }
+
+
+def test_a_sweep_of_a_live_builders_scratch_is_named(recorded: Recorded) -> None:
+    run = recorded("narrow-valid")
+    end = _end_of(run, "runner-1")
+    lines = [
+        _scratch("runner-1", Phase.START, Op.SCRATCH, end - 1.0),
+        _scratch("runner-2", Phase.REMOVED, Op.SWEEP, end - 0.5),
+    ]
+    with (run.root / "history.jsonl").open("a") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
+    report = check.check(run.root)
+    assert _kinds(report) == [Kind.SWEPT_LIVE_SCRATCH]
+    assert report.violations[0].message == "runner-2 swept tmp/0123, the live build dir of runner-1"
+    # the same sweep after runner-1's builder was killed removed dead work: fine
+    with (run.root / "history.jsonl").open("a") as f:
+        f.write(json.dumps(_struck("runner-1", end - 0.8, action="kill")) + "\n")
+    assert check.check(run.root).verdict is Verdict.VALID
+
+
+def test_temporary_work_in_progress_is_not_judged(recorded: Recorded) -> None:
+    """uv builds in ``.tmp*`` dirs; a uv killed mid-build leaves half an environment there."""
+    run = recorded("uv-valid")
+    half = run.root / "cache" / "builds-v0" / ".tmpAbC123" / "thing-1.0.dist-info"
+    half.mkdir(parents=True)
+    (half / "RECORD").write_text("thing/__init__.py,sha256=AAAA,4\n")
+    assert check.check(run.root).verdict is Verdict.VALID

@@ -99,7 +99,8 @@ def test_the_sweeper_removes_only_scratch_of_dead_builders(
         assert cache.sweep() == [dead.name]  # the kernel dropped its flock
         assert not dead.exists() and alive.exists()
     assert events.phases(Op.SWEEP) == [Phase.REMOVED]
-    assert events.records[-1].key == f"{SCRATCH_DIR}/{dead.name}"
+    (swept,) = [e for e in events.records if e.op is Op.SWEEP]
+    assert swept.key == f"{SCRATCH_DIR}/{dead.name}"
 
 
 _CHURN = """

@@ -207,7 +207,10 @@ def test_the_command_line(tmp_path: Path, render: Callable[..., Path], wheelhous
     assert outcome["publish"] == Phase.PUBLISHED and outcome["imported_from"]
     records = [Event.from_json(line) for line in history.read_text().splitlines()]
     assert {r.runner for r in records} == {"r1"}
-    assert (records[-1].op, records[-1].phase) == (Op.INSTALL, Phase.END)
+    ops = [(r.op, r.phase) for r in records]
+    # the install ends it, and its scratch dir went with it (made and removed by itself)
+    assert ops[-2:] == [(Op.INSTALL, Phase.END), (Op.SCRATCH, Phase.END)]
+    assert ops.count((Op.SCRATCH, Phase.START)) == ops.count((Op.SCRATCH, Phase.END))
     # every event on stderr is a contract line, the same as in the history
     on_stderr = [parse_event_line(line) for line in proc.stderr.splitlines()]
     assert [e for e in on_stderr if e is not None] == records

@@ -16,7 +16,8 @@ RESOURCES = {"wheelhouse": Path("/host/.lab/wheelhouse"), "uv-0.13.9": Path("/ho
 
 def test_local_runners_see_resources_at_their_host_paths_read_only(tmp_path: Path) -> None:
     view = LocalBackend().view(tmp_path, "runner-1", "/src", RESOURCES, frozenset({"cc"}))
-    assert view.src == str(tmp_path / "mnt" / "src")  # below the run directory, never /src
+    # below the runs directory, the same for every run there, never /src itself
+    assert view.src == str(tmp_path.parent / ".mnt" / "src")
     assert view.resources == {name: str(path) for name, path in RESOURCES.items()}
     assert set(view.mounts) == {Mount(p, str(p), read_only=True) for p in RESOURCES.values()}
     assert view.bin_path.endswith(SYSTEM_PATH)

@@ -1,0 +1,304 @@
+"""The fault campaign: seeded trials of faults on one scenario, for each subject, every run
+judged by the independent checker.
+
+A trial is a faulted run and then a clean follow-up run on the same cache (the read-only fault
+first fills the cache with a clean run). Its outcome is the worst the checker said of any of
+its runs and runners (valid < failed-clean < unknown < invalid); it *recovered* when the
+follow-up is valid; what it *leaked* is whatever is still there after the follow-up: scratch
+dirs its sweep left, containers or processes of its runs, fault mounts.
+
+Everything goes into ``runs/torture-<scenario>-<time>/``: the trials' runs, ``campaign.json``
+(the seed, the subjects, the whole schedule, each trial's outcome and first violation) and
+``campaign.md``. ``--trial K`` replays trial K alone, exactly: its plan depends only on the
+seed and K.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lab import scenario as scenarios
+from lab import subjects, template
+from lab.contract import SCRATCH_DIR
+from lab.errors import LabError, UsageError
+from lab.nemesis import RunFaults, mounts
+from lab.nemesis.schedule import Fault, TrialPlan, plan
+from lab.result import RunResult
+from lab.run import Run
+from lab.runners.base import Backend
+from lab.toolchain import Toolchain
+from lab.vocabulary import ExitCode, Outcome, Verdict
+
+# Worst last: a trial's outcome is the worst of its runs'.
+_SEVERITY = (Outcome.VALID, Outcome.FAILED_CLEAN, Outcome.UNKNOWN, Outcome.INVALID)
+_FS_FAULTS = (Fault.ENOSPC, Fault.LIAR)  # made with mounts on the host
+_ROOMY_MB = 4096.0  # the small file system's size for the follow-up
+
+
+@dataclass(frozen=True)
+class Settings:
+    scenario: scenarios.Scenario  # as the faulted runs run it (build delay, lock timeout)
+    subjects: tuple[str, ...]
+    faults: tuple[Fault, ...]
+    trials: int
+    seed: int
+    pause_s: tuple[float, float] = (1.0, 15.0)
+    only_trial: int | None = None  # replay this one trial
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    subject: str
+    trial: int
+    fault: Fault | None
+    what: str
+    outcome: Outcome
+    recovered: bool
+    leaked: list[str]
+    first_violation: str | None
+    runs: list[str]  # run directories, relative to the campaign's
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
+
+
+def _worst(outcomes: Sequence[Outcome]) -> Outcome:
+    return max(outcomes, key=_SEVERITY.index, default=Outcome.UNKNOWN)
+
+
+def _outcome(result: RunResult) -> Outcome:
+    runners = [r.outcome for r in result.runners]
+    if result.verdict is Verdict.INVALID:
+        runners.append(Outcome.INVALID)
+    elif result.verdict is Verdict.UNKNOWN:
+        runners.append(Outcome.UNKNOWN)
+    return _worst(runners)
+
+
+class _Trial:
+    """One trial of one subject: its runs, its mounts, its cache."""
+
+    def __init__(
+        self, settings: Settings, spec: TrialPlan, subject: str, context: _Context
+    ) -> None:
+        self.spec = spec
+        self.context = context
+        self.scenario = scenarios.from_mapping(
+            {**settings.scenario.model_dump(), "subject": subject}, f"--subjects {subject}"
+        )
+        # the warm-up and the follow-up are clean: not even the scenario's own failpoints
+        self.clean = self.scenario.model_copy(update={"failpoints": {}})
+        made = subjects.make(subject, self.scenario, template.get(self.scenario.template))
+        self.failpoints = made.failpoints
+        self.root = context.out / f"{_slug(subject)}-{spec.trial:02d}"
+        self.cache = self.root / "cache"
+        self.results: list[RunResult] = []
+
+    def _run(self, faults: RunFaults | None = None) -> RunResult:
+        """A faulted run with ``faults``, else a clean one."""
+        one = Run(
+            self.scenario if faults is not None else self.clean,
+            self.context.backend,
+            self.context.toolchain,
+            self.root / "runs",
+            cache=self.cache,
+            faults=faults or RunFaults(note="clean"),
+        )
+        result = one.execute()
+        self.results.append(result)
+        return result
+
+    def play(self) -> TrialResult:
+        fault = self.spec.fault
+        with mounts.FaultMounts(self.context.registry) as made:
+            if fault is Fault.ENOSPC:
+                made.tmpfs(self.cache, self.spec.size_mb)
+            else:
+                self.cache.mkdir(parents=True)
+            names = scenarios.runner_names(self.scenario.runners)
+            faults = self.spec.run_faults(self.failpoints, names)
+            if fault is Fault.READONLY:
+                self._run()  # a clean run fills the cache
+                faults = RunFaults(cache_read_only=True, note=self.spec.describe(self.failpoints))
+            if fault is Fault.LIAR:
+                views = {r: self.root / "views" / r for r in names}
+                for view in views.values():
+                    made.bindfs(self.cache, view)
+                faults = RunFaults(
+                    cache_views=views, locks_exclude=False, note=self.spec.describe(self.failpoints)
+                )
+            self._run(faults)
+            if fault is Fault.LIAR:
+                made.unmount_all()  # the follow-up sees the cache itself
+            if fault is Fault.ENOSPC:
+                made.resize(self.cache, _ROOMY_MB)
+            follow_up = self._run()
+            leaked = self._leaked()
+            if fault is Fault.ENOSPC:
+                _keep_content(made, self.cache)
+        leaked += [f"mount {p}" for p in self.root.rglob("*") if p.is_dir() and mounts.mounted(p)]
+        violations = [v.message for r in self.results for v in r.violations]
+        return TrialResult(
+            subject=self.scenario.subject,
+            trial=self.spec.trial,
+            fault=fault,
+            what=self.spec.describe(self.failpoints),
+            outcome=_worst([_outcome(r) for r in self.results]),
+            recovered=follow_up.verdict is Verdict.VALID
+            and all(r.outcome is Outcome.VALID for r in follow_up.runners),
+            leaked=leaked,
+            first_violation=violations[0] if violations else None,
+            runs=[
+                str((self.root / "runs" / r.run_id).relative_to(self.context.out))
+                for r in self.results
+            ],
+        )
+
+    def _leaked(self) -> list[str]:
+        scratch = self.cache / SCRATCH_DIR
+        left = []
+        if scratch.is_dir():
+            left = [f"scratch {p.name}" for p in sorted(scratch.iterdir()) if p.is_dir()]
+        for result in self.results:
+            left += self.context.backend.leftovers(self.root / "runs" / result.run_id)
+        return left
+
+
+def _keep_content(made: mounts.FaultMounts, cache: Path) -> None:
+    """Unmount the small file system but keep what the runs left on it, for the record."""
+    with tempfile.TemporaryDirectory(prefix="cachelab-keep-") as keep:
+        kept = Path(keep) / "cache"
+        shutil.copytree(cache, kept, symlinks=True)
+        made.unmount_all()
+        shutil.copytree(kept, cache, symlinks=True, dirs_exist_ok=True)
+
+
+@dataclass(frozen=True)
+class _Context:
+    out: Path
+    backend: Backend
+    toolchain: Toolchain
+    registry: Path  # where fault mounts are recorded until they are gone
+
+
+def run(
+    settings: Settings,
+    backend: Backend,
+    toolchain: Toolchain,
+    runs_dir: Path,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, list[TrialResult]]:
+    """Play the campaign; an interrupted one still writes what it finished."""
+    registry = runs_dir / ".mounts"
+    for leftover in mounts.reap(registry):
+        log(f"removed a fault mount left by an orchestrator that is gone: {leftover}")
+    if any(f in _FS_FAULTS for f in settings.faults) and (why := mounts.available()):
+        raise LabError(f"the faults {', '.join(_FS_FAULTS)} cannot be made here: {why}")
+    if settings.only_trial is not None and not 1 <= settings.only_trial <= settings.trials:
+        raise UsageError(f"--trial {settings.only_trial}: choose 1 to {settings.trials}")
+    names = scenarios.runner_names(settings.scenario.runners)
+    plans = [
+        plan(
+            settings.seed,
+            k,
+            faults=settings.faults,
+            runners=names,
+            build_delay=settings.scenario.build_delay,
+            pause_s=settings.pause_s,
+        )
+        for k in range(1, settings.trials + 1)
+    ]
+    chosen = [p for p in plans if settings.only_trial in (None, p.trial)]
+    out = runs_dir / f"torture-{settings.scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True)
+    context = _Context(out, backend, toolchain, registry)
+    results: list[TrialResult] = []
+    try:
+        for spec in chosen:
+            for subject in settings.subjects:
+                trial = _Trial(settings, spec, subject, context)
+                try:
+                    result = trial.play()
+                except LabError as exc:  # a trial that could not be played is unknown
+                    result = TrialResult(
+                        subject,
+                        spec.trial,
+                        spec.fault,
+                        str(exc),
+                        Outcome.UNKNOWN,
+                        False,
+                        [],
+                        str(exc),
+                        [],
+                    )
+                results.append(result)
+                log(
+                    f"trial {spec.trial} · {subject} · {result.what}: {result.outcome}"
+                    f"{', recovered' if result.recovered else ', NOT recovered'}"
+                    f"{f', leaked {len(result.leaked)}' if result.leaked else ''}"
+                )
+    finally:
+        report = {
+            "scenario": settings.scenario.name,
+            "seed": settings.seed,
+            "backend": backend.name,
+            "subjects": list(settings.subjects),
+            "faults": list(settings.faults),
+            "trials": settings.trials,
+            "replayed": settings.only_trial,
+            "settings": {
+                "build_delay_s": settings.scenario.build_delay,
+                "lock_timeout_s": settings.scenario.lock_timeout,
+                "pause_s": list(settings.pause_s),
+            },
+            "schedule": [asdict(p) for p in chosen],
+            "results": [asdict(r) for r in results],
+        }
+        (out / "campaign.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (out / "campaign.md").write_text(markdown(settings, backend.name, results) + "\n")
+    return out, results
+
+
+def markdown(settings: Settings, backend: str, results: Sequence[TrialResult]) -> str:
+    timeout = settings.scenario.lock_timeout
+    lines = [
+        f"Fault campaign on `{settings.scenario.name}`, seed {settings.seed}, {backend} backend, "
+        f"build delay {settings.scenario.build_delay:g} s, lock timeout "
+        + (f"{timeout:g} s." if timeout else "none."),
+        "",
+        "| trial | subject | fault | outcome | recovered | leaked | first violation |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        first = (r.first_violation or "").replace("|", "\\|")
+        lines.append(
+            f"| {r.trial} | {r.subject} | {r.what} | {r.outcome} | "
+            f"{'yes' if r.recovered else '**no**'} | {len(r.leaked) or ''} | {first} |"
+        )
+    lines.append("")
+    for subject in settings.subjects:
+        mine = [r for r in results if r.subject == subject]
+        counts = {o: sum(r.outcome is o for r in mine) for o in _SEVERITY}
+        summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        recovered = sum(r.recovered for r in mine)
+        leaked = sum(bool(r.leaked) for r in mine)
+        lines.append(
+            f"- {subject}: {summary}; {recovered} of {len(mine)} recovered; {leaked} leaked."
+        )
+    return "\n".join(lines)
+
+
+def exit_code(results: Sequence[TrialResult]) -> int:
+    if any(r.outcome is Outcome.INVALID or r.leaked for r in results):
+        return ExitCode.FAILED
+    if any(r.outcome is Outcome.UNKNOWN for r in results):
+        return ExitCode.UNKNOWN
+    return ExitCode.OK
