@@ -47,3 +47,16 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     """Each runner backend in turn."""
     chosen: Backend = request.getfixturevalue(f"{request.param}_backend")
     return chosen
+
+
+@pytest.fixture
+def can_mount() -> None:
+    """Fault mounts need root and bindfs (`make` installs it). Under CI=true their absence is a
+    failure, as the Docker engine's is."""
+    from lab.nemesis import mounts
+
+    why = mounts.available()
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the fault mounts cannot be made here: {why}")
+        pytest.skip(why)

@@ -10,7 +10,6 @@ import pytest
 
 from lab import scenario
 from lab.campaigns import torture
-from lab.nemesis import mounts
 from lab.nemesis.schedule import Fault
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
@@ -50,10 +49,8 @@ def test_the_unsafe_policy_is_caught(
 
 
 def test_every_fault_on_uv_and_the_reference_builder(
-    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain, can_mount: None
 ) -> None:
-    if mounts.available() is not None:
-        pytest.fail(f"the campaign's mounts: {mounts.available()}")
     faults = tuple(Fault)
     settings = _settings("issue-15380", ("uv", "narrow"), faults, seed=1)
     out, results = torture.run(settings, local_backend, lab_toolchain, tmp_path, lambda _m: None)

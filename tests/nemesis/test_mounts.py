@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,8 @@ pytestmark = pytest.mark.integration  # mounts need root and bindfs; `make` inst
 
 
 @pytest.fixture(autouse=True)
-def _can_mount() -> None:
-    why = mounts.available()
-    if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the fault mounts cannot be made: {why}")
-        pytest.skip(why)
+def _mounts(can_mount: None) -> None:
+    """Every test here makes mounts."""
 
 
 def test_a_small_file_system_fills_up_and_grows_back(tmp_path: Path) -> None:
