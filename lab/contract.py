@@ -35,7 +35,7 @@ class Op(enum.StrEnum):
     PUBLISH = "publish"  # what became of a finished build (see the publish phases)
     INSTALL = "install"  # installing the wheel into the runner's venv: start, end
     SWEEP = "sweep"  # a scratch dir of a dead builder was removed
-    BUILDER = "builder"  # the reference builder gave up: failed
+    BUILDER = "builder"  # the reference builder: warned (it went on), failed (it gave up)
     FACTS = "facts"  # the lab's probe reports what a runner's venv holds: reported
     FAULT = "fault"  # a fault struck on purpose (a failpoint, the nemesis): struck
     SCRATCH = "scratch"  # the reference builder's private build dir: start (made), end (removed)
@@ -55,14 +55,16 @@ class Phase(enum.StrEnum):
     HIT = "hit"
     MISS = "miss"
     # publish outcomes: ours moved into place; ours replaced an invalid one; ours dropped for
-    # a valid one already there; ours kept (the published one lacks our tree's side effects);
-    # written in place with no rename (the unsafe `none` policy)
+    # a valid one already there; ours not published, as the entry lock was not had within the
+    # lock timeout (in both, we installed ours all the same); written in place with no rename
+    # (the unsafe `none` policy)
     PUBLISHED = "published"
     REPLACED = "replaced"
     DROPPED = "dropped"
-    KEPT_OWN = "kept-own"
+    UNPUBLISHED = "unpublished"
     IN_PLACE = "in-place"
     REMOVED = "removed"
+    WARNED = "warned"
     FAILED = "failed"
     REPORTED = "reported"
     STRUCK = "struck"
@@ -103,8 +105,8 @@ class Failpoint(enum.StrEnum):
     LOCK_ACQUIRED = "lock-acquired"  # just after a lock was acquired
     ENV_CREATE = "env-create"  # while pip installs a new build environment's requirements
     MID_BUILD = "mid-build"  # the build env is ready, the backend's build hook comes next
-    BEFORE_PUBLISH = "before-publish"  # built; the publish (rename, or in-place manifest) next
-    AFTER_PUBLISH = "after-publish"  # published; the install comes next
+    BEFORE_PUBLISH = "before-publish"  # built and installed; the publish (rename or manifest) next
+    AFTER_PUBLISH = "after-publish"  # published; only the report comes next
     MID_INSTALL = "mid-install"  # the target venv exists, the wheel is installed next
 
 
@@ -126,6 +128,9 @@ ENTRY_MANIFEST = "entry.json"
 ENTRY_LOCK = ".lock"
 ENV_MANIFEST = "env.json"  # in envs-v1/<env>/
 SCRATCH_ALIVE = ".alive"  # tmp/<id>.alive: locked while the scratch dir's owner lives
+# ... and touched every heartbeat; a sweeper takes a scratch dir only after the grace
+SCRATCH_HEARTBEAT_S = 1.0
+SCRATCH_GRACE_S = 5.0
 # The lock file inside a source tree, and the history keys of tree locks:
 # tree/<device>:<inode> of the physical tree.
 TREE_LOCK_NAME = ".cachelab-tree.lock"

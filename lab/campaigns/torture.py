@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lab import scenario as scenarios
 from lab import subjects, template
-from lab.contract import SCRATCH_DIR
+from lab.contract import SCRATCH_DIR, SCRATCH_GRACE_S
 from lab.errors import LabError, UsageError
 from lab.nemesis import RunFaults, mounts
 from lab.nemesis.schedule import Fault, TrialPlan, plan
@@ -135,7 +135,10 @@ class _Trial:
                 faults = RunFaults(
                     cache_views=views, locks_exclude=False, note=self.spec.describe(self.failpoints)
                 )
-            self._run(faults)
+            faulted = self._run(faults)
+            if any(r.rc is None or not 0 <= r.rc <= 128 for r in faulted.runners):
+                # a killed builder's scratch dir is a sweeper's once its heartbeat is old
+                time.sleep(SCRATCH_GRACE_S + 0.5)
             if fault is Fault.LIAR:
                 made.unmount_all()  # the follow-up sees the cache itself
             if fault is Fault.ENOSPC:

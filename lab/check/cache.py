@@ -7,7 +7,7 @@ Work in progress is not judged: the reference builder's scratch dirs and tempora
 - every unpacked wheel (a directory holding ``*.dist-info/RECORD``) still has those files;
 - every reference-builder entry's manifest agrees with its wheel, and the wheel is the one
   the history says was published there (the digest in the publish event);
-- no private build dir is left where every runner exited by itself.
+- no private build dir that this run made is left where every runner exited by itself.
 
 Layout-independent except for the contract's names: uv's cache is judged by its wheels and
 archives, the reference builder's by those and its manifests.
@@ -15,61 +15,17 @@ archives, the reference builder's by those and its manifests.
 
 from __future__ import annotations
 
-import base64
-import csv
 import hashlib
-import io
 import json
-import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord
 from lab.contract import ENTRY_MANIFEST, SCRATCH_DIR, Op, Phase
+from lab.refbuilder import record_hash_matches, record_rows, wheel_problem
 
-_UNSIGNED = (".dist-info/RECORD", ".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")
 _AT_FINAL = (Phase.PUBLISHED, Phase.REPLACED, Phase.IN_PLACE)
-
-
-def _record_hash(algorithm_and_digest: str, data: bytes) -> bool:
-    algorithm, _, digest = algorithm_and_digest.partition("=")
-    try:
-        h = hashlib.new(algorithm, data)
-    except ValueError:
-        return False
-    return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode() == digest
-
-
-def _rows(text: str) -> Iterator[tuple[str, str]]:
-    for row in csv.reader(io.StringIO(text)):
-        if len(row) >= 2:
-            yield row[0], row[1]
-
-
-def wheel_problem(path: Path) -> str | None:
-    """What is wrong with the wheel file at ``path``, or None."""
-    try:
-        with zipfile.ZipFile(path) as whl:
-            bad_member = whl.testzip()
-            if bad_member is not None:
-                return f"member {bad_member} fails its CRC"
-            names = whl.namelist()
-            records = [n for n in names if n.endswith(".dist-info/RECORD") and n.count("/") == 1]
-            if len(records) != 1:
-                return f"{len(records)} RECORD files at the top"
-            listed = dict(_rows(whl.read(records[0]).decode()))
-            for name in names:
-                if name.endswith("/") or name.endswith(_UNSIGNED):
-                    continue
-                if name not in listed:
-                    return f"{name} is not in its RECORD"
-                if listed[name] and not _record_hash(listed[name], whl.read(name)):
-                    return f"{name} does not match its RECORD hash"
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError, KeyError) as exc:
-        return f"not a readable wheel: {exc}"
-    return None
 
 
 def _vendored(dist_info: Path, cache: Path) -> bool:
@@ -88,7 +44,7 @@ def archive_problem(record_file: Path) -> str | None:
     that leave the directory (scripts of an installed environment) are not judged."""
     root = record_file.parent.parent
     try:
-        rows = list(_rows(record_file.read_text()))
+        rows = record_rows(record_file.read_text())
     except (OSError, UnicodeDecodeError) as exc:
         return f"cannot read {record_file.name}: {exc}"
     for name, digest in rows:
@@ -99,7 +55,7 @@ def archive_problem(record_file: Path) -> str | None:
             data = path.read_bytes()
         except OSError:
             return f"{name} is missing"
-        if not _record_hash(digest, data):
+        if not record_hash_matches(digest, data):
             return f"{name} does not match its RECORD hash"
     return None
 
@@ -170,7 +126,13 @@ def _scratch_left(record: RunRecord) -> list[Violation]:
     scratch = record.cache / SCRATCH_DIR
     if not on_their_own or not scratch.is_dir():
         return []  # a killed builder's scratch is the next run's sweep to remove
-    left = sorted(p.name for p in scratch.iterdir() if p.is_dir())
+    # this run's own: an earlier run's killed builder's dir waits for a sweep past its grace
+    made_here = {
+        e.key.removeprefix(f"{SCRATCH_DIR}/")
+        for e in record.events
+        if e.op is Op.SCRATCH and e.phase is Phase.START and e.key
+    }
+    left = sorted(p.name for p in scratch.iterdir() if p.is_dir() and p.name in made_here)
     if not left:
         return []
     return [

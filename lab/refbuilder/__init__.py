@@ -12,10 +12,18 @@ packaging, pip (for build environments), the standard library and ``lab.contract
 from lab.refbuilder._cli import editable_argv
 from lab.refbuilder._errors import BuildError, CacheError, InstallError
 from lab.refbuilder._failpoints import parse as parse_failpoints
-from lab.refbuilder._frontend import Installed, Request, editable_install
+from lab.refbuilder._frontend import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    Installed,
+    Request,
+    editable_install,
+)
 from lab.refbuilder._plan import Freshness, Policy
+from lab.refbuilder._wheel import problem as wheel_problem
+from lab.refbuilder._wheel import record_hash_matches, record_rows
 
 __all__ = [
+    "DEFAULT_LOCK_TIMEOUT_S",
     "BuildError",
     "CacheError",
     "Freshness",
@@ -26,4 +34,7 @@ __all__ = [
     "editable_argv",
     "editable_install",
     "parse_failpoints",
+    "record_hash_matches",
+    "record_rows",
+    "wheel_problem",
 ]

@@ -3,9 +3,11 @@
     python -m lab.refbuilder editable SRC --cache DIR --venv DIR --wheelhouse DIR
         [--policy narrow|wide|none] [--python PY] [--import MODULE] [--runner NAME]
         [--history FILE] [--key-glob GLOB]... [--freshness content|ctime] [--no-tree-lock]
+        [--lock-timeout SECONDS]
     python -m lab.refbuilder sweep --cache DIR
 
-Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments.
+Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments or a pyproject.toml
+that cannot be used.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from pathlib import Path
 from lab.contract import Op, Phase
 from lab.refbuilder import _failpoints
 from lab.refbuilder._cache import Cache
-from lab.refbuilder._errors import BuildError, CacheError, InstallError
+from lab.refbuilder._errors import BuildError, CacheError, InstallError, ProjectError
 from lab.refbuilder._events import Events
-from lab.refbuilder._frontend import Request, editable_install
+from lab.refbuilder._frontend import DEFAULT_LOCK_TIMEOUT_S, Request, editable_install
 from lab.refbuilder._plan import Freshness, Policy
 
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -52,7 +54,19 @@ def editable_argv(request: Request, runner: str, history: Path | None = None) ->
         "--freshness",
         request.freshness.value,
         *([] if request.tree_lock else ["--no-tree-lock"]),
+        "--lock-timeout",
+        f"{request.lock_timeout:g}",
     ]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
 
 
 def _module(text: str) -> str:
@@ -65,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lab.refbuilder",
         description="The reference narrow-lock editable builder.",
-        epilog="Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments.",
+        epilog="Exit codes: 0 installed, 1 the build or install failed, 2 bad arguments or a "
+        "pyproject.toml that cannot be used.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     ed = sub.add_parser("editable", help="build (or reuse) and install SRC in editable mode")
@@ -105,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
         help="content: identical checkouts share entries; ctime: as uv, they do not",
     )
     ed.add_argument(
+        "--lock-timeout",
+        type=_seconds,
+        default=DEFAULT_LOCK_TIMEOUT_S,
+        metavar="SECONDS",
+        help="the longest wait for any lock, then fail naming it "
+        f"(default {DEFAULT_LOCK_TIMEOUT_S:g}, as uv's UV_LOCK_TIMEOUT)",
+    )
+    ed.add_argument(
         "--no-tree-lock",
         dest="tree_lock",
         action="store_false",
@@ -131,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     if args.command == "sweep":
+        if args.cache.exists() and not args.cache.is_dir():
+            print(f"error: --cache {args.cache} is not a directory", file=sys.stderr)
+            return 2
         swept = Cache(args.cache, Events("sweeper")).sweep()
         print(json.dumps({"swept": swept}))
         return 0
@@ -149,9 +175,14 @@ def _command(args: argparse.Namespace) -> int:
         key_globs=tuple(args.key_globs),
         freshness=args.freshness,
         tree_lock=args.tree_lock,
+        lock_timeout=args.lock_timeout,
     )
     try:
         outcome = editable_install(request, events)
+    except ProjectError as exc:  # the input is wrong
+        events.emit(Op.BUILDER, Phase.FAILED, error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (BuildError, CacheError, InstallError) as exc:
         events.emit(Op.BUILDER, Phase.FAILED, error=str(exc))
         print(f"error: {exc}", file=sys.stderr)

@@ -15,7 +15,9 @@ from pathlib import Path
 from lab.contract import ENV_MANIFEST, Failpoint, Op, Phase
 from lab.refbuilder import _failpoints
 from lab.refbuilder._cache import Cache
+from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError
+from lab.refbuilder._tree import file_digest
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,45 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def _files(path: Path) -> dict[str, str]:
+    """Every file of an env, as path -> sha256 (byte code aside: Python rewrites it)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in filenames:
+            file = Path(dirpath) / name
+            if name != ENV_MANIFEST and not file.is_symlink():
+                found[file.relative_to(path).as_posix()] = file_digest(file)
+    return found
+
+
 def _read(path: Path) -> BuildEnv | None:
+    """The env in ``path`` if it is whole: every file it was published with, unchanged. A
+    damaged env is a miss, to be rebuilt and replaced."""
     try:
         meta = json.loads((path / ENV_MANIFEST).read_text())
         env = BuildEnv(path, tuple(meta["requirements"]))
+        files = dict(meta["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return env if env.python.exists() else None
+    if not env.python.exists():
+        return None
+    try:
+        whole = all(file_digest(path / rel) == digest for rel, digest in files.items())
+    except OSError:
+        return None
+    return env if whole else None
 
 
 def _run(cmd: list[str], env_path: Path, while_running: Callable[[], None] | None = None) -> None:
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=die_with_parent,
+        )
     except OSError as exc:  # e.g. --python names no interpreter
         raise CacheError(f"creating the build env {env_path} failed: `{cmd[0]}`: {exc}") from exc
     with proc:
@@ -142,5 +171,5 @@ class BuildEnvs:
             )
         if path != final:
             _relocate_scripts(path, final)
-        manifest = {"key": key, "requirements": list(requirements)}
+        manifest = {"key": key, "requirements": list(requirements), "files": _files(path)}
         (path / ENV_MANIFEST).write_text(json.dumps(manifest))

@@ -7,22 +7,33 @@
 
 Which lock is held when comes from the policy's row in ``_plan.LOCKING``; nothing below
 tests a policy by name.
+
+Whatever the policy, a build is published only once it has proved itself: a sound wheel, and
+installed and imported for the runner that built it. A hit that does not install here is a
+miss. A cache that cannot be written costs the cache, not the install: the builder then builds
+without it (in a private cache it throws away), as pip does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.contract import TREE_LOCK_NAME, Failpoint, LockKind, Op, Phase
-from lab.refbuilder import _failpoints, _install, _tree
+from lab.refbuilder import _failpoints, _install, _project, _tree, _wheel
 from lab.refbuilder._cache import Cache, Entry, LockSpec, read_entry, write_manifest
 from lab.refbuilder._env import BuildEnv, BuildEnvs
+from lab.refbuilder._errors import BuildError, CacheError, InstallError, LockTimeout
 from lab.refbuilder._events import Events
 from lab.refbuilder._hooks import BuildBackend
 from lab.refbuilder._plan import EntryLock, Freshness, Plan, Policy, locking, make_plan
+
+DEFAULT_LOCK_TIMEOUT_S = 300.0  # uv's UV_LOCK_TIMEOUT default
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Request:
     key_globs: tuple[str, ...] = field(default_factory=tuple)
     freshness: Freshness = Freshness.CONTENT
     tree_lock: bool = True  # off only to show what a shared tree does without it
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S  # the longest wait for any lock
 
 
 @dataclass(frozen=True)
@@ -52,26 +64,43 @@ class Installed:
     wheel: str
     side_effects: dict[str, str]
     imported_from: str | None
+    cached: bool = True  # False: the cache could not be written, it was built without it
 
 
 def editable_install(req: Request, events: Events) -> Installed:
-    return _Install(req, events).run()
+    cache = Cache(req.cache.absolute(), events, req.lock_timeout)
+    try:
+        return _Install(req, events, cache).run()
+    except (BuildError, CacheError, InstallError) as exc:
+        why = cache.unwritable(exc)
+        if why is None:
+            raise
+        message = f"the cache {cache.root} cannot be written ({why}): building without it"
+        events.emit(Op.BUILDER, Phase.WARNED, message=message, error=str(exc))
+        print(f"warning: {message}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="cachelab-uncached-") as private:
+        alone = Cache(Path(private), events, req.lock_timeout)
+        return dataclasses.replace(_Install(req, events, alone).run(), cached=False)
 
 
 class _Install:
-    def __init__(self, req: Request, events: Events) -> None:
+    def __init__(self, req: Request, events: Events, cache: Cache) -> None:
         self.req = req
         self.events = events
         self.locking = locking(req.policy, req.tree_lock)
-        self.cache = Cache(req.cache.absolute(), events)
-        self.envs = BuildEnvs(self.cache, req.python, req.wheelhouse, self.locking.atomic)
+        self.cache = cache
+        self.envs = BuildEnvs(cache, req.python, req.wheelhouse, self.locking.atomic)
 
     def run(self) -> Installed:
+        project = _project.read(self.req.source.absolute())
+        keys = project.keys
+        project = dataclasses.replace(
+            project, keys=dataclasses.replace(keys, globs=(*keys.globs, *self.req.key_globs))
+        )
         if self.locking.atomic:
             self.cache.sweep()
-        plan = make_plan(
-            self.req.source, self.cache, self.req.python, self.req.key_globs, self.req.freshness
-        )
+        metadata = self._prepared_metadata(project) if project.keys.metadata else ""
+        plan = make_plan(project, self.cache, self.req.python, self.req.freshness, metadata)
         entry_lock = self.cache.entry_lock(plan.key)
         with self.cache.held(entry_lock if self.locking.entry is EntryLock.WHOLE else None):
             self.events.emit(
@@ -87,8 +116,35 @@ class _Install:
                 Op.LOOKUP, phase, plan.entry_name, revision=plan.revision, reason=reason
             )
             if entry is not None:
-                return self._install(plan, entry, None)
+                try:
+                    return _result(plan, entry, None, self._install(plan, entry))
+                except InstallError as exc:  # never poisoned: build our own instead
+                    reason = f"the entry does not install here: {exc}"
+                    self.events.emit(
+                        Op.LOOKUP,
+                        Phase.MISS,
+                        plan.entry_name,
+                        revision=plan.revision,
+                        reason=reason,
+                    )
             return self._build_and_publish(plan)
+
+    def _prepared_metadata(self, project: _project.Project) -> str:
+        """The metadata the backend would build, as a digest, where the key cannot cover its
+        source; unique where the backend cannot say without building (never reused)."""
+        system = project.system
+        env = self.envs.ensure(system.requires)
+        source = project.path.parent
+        backend = BuildBackend(source, system.backend, system.backend_path, env.python)
+        extra = backend.requires_for_editable()
+        if extra and not set(extra) <= set(env.requirements):
+            env = self.envs.ensure([*env.requirements, *extra])
+            backend = BuildBackend(source, system.backend, system.backend_path, env.python)
+        with tempfile.TemporaryDirectory(prefix="cachelab-metadata-") as out:
+            metadata = backend.prepare_metadata_for_build_editable(Path(out))
+            if metadata is None:
+                return f"unknown:{time.time_ns()}"
+            return _wheel.metadata_digest(metadata.read_bytes())
 
     def _build_and_publish(self, plan: Plan) -> Installed:
         tree_lock = LockSpec(
@@ -108,26 +164,26 @@ class _Install:
                 found = _lookup(plan)[0] if self.locking.tree else None
                 if found is None:
                     built = self._build(plan, env, out)
+                    # proved before it is published: it installs and imports here
+                    imported = self._install(plan, built)
                     _failpoints.hit(Failpoint.BEFORE_PUBLISH, self.events)
-                    outcome, entry = self._publish(plan, built)
+                    outcome, there = self._publish(plan, built)
                     _failpoints.hit(Failpoint.AFTER_PUBLISH, self.events)
             if found is not None:
                 reason = "published by the tree lock's previous holder"
                 self.events.emit(
                     Op.LOOKUP, Phase.HIT, plan.entry_name, revision=plan.revision, reason=reason
                 )
-                return self._install(plan, found, None)
-            # what we put (or found) at the entry's path, for checkers to compare later
+                return _result(plan, found, None, self._install(plan, found))
+            # what is now at the entry's path, for checkers to compare later
             self.events.emit(
                 Op.PUBLISH,
                 outcome,
                 plan.entry_name,
                 revision=plan.revision,
-                wheel=entry.manifest["wheel"],
-                sha256=entry.manifest["sha256"],
+                **({} if there is None else there.digest),
             )
-            # inside the scratch's lifetime: a kept-own wheel lives there
-            return self._install(plan, entry, outcome)
+            return _result(plan, built, outcome, imported)
 
     def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
         system = plan.system
@@ -140,6 +196,11 @@ class _Install:
             backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
         _failpoints.hit(Failpoint.MID_BUILD, self.events)
         wheel = backend.build_editable(out)
+        problem = _wheel.problem(wheel)
+        if problem is not None:
+            raise BuildError(
+                backend.name, "build_editable", plan.source, f"{wheel.name}: {problem}"
+            )
         side_effects = _tree.side_effects(plan.source, before, _tree.snapshot(plan.source))
         self.events.emit(
             Op.BUILD, Phase.END, plan.entry_name, wheel=wheel.name, side_effects=len(side_effects)
@@ -158,24 +219,29 @@ class _Install:
         }
         return Entry(out, manifest)
 
-    def _publish(self, plan: Plan, built: Entry) -> tuple[Phase, Entry]:
+    def _publish(self, plan: Plan, built: Entry) -> tuple[Phase, Entry | None]:
         """Publish our build: write its manifest, then move it into place (taking the entry
-        lock unless the whole install holds it); return what happened and the entry to
-        install. ``none`` built in place: writing the manifest is all its publish."""
+        lock unless the whole install holds it); return what happened and the entry now at
+        the entry's path (None: not known). ``none`` built in place: writing the manifest is
+        all its publish. Ours is installed already, so an entry lock not had in time costs
+        the cache this build, not the install."""
         write_manifest(built.path, built.manifest)
         if not self.locking.atomic:
             return Phase.IN_PLACE, built
         lock = None
         if self.locking.entry is EntryLock.PUBLISH:
             lock = self.cache.entry_lock(plan.key)
-        outcome, existing = self.cache.publish(built.path, plan.entry_dir, read_entry, lock)
-        if existing is None:
-            return outcome, Entry(plan.entry_dir, built.manifest)
-        if _tree.missing_side_effects(plan.source, existing.side_effects):
-            return Phase.KEPT_OWN, built  # valid for the tree that built it, not for ours
-        return outcome, existing
+        try:
+            outcome, existing = self.cache.publish(built.path, plan.entry_dir, read_entry, lock)
+        except LockTimeout as exc:
+            message = f"{plan.entry_name} not published: {exc}"
+            self.events.emit(Op.BUILDER, Phase.WARNED, message=message)
+            print(f"warning: {message}", file=sys.stderr)
+            return Phase.UNPUBLISHED, None
+        return outcome, existing or Entry(plan.entry_dir, built.manifest)
 
-    def _install(self, plan: Plan, entry: Entry, publish: Phase | None) -> Installed:
+    def _install(self, plan: Plan, entry: Entry) -> str | None:
+        """Install ``entry`` into the venv and import the module there; where it came from."""
         name = plan.entry_name
         self.events.emit(Op.INSTALL, Phase.START, name, wheel=entry.manifest["wheel"])
         venv = self.req.venv.absolute()
@@ -185,15 +251,19 @@ class _Install:
         module = self.req.module
         imported = _install.check_import(venv, module) if module else None
         self.events.emit(Op.INSTALL, Phase.END, name, imported_from=imported)
-        return Installed(
-            plan.key,
-            plan.revision,
-            publish is None,
-            publish,
-            str(entry.manifest["wheel"]),
-            entry.side_effects,
-            imported,
-        )
+        return imported
+
+
+def _result(plan: Plan, entry: Entry, publish: Phase | None, imported: str | None) -> Installed:
+    return Installed(
+        plan.key,
+        plan.revision,
+        publish is None,
+        publish,
+        str(entry.manifest["wheel"]),
+        entry.side_effects,
+        imported,
+    )
 
 
 def _lookup(plan: Plan) -> tuple[Entry | None, str]:

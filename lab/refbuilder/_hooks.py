@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyproject_hooks
 
+from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import BuildError
 
 
@@ -25,7 +26,14 @@ def _runner_in(env_bin: Path) -> pyproject_hooks.SubprocessRunner:
         env = {**os.environ, **(extra_environ or {})}
         env["PATH"] = os.pathsep.join([str(env_bin), env.get("PATH", os.defpath)])
         # The backend's output goes to stderr: the builder's stdout stays for its own result.
-        subprocess.run(cmd, cwd=cwd, env=env, stdout=sys.stderr, check=True)
+        subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=sys.stderr,
+            check=True,
+            preexec_fn=die_with_parent,
+        )
 
     return run
 
@@ -70,11 +78,38 @@ class BuildBackend:
                 self.name, hook, self.source, f"the hook exited with {exc.returncode}"
             ) from exc
 
+    def _wrong(self, hook: str, result: object, wanted: str) -> BuildError:
+        return BuildError(self.name, hook, self.source, f"returned {result!r}, not {wanted}")
+
     def requires_for_editable(self) -> list[str]:
-        with self._hook("get_requires_for_build_editable"):
-            return list(self._caller.get_requires_for_build_editable())
+        hook = "get_requires_for_build_editable"
+        with self._hook(hook):
+            requires = self._caller.get_requires_for_build_editable()
+        if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+            raise self._wrong(hook, requires, "a list of requirement strings")
+        return requires
+
+    def prepare_metadata_for_build_editable(self, out: Path) -> Path | None:
+        """The ``METADATA`` the backend would build, or None where it cannot say so without
+        building (no such hook)."""
+        hook = "prepare_metadata_for_build_editable"
+        try:
+            with self._hook(hook):
+                name = self._caller.prepare_metadata_for_build_editable(
+                    str(out), _allow_fallback=False
+                )
+        except BuildError as exc:
+            if isinstance(exc.__cause__, pyproject_hooks.HookMissing):
+                return None
+            raise
+        if not isinstance(name, str) or not (out / name / "METADATA").is_file():
+            raise self._wrong(hook, name, f"a .dist-info directory in {out}")
+        return out / name / "METADATA"
 
     def build_editable(self, out: Path) -> Path:
-        with self._hook("build_editable"):
+        hook = "build_editable"
+        with self._hook(hook):
             name = self._caller.build_editable(str(out))
+        if not isinstance(name, str) or not name.endswith(".whl") or not (out / name).is_file():
+            raise self._wrong(hook, name, f"the name of a wheel it wrote in {out}")
         return out / name

@@ -12,6 +12,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
+from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import InstallError
 
 
@@ -23,6 +24,7 @@ def ensure_venv(venv: Path, python: Path) -> None:
             capture_output=True,
             text=True,
             check=False,
+            preexec_fn=die_with_parent,
         )
         if proc.returncode != 0:
             raise InstallError(f"cannot create the venv {venv}: {proc.stderr.strip()}")
@@ -32,7 +34,11 @@ def install_wheel(wheel: Path, venv: Path) -> None:
     interpreter = venv / "bin" / "python"
     query = "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"
     proc = subprocess.run(
-        [str(interpreter), "-c", query], capture_output=True, text=True, check=False
+        [str(interpreter), "-c", query],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=die_with_parent,
     )
     if proc.returncode != 0:
         raise InstallError(f"cannot read the install scheme of {venv}: {proc.stderr.strip()}")
@@ -55,7 +61,11 @@ def check_import(venv: Path, module: str) -> str:
     """Import ``module`` in the venv; return where it came from."""
     code = f"import {module}; print({module}.__file__)"
     proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=False
+        [str(venv / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=die_with_parent,
     )
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]

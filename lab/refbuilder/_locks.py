@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +15,7 @@ import filelock
 
 from lab.contract import Failpoint, LockKind, Op, Phase
 from lab.refbuilder import _failpoints
-from lab.refbuilder._errors import CacheError
+from lab.refbuilder._errors import CacheError, LockTimeout
 from lab.refbuilder._events import Events
 
 # filelock polls a non-blocking flock; a short interval keeps hand-overs quick.
@@ -23,9 +28,26 @@ def _lock(path: Path) -> filelock.FileLock:
     return filelock.FileLock(path, poll_interval=_POLL_S, fallback_to_soft=False)
 
 
+def _holder_file(path: Path) -> Path:
+    return path.with_name(path.name + ".holder")
+
+
+def _holder(path: Path) -> str:
+    """Who said they held ``path`` last, for a timeout's message (best effort)."""
+    try:
+        holder = json.loads(_holder_file(path).read_text())
+        since = time.strftime("%H:%M:%S", time.localtime(float(holder["since"])))
+        return f"held by {holder['runner']} (pid {holder['pid']} on {holder['host']}) since {since}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its holder unknown"
+
+
 @contextmanager
-def held(path: Path, key: str, kind: LockKind, events: Events) -> Iterator[None]:
-    """Hold the exclusive lock ``path`` and report it."""
+def held(
+    path: Path, key: str, kind: LockKind, events: Events, timeout: float | None = None
+) -> Iterator[None]:
+    """Hold the exclusive lock ``path`` and report it; wait ``timeout`` seconds at most (None:
+    for ever), then LockTimeout names the lock, its kind and who holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock(path)
     events.emit(Op.LOCK, Phase.REQUEST, key, kind=kind, lock=str(path))
@@ -34,10 +56,26 @@ def held(path: Path, key: str, kind: LockKind, events: Events) -> Iterator[None]
             lock.acquire(blocking=False)
         except filelock.Timeout:
             events.emit(Op.LOCK, Phase.WAIT, key, kind=kind, lock=str(path))
-            lock.acquire()
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+    except filelock.Timeout:
+        events.emit(Op.LOCK, Phase.TIMEOUT, key, kind=kind, lock=str(path), timeout_s=timeout)
+        raise LockTimeout(
+            f"timed out after {timeout:g} s waiting for the {kind} lock {path}, {_holder(path)}"
+        ) from None
     except OSError as exc:
         raise CacheError(f"cannot lock {path}: {exc}") from exc
     events.emit(Op.LOCK, Phase.ACQUIRED, key, kind=kind)
+    with contextlib.suppress(OSError):  # who holds it, for a waiter's timeout (best effort)
+        _holder_file(path).write_text(
+            json.dumps(
+                {
+                    "runner": events.runner,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": time.time(),
+                }
+            )
+        )
     try:
         _failpoints.hit(Failpoint.LOCK_ACQUIRED, events, kind)
         yield

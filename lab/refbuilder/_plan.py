@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lab.refbuilder import _tree
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._env import env_key
-from lab.refbuilder._errors import BuildError
+from lab.refbuilder._project import BuildSystem, Project
 
 
 class Policy(enum.StrEnum):
@@ -63,40 +61,6 @@ def locking(policy: Policy, tree_lock: bool = True) -> Locking:
     return row if tree_lock else dataclasses.replace(row, tree=False)
 
 
-# PEP 517's fallback when [build-system] is missing.
-_DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
-_DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
-
-
-@dataclass(frozen=True)
-class BuildSystem:
-    requires: tuple[str, ...]
-    backend: str
-    backend_path: tuple[str, ...] | None = None
-
-
-def read_build_system(source: Path) -> BuildSystem:
-    """``[build-system]`` of the source's pyproject.toml, with PEP 517's fallbacks."""
-    path = source / "pyproject.toml"
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        return BuildSystem(_DEFAULT_REQUIRES, _DEFAULT_BACKEND)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BuildError("?", "read [build-system]", source, f"{path}: {exc}") from exc
-    table = data.get("build-system")
-    if table is None:
-        return BuildSystem(_DEFAULT_REQUIRES, _DEFAULT_BACKEND)
-    backend_path = table.get("backend-path")
-    # Without a backend, PEP 517's fallback backend needs its own requirements too.
-    fallback = () if "build-backend" in table else _DEFAULT_REQUIRES
-    return BuildSystem(
-        requires=tuple(str(r) for r in table.get("requires", fallback)),
-        backend=str(table.get("build-backend", _DEFAULT_BACKEND)),
-        backend_path=tuple(backend_path) if backend_path is not None else None,
-    )
-
-
 @dataclass(frozen=True)
 class Plan:
     """One install's fixed facts: which tree, which backend, which cache entry."""
@@ -113,12 +77,12 @@ class Plan:
 
 
 def make_plan(
-    source: Path, cache: Cache, python: Path, key_globs: tuple[str, ...], freshness: Freshness
+    project: Project, cache: Cache, python: Path, freshness: Freshness, metadata: str
 ) -> Plan:
-    source = source.absolute()
-    system = read_build_system(source)
+    """The plan for ``project``; ``metadata`` is what its backend prepares, where the key
+    must cover it (``KeyInputs.metadata``), else ""."""
+    source = project.path.parent
     key = _tree.path_key(source)
-    revision = _tree.revision(
-        source, env_key(system.requires, python), key_globs, freshness is Freshness.CTIME
-    )
-    return Plan(source, system, key, revision, cache.entry_dir(key, revision))
+    env = env_key(project.system.requires, python)
+    revision = _tree.revision(source, env, project.keys, freshness is Freshness.CTIME, metadata)
+    return Plan(source, project.system, key, revision, cache.entry_dir(key, revision))

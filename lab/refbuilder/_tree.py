@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from lab.contract import TREE_KEY_PREFIX, TREE_LOCK_NAME
+from lab.refbuilder._project import KEY_FILES, KeyInputs
 
-# The default cache-key inputs, as in uv: the files that configure the build.
-KEY_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 # Not the project's content: environments, VCS data, byte code, our own lock.
 # cargo's target/ is its build cache, not something the installed package needs.
 _SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", "target"})
@@ -37,16 +36,44 @@ def tree_key(source: Path) -> str:
     return f"{TREE_KEY_PREFIX}{st.st_dev}:{st.st_ino}"
 
 
-def revision(
-    source: Path, env_key: str, globs: Iterable[str] = (), with_ctimes: bool = False
-) -> str:
-    """A hash of the *content* of the cache-key inputs and of the build environment, so
-    identical checkouts share a revision.
+def _git_state(source: Path) -> str:
+    """The tree's git HEAD commit and tags, read from ``.git`` (no git needed); "" without."""
+    git = source / ".git"
+    if git.is_file():  # a worktree or submodule: "gitdir: <path>"
+        git = (source / git.read_text().partition(":")[2].strip()).resolve()
+    if not git.is_dir():
+        return ""
+    refs: dict[str, str] = {}
+    packed = git / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text().splitlines():
+            digest, _, ref = line.partition(" ")
+            if ref:
+                refs[ref] = digest
+    for path in (git / "refs").rglob("*"):
+        if path.is_file():
+            refs[path.relative_to(git).as_posix()] = path.read_text().strip()
+    head = (git / "HEAD").read_text().strip() if (git / "HEAD").is_file() else ""
+    if head.startswith("ref: "):
+        head = refs.get(head[5:], head)
+    tags = sorted(f"{ref}={digest}" for ref, digest in refs.items() if ref.startswith("refs/tags/"))
+    return "\n".join([head, *tags])
 
-    ``with_ctimes`` adds the inputs' ctimes, as uv's freshness check does: then every
-    checkout is a revision of its own and nothing is reused across checkouts.
+
+def revision(
+    source: Path, env_key: str, inputs: KeyInputs, with_ctimes: bool = False, metadata: str = ""
+) -> str:
+    """A hash of everything a build's result depends on, by *content*, so that identical
+    checkouts share a revision and no other checkout ever does: the cache-key files (the
+    build's configuration and wherever its metadata is read from), the environment variables
+    and the git state the project names, the build environment, and, where its source is not
+    known, the metadata the backend prepares.
+
+    ``with_ctimes`` adds the files' ctimes, as uv's freshness check does: then every checkout
+    is a revision of its own and nothing is reused across checkouts.
     """
     h = hashlib.sha256(f"env:{env_key}\0".encode())
+    globs = inputs.globs
     names = sorted(
         set(KEY_FILES)
         | {p.relative_to(source).as_posix() for g in globs for p in source.glob(g) if p.is_file()}
@@ -58,6 +85,12 @@ def revision(
         if with_ctimes and path.is_file():
             h.update(str(path.stat().st_ctime_ns).encode())
         h.update(b"\0")
+    for var in inputs.env:
+        h.update(f"${var}={os.environ.get(var, '')}\0".encode())
+    if inputs.git:
+        h.update(f"git:{_git_state(source)}\0".encode())
+    if metadata:
+        h.update(f"metadata:{metadata}\0".encode())
     return h.hexdigest()[:16]
 
 

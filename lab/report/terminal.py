@@ -25,6 +25,9 @@ _STATES = {
     (Op.BUILD, Phase.START): "building",
     (Op.BUILD, Phase.END): "built",
     (Op.PUBLISH, Phase.PUBLISHED): "published",
+    (Op.PUBLISH, Phase.DROPPED): "kept the entry already published",
+    (Op.PUBLISH, Phase.UNPUBLISHED): "installed, not published (lock timeout)",
+    (Op.BUILDER, Phase.WARNED): "warned",
     (Op.INSTALL, Phase.START): "installing",
     (Op.FACTS, Phase.REPORTED): "probed its venv",
 }

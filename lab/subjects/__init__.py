@@ -37,7 +37,13 @@ def _uv(version: str | None, scenario: Scenario, template: Template) -> Subject:
 
 def _reference(policy: Policy) -> _Family:
     def make(version: str | None, scenario: Scenario, template: Template) -> Subject:
-        return Reference(policy, template.import_name, scenario.freshness, scenario.tree_lock)
+        return Reference(
+            policy,
+            template.import_name,
+            scenario.freshness,
+            scenario.tree_lock,
+            scenario.lock_timeout,
+        )
 
     return _Family(make)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.contract import parse_event_line
-from lab.refbuilder import Freshness, Policy, Request, editable_argv
+from lab.refbuilder import DEFAULT_LOCK_TIMEOUT_S, Freshness, Policy, Request, editable_argv
 from lab.resources import REFBUILDER, WHEELHOUSE
 from lab.runners.base import Needs, RunnerView
 from lab.subjects.base import Observation
@@ -23,6 +23,7 @@ class Reference:
     module: str  # imported in the venv afterwards
     freshness: Freshness = Freshness.CONTENT
     tree_lock: bool = True
+    lock_timeout: float | None = None  # None: the builder's own default (uv's, 300 s)
     failpoints = True
 
     @property
@@ -48,6 +49,7 @@ class Reference:
             module=self.module,
             freshness=self.freshness,
             tree_lock=self.tree_lock,
+            lock_timeout=self.lock_timeout or DEFAULT_LOCK_TIMEOUT_S,
         )
 
     def argv(self, view: RunnerView, runner: str) -> list[str]:

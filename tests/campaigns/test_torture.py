@@ -60,15 +60,15 @@ def test_every_fault_on_uv_and_the_reference_builder(
         (s, k) for k in range(1, len(faults) + 1) for s in ("uv", "narrow")
     ]
     by = {(r.subject, r.fault): r for r in results}
-    # uv survives every fault; the reference builder's defects (issue 11) may show as
-    # invalid, unrecovered or leaked trials
-    uv = [r for r in results if r.subject == "uv"]
-    assert all(r.recovered and not r.leaked for r in uv), uv
-    # a job that hangs holding the lock: uv gives up after its lock timeout, with a message;
-    # the reference builder (no timeout yet) waits on, beyond the scenario's 3 s
+    # Both survive every fault: nothing invalid, every follow-up valid, nothing left behind.
+    assert all(
+        r.outcome is not Outcome.INVALID and r.recovered and not r.leaked for r in results
+    ), results
+    # A job that hangs holding a lock: both give up after the lock timeout, with a message.
     assert by[("uv", Fault.PAUSE)].outcome is Outcome.FAILED_CLEAN
-    assert by[("narrow", Fault.PAUSE)].outcome is Outcome.INVALID
-    assert "waited" in str(by[("narrow", Fault.PAUSE)].first_violation)
+    assert by[("narrow", Fault.PAUSE)].outcome in (Outcome.FAILED_CLEAN, Outcome.VALID)
+    # A read-only cache costs the reference builder its cache, not its install.
+    assert by[("narrow", Fault.READONLY)].outcome is Outcome.VALID
     assert "| trial | subject | fault |" in (out / "campaign.md").read_text()
 
     # The same seed, trials that do not hang on timing replayed alone: the same outcomes.

@@ -202,6 +202,11 @@ def test_a_failure_ends_in_a_message_or_is_unclean(recorded: Recorded) -> None:
 def test_scratch_left_by_runners_that_exited_is_a_leak(recorded: Recorded) -> None:
     run = recorded("narrow-valid")
     (run.root / "cache" / "tmp" / "0123abcd").mkdir(parents=True)
+    assert check.check(run.root).verdict is Verdict.VALID  # not this run's: a sweep's to take
+    end = _end_of(run, "runner-1")
+    made = {**_scratch("runner-1", Phase.START, Op.SCRATCH, end - 1.0), "key": "tmp/0123abcd"}
+    with (run.root / "history.jsonl").open("a") as f:
+        f.write(json.dumps(made) + "\n")
     assert _kinds(check.check(run.root)) == [Kind.LEAKED_SCRATCH]
     run.rewrite_history(_exit("runner-1", -9))  # killed: the next run's sweep removes it
     assert check.check(run.root).verdict is Verdict.UNKNOWN

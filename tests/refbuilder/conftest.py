@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,3 +56,42 @@ def render(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def wheelhouse(lab_toolchain: Toolchain) -> Path:
     return lab_toolchain.wheelhouse
+
+
+WHEEL = "demo-1.0-py3-none-any.whl"
+
+
+def wheel_bytes(
+    payload: bytes, metadata: bytes = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+) -> bytes:
+    """A small wheel whose one module holds ``payload``: sound, unless ``metadata`` says
+    otherwise than its file name."""
+    members = {
+        "demo.py": payload,
+        "demo-1.0.dist-info/METADATA": metadata,
+        "demo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+        for name, data in members.items()
+    ]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as whl:
+        for name, data in members.items():
+            whl.writestr(name, data)
+        whl.writestr(
+            "demo-1.0.dist-info/RECORD", "\n".join([*record, "demo-1.0.dist-info/RECORD,,"])
+        )
+    return out.getvalue()
+
+
+def write_entry(path: Path, payload: bytes) -> Path:
+    """An entry as the builder publishes one: a sound wheel and its manifest."""
+    from lab.refbuilder._cache import write_manifest
+    from lab.refbuilder._tree import file_digest
+
+    path.mkdir(parents=True)
+    (path / WHEEL).write_bytes(wheel_bytes(payload))
+    size = (path / WHEEL).stat().st_size
+    write_manifest(path, {"wheel": WHEEL, "size": size, "sha256": file_digest(path / WHEEL)})
+    return path

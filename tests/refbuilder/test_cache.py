@@ -1,33 +1,36 @@
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from lab.contract import EDITABLE_BUCKET, SCRATCH_DIR, Op, Phase
+from lab.contract import EDITABLE_BUCKET, SCRATCH_ALIVE, SCRATCH_DIR, SCRATCH_GRACE_S, Op, Phase
 from lab.refbuilder._cache import Cache, read_entry, write_manifest
+from lab.refbuilder._errors import BuildError, CacheError
 from lab.refbuilder._tree import file_digest
-from tests.refbuilder.conftest import RecordedEvents
+from tests.refbuilder.conftest import WHEEL, RecordedEvents, wheel_bytes, write_entry
 
 
 def _entry(path: Path, payload: bytes) -> Path:
-    path.mkdir(parents=True)
-    (path / "w.whl").write_bytes(payload)
-    write_manifest(
-        path, {"wheel": "w.whl", "size": len(payload), "sha256": file_digest(path / "w.whl")}
-    )
-    return path
+    return write_entry(path, payload)
 
 
 def test_an_entry_is_valid_only_when_manifest_and_wheel_agree(tmp_path: Path) -> None:
     good = _entry(tmp_path / "good", b"wheel")
     assert read_entry(good) is not None
     torn = _entry(tmp_path / "torn", b"wheel")
-    (torn / "w.whl").write_bytes(b"whe")  # a partial write
+    (torn / WHEEL).write_bytes((torn / WHEEL).read_bytes()[:50])  # a partial write
     assert read_entry(torn) is None
     assert read_entry(tmp_path / "absent") is None
+    lying = tmp_path / "lying"  # manifest and wheel agree, but the wheel is no wheel
+    lying.mkdir()
+    (lying / WHEEL).write_bytes(b"not a zip")
+    write_manifest(lying, {"wheel": WHEEL, "size": 9, "sha256": file_digest(lying / WHEEL)})
+    assert read_entry(lying) is None
     bad = _entry(tmp_path / "bad", b"wheel")
     (bad / "entry.json").write_text("{")
     assert read_entry(bad) is None
@@ -44,7 +47,7 @@ def test_publish_moves_in_or_drops_ours(tmp_path: Path, events: RecordedEvents) 
         ours = _entry(scratch / "out", b"second")
         outcome, existing = cache.publish(ours, final, read_entry, lock)
     assert outcome is Phase.DROPPED and existing is not None and existing.path == final
-    assert (final / "w.whl").read_bytes() == b"first"  # published entries never change
+    assert (final / WHEEL).read_bytes() == wheel_bytes(b"first")  # published never change
     assert events.phases(Op.LOCK) == [Phase.REQUEST, Phase.ACQUIRED, Phase.RELEASED] * 2
 
 
@@ -53,10 +56,10 @@ def test_an_invalid_entry_is_set_aside_not_rewritten(
 ) -> None:
     cache = Cache(tmp_path, events)
     final = _entry(tmp_path / EDITABLE_BUCKET / "k" / "rev", b"good")
-    (final / "w.whl").write_bytes(b"go")
+    (final / WHEEL).write_bytes(b"go")
     with cache.scratch() as scratch:
         outcome, _ = cache.publish(_entry(scratch / "out", b"fresh"), final, read_entry, None)
-    assert outcome is Phase.REPLACED and (final / "w.whl").read_bytes() == b"fresh"
+    assert outcome is Phase.REPLACED and (final / WHEEL).read_bytes() == wheel_bytes(b"fresh")
     assert (
         list((tmp_path / SCRATCH_DIR).iterdir()) == []
     )  # the stale copy went with the scratch dir
@@ -96,11 +99,32 @@ def test_the_sweeper_removes_only_scratch_of_dead_builders(
         proc.wait()
         time.sleep(0.05)
         assert dead.exists()
-        assert cache.sweep() == [dead.name]  # the kernel dropped its flock
+        assert cache.sweep() == []  # its flock is free, but its heartbeat is still fresh
+        _past_the_grace(dead)
+        assert cache.sweep() == [dead.name]  # lock free, heartbeat old: its builder is gone
         assert not dead.exists() and alive.exists()
     assert events.phases(Op.SWEEP) == [Phase.REMOVED]
     (swept,) = [e for e in events.records if e.op is Op.SWEEP]
     assert swept.key == f"{SCRATCH_DIR}/{dead.name}"
+    assert swept.data["owner"]["runner"] == "holder"  # the marker says whose it was
+
+
+def _past_the_grace(scratch: Path) -> None:
+    """Age a scratch dir and its marker beyond the sweepers' grace."""
+    old = time.time() - SCRATCH_GRACE_S - 1
+    for path in (scratch, scratch.with_name(scratch.name + SCRATCH_ALIVE)):
+        if path.exists():
+            os.utime(path, (old, old))
+
+
+def test_a_dir_without_a_marker_goes_once_it_is_old(tmp_path: Path, events: RecordedEvents) -> None:
+    """What a child that outlived its builder wrote after a sweep took the builder's dir."""
+    orphan = tmp_path / SCRATCH_DIR / "0123"
+    orphan.mkdir(parents=True)
+    cache = Cache(tmp_path, events)
+    assert cache.sweep() == []
+    _past_the_grace(orphan)
+    assert cache.sweep() == ["0123"] and not orphan.exists()
 
 
 _CHURN = """
@@ -130,3 +154,16 @@ def test_sweepers_never_take_a_live_scratch_dir(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert list((tmp_path / SCRATCH_DIR).iterdir()) == []
+
+
+def test_a_full_or_read_only_cache_is_told_from_a_failed_build(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    cache = Cache(tmp_path, events)
+    assert cache.unwritable() is None
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert cache.unwritable(full) == os.strerror(errno.ENOSPC)
+    # a child's failure carries only its message
+    wrapped = CacheError(f"pip exited 1: [Errno 30] {os.strerror(errno.EROFS)}")
+    assert cache.unwritable(wrapped) == os.strerror(errno.EROFS)
+    assert cache.unwritable(BuildError("setuptools", "build_editable", tmp_path, "bad")) is None

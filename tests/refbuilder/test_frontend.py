@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from lab.contract import EDITABLE_BUCKET, SCRATCH_DIR, Event, LockKind, Op, Phase, parse_event_line
+from lab.contract import (
+    EDITABLE_BUCKET,
+    SCRATCH_DIR,
+    SCRATCH_GRACE_S,
+    Event,
+    LockKind,
+    Op,
+    Phase,
+    parse_event_line,
+)
 from lab.refbuilder import BuildError, Installed, Policy, Request, editable_argv, editable_install
 from lab.refbuilder._tree import path_key
 from lab.toolchain import Toolchain
@@ -79,7 +88,8 @@ def test_in_tree_side_effects_force_a_rebuild_in_a_fresh_checkout(
     assert "lacks the build's side effects: src/inplace_demo/_generated.py" in str(
         lookup[0].data["reason"]
     )
-    assert not second.hit and second.publish is Phase.KEPT_OWN
+    # it built its own and installed that; the published entry stays the first checkout's
+    assert not second.hit and second.publish is Phase.DROPPED
     assert second.imported_from is not None  # rebuilt, so it imports: never a broken install
     # the same checkout again: now its tree has what the kept entry needs, or its own
     third = editable_install(
@@ -180,7 +190,10 @@ def test_sigkill_mid_build_leaves_no_entry_and_the_next_run_sweeps(
     assert not [p for p in entry_dir.glob("*") if p.is_dir()]  # no entry, not even a partial one
     leftovers = [p for p in (cache / SCRATCH_DIR).iterdir() if p.is_dir()]
     assert len(leftovers) == 1
-    # any next run on this cache sweeps the dead builder's scratch first
+    # any next run on this cache, once the dead builder's heartbeat is old, sweeps its scratch
+    old = time.time() - SCRATCH_GRACE_S - 1
+    for path in (cache / SCRATCH_DIR).iterdir():
+        os.utime(path, (old, old))
     quick = render("quick", "inplace")
     editable_install(
         Request(
@@ -208,8 +221,9 @@ def test_the_command_line(tmp_path: Path, render: Callable[..., Path], wheelhous
     records = [Event.from_json(line) for line in history.read_text().splitlines()]
     assert {r.runner for r in records} == {"r1"}
     ops = [(r.op, r.phase) for r in records]
-    # the install ends it, and its scratch dir went with it (made and removed by itself)
-    assert ops[-2:] == [(Op.INSTALL, Phase.END), (Op.SCRATCH, Phase.END)]
+    # installed and imported before it was published; its scratch dir went with it
+    assert ops.index((Op.INSTALL, Phase.END)) < ops.index((Op.PUBLISH, Phase.PUBLISHED))
+    assert ops[-1] == (Op.SCRATCH, Phase.END)
     assert ops.count((Op.SCRATCH, Phase.START)) == ops.count((Op.SCRATCH, Phase.END))
     # every event on stderr is a contract line, the same as in the history
     on_stderr = [parse_event_line(line) for line in proc.stderr.splitlines()]
@@ -267,5 +281,5 @@ def test_a_fresh_maturin_checkout_never_gets_a_stale_or_missing_module(
     second, printed = install("v2")
     # rebuilt here (never a hit without the module); the build is reproducible, so the
     # published entry fits this tree again and ours is dropped, else ours is installed
-    assert not second.hit and second.publish in ("dropped", "kept-own")
+    assert not second.hit and second.publish is Phase.DROPPED
     assert printed == f"{src / so} 5"  # it imports and calls into Rust

@@ -19,6 +19,7 @@ from lab.contract import EDITABLE_BUCKET, SCRATCH_DIR
 from lab.refbuilder._cache import Cache, read_entry, write_manifest
 from lab.refbuilder._events import Events
 from lab.refbuilder._tree import file_digest
+from tests.refbuilder.conftest import WHEEL, wheel_bytes, write_entry
 
 _CTX = multiprocessing.get_context("fork")
 
@@ -34,10 +35,9 @@ def _publisher(root: str, index: int, delay: float, barrier: Any, out: Any) -> N
         built = scratch / "out"
         built.mkdir()
         payload = f"wheel of publisher {index}".encode() * 100
-        (built / "w.whl").write_bytes(payload)
-        write_manifest(
-            built, {"wheel": "w.whl", "size": len(payload), "sha256": file_digest(built / "w.whl")}
-        )
+        (built / WHEEL).write_bytes(wheel_bytes(payload))
+        size = (built / WHEEL).stat().st_size
+        write_manifest(built, {"wheel": WHEEL, "size": size, "sha256": file_digest(built / WHEEL)})
         barrier.wait()
         time.sleep(delay)
         outcome, _ = cache.publish(built, final, read_entry, cache.entry_lock("k"))
@@ -56,13 +56,9 @@ def test_racing_publishers_leave_one_valid_entry_that_everyone_uses(
     with tempfile.TemporaryDirectory() as root:
         final = Path(root) / "cache" / EDITABLE_BUCKET / "k" / "rev"
         if stale != "none":  # an earlier entry: a torn one (crash mid-write) or a valid one
-            final.mkdir(parents=True)
-            (final / "w.whl").write_bytes(b"earlier")
-            write_manifest(
-                final, {"wheel": "w.whl", "size": 7, "sha256": file_digest(final / "w.whl")}
-            )
+            write_entry(final, b"earlier")
             if stale == "torn":
-                (final / "w.whl").write_bytes(b"earl")
+                (final / WHEEL).write_bytes(b"earl")
         barrier, out = _CTX.Barrier(len(delays)), _CTX.Queue()
         procs = [
             _CTX.Process(target=_publisher, args=(root, i, d, barrier, out))

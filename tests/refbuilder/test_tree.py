@@ -3,8 +3,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from lab.contract import TREE_LOCK_NAME
 from lab.refbuilder import _tree
+from lab.refbuilder._project import KeyInputs
+
+NONE = KeyInputs()
 
 
 def _project(path: Path, pyproject: str = "[project]\nname = 'x'\n") -> Path:
@@ -17,31 +22,33 @@ def _project(path: Path, pyproject: str = "[project]\nname = 'x'\n") -> Path:
 def test_identical_checkouts_share_a_revision(tmp_path: Path) -> None:
     a, b = _project(tmp_path / "a"), _project(tmp_path / "b")
     os.utime(b / "pyproject.toml", (0, 0))  # times differ, content does not
-    assert _tree.revision(a, "env") == _tree.revision(b, "env")
+    assert _tree.revision(a, "env", NONE) == _tree.revision(b, "env", NONE)
 
 
 def test_content_env_and_globs_change_the_revision(tmp_path: Path) -> None:
     a = _project(tmp_path / "a")
     b = _project(tmp_path / "b", "[project]\nname = 'y'\n")
-    assert _tree.revision(a, "env") != _tree.revision(b, "env")
-    assert _tree.revision(a, "env") != _tree.revision(a, "other-env")
-    before = _tree.revision(a, "env", ["*.py"])
+    assert _tree.revision(a, "env", NONE) != _tree.revision(b, "env", NONE)
+    assert _tree.revision(a, "env", NONE) != _tree.revision(a, "other-env", NONE)
+    before = _tree.revision(a, "env", KeyInputs(globs=("*.py",)))
     (a / "x.py").write_text("print(2)\n")
-    assert _tree.revision(a, "env", ["*.py"]) != before
-    assert _tree.revision(a, "env") == _tree.revision(a, "env")  # x.py is no input by default
+    assert _tree.revision(a, "env", KeyInputs(globs=("*.py",))) != before
+    assert _tree.revision(a, "env", NONE) == _tree.revision(
+        a, "env", NONE
+    )  # x.py is no input by default
 
 
 def test_a_new_setup_py_changes_the_revision(tmp_path: Path) -> None:
     a = _project(tmp_path / "a")
-    before = _tree.revision(a, "env")
+    before = _tree.revision(a, "env", NONE)
     (a / "setup.py").write_text("")
-    assert _tree.revision(a, "env") != before
+    assert _tree.revision(a, "env", NONE) != before
 
 
 def test_ctime_freshness_gives_every_checkout_its_own_revision(tmp_path: Path) -> None:
     a, b = _project(tmp_path / "a"), _project(tmp_path / "b")
     os.utime(b / "pyproject.toml", (1, 1))  # touches the ctime too
-    assert _tree.revision(a, "e", with_ctimes=True) != _tree.revision(b, "e", with_ctimes=True)
+    assert _tree.revision(a, "e", NONE, with_ctimes=True) != _tree.revision(b, "e", NONE, True)
 
 
 def test_the_key_is_the_path(tmp_path: Path) -> None:
@@ -69,3 +76,22 @@ def test_missing_side_effects(tmp_path: Path) -> None:
     assert _tree.missing_side_effects(a, expected) == ["other.so"]
     (a / "gen.so").write_bytes(b"two")
     assert _tree.missing_side_effects(a, expected) == ["gen.so", "other.so"]
+
+
+def test_env_vars_git_and_metadata_join_the_revision_where_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = _project(tmp_path / "a")
+    monkeypatch.setenv("CACHELAB_TEST_FLAVOUR", "one")
+    by_env = _tree.revision(a, "e", KeyInputs(env=("CACHELAB_TEST_FLAVOUR",)))
+    monkeypatch.setenv("CACHELAB_TEST_FLAVOUR", "two")
+    assert _tree.revision(a, "e", KeyInputs(env=("CACHELAB_TEST_FLAVOUR",))) != by_env
+    git = KeyInputs(git=True)
+    (a / ".git" / "refs" / "heads").mkdir(parents=True)
+    (a / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (a / ".git" / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    first = _tree.revision(a, "e", git)
+    (a / ".git" / "refs" / "tags").mkdir()
+    (a / ".git" / "refs" / "tags" / "v1.0").write_text("a" * 40 + "\n")
+    assert _tree.revision(a, "e", git) != first  # a new tag: a new version
+    assert _tree.revision(a, "e", NONE, metadata="x") != _tree.revision(a, "e", NONE, metadata="y")
