@@ -91,10 +91,24 @@ def read_entry(path: Path) -> Entry | None:
     return Entry(path, manifest) if _wheel.problem(wheel) is None else None
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, keeping its mode. A write that fails (a full disk
+    reports no file name) names the path."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        if path.exists():
+            shutil.copymode(path, tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise CacheError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    tmp = path / f".{ENTRY_MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path / ENTRY_MANIFEST)
+    data = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_file(path / ENTRY_MANIFEST, data.encode())
 
 
 @dataclass(frozen=True)
@@ -186,8 +200,13 @@ class Cache:
         if alive is None:  # a fresh uuid that nobody else knows
             raise CacheError(f"cannot lock the new scratch marker {pending}")
         owner = {"runner": self.events.runner, "pid": os.getpid(), "host": socket.gethostname()}
-        pending.write_text(json.dumps(owner))
-        pending.rename(marker)
+        try:
+            pending.write_text(json.dumps(owner))
+            pending.rename(marker)
+        except OSError as exc:
+            alive.release()
+            pending.unlink(missing_ok=True)
+            raise CacheError(f"cannot make the scratch marker {marker}: {exc.strerror}") from exc
         path = tmp / name
         key = f"{SCRATCH_DIR}/{name}"
         beating = _Heartbeat(marker, self.events)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.contract import ENV_MANIFEST, Failpoint, Op, Phase
 from lab.refbuilder import _failpoints
-from lab.refbuilder._cache import Cache
+from lab.refbuilder._cache import Cache, write_file
 from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError
 from lab.refbuilder._tree import file_digest
@@ -107,7 +107,7 @@ def _relocate_scripts(path: Path, final: Path) -> None:
         with script.open("rb") as f:
             head = f.read(len(old))
         if head == old:
-            script.write_bytes(new + script.read_bytes()[len(old) :])
+            write_file(script, new + script.read_bytes()[len(old) :])
 
 
 class BuildEnvs:
@@ -172,4 +172,4 @@ class BuildEnvs:
         if path != final:
             _relocate_scripts(path, final)
         manifest = {"key": key, "requirements": list(requirements), "files": _files(path)}
-        (path / ENV_MANIFEST).write_text(json.dumps(manifest))
+        write_file(path / ENV_MANIFEST, json.dumps(manifest).encode())

@@ -71,7 +71,7 @@ def editable_install(req: Request, events: Events) -> Installed:
     cache = Cache(req.cache.absolute(), events, req.lock_timeout)
     try:
         return _Install(req, events, cache).run()
-    except (BuildError, CacheError, InstallError) as exc:
+    except (BuildError, CacheError, InstallError, OSError) as exc:
         why = cache.unwritable(exc)
         if why is None:
             raise

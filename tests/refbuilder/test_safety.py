@@ -28,7 +28,8 @@ from lab.contract import (
 )
 from lab.nemesis import mounts
 from lab.refbuilder import Policy, Request, editable_argv, editable_install
-from lab.refbuilder._cache import Cache
+from lab.refbuilder._cache import Cache, write_file
+from lab.refbuilder._errors import CacheError
 from lab.refbuilder._events import Events
 from lab.refbuilder._tree import path_key
 from tests.conftest import FIXTURES
@@ -291,3 +292,15 @@ def test_a_full_disk_names_what_it_was_writing(
     # a cache that cannot be written costs speed, not the install
     assert proc.returncode == 0, proc.stderr
     assert "No space left" in proc.stderr and str(tmp_path / "cache") in proc.stderr
+
+
+def test_a_write_that_fills_the_disk_names_its_file_and_leaves_nothing(
+    tmp_path: Path, can_mount: None
+) -> None:
+    # A write's ENOSPC carries no file name: the cache's writes add it.
+    target = tmp_path / "cache" / "env.json"
+    with mounts.FaultMounts(tmp_path / "registry") as made:
+        made.tmpfs(tmp_path / "cache", 0.02)
+        with pytest.raises(CacheError, match=f"cannot write {target}: No space left"):
+            write_file(target, b"x" * 200_000)
+        assert list(target.parent.iterdir()) == []
