@@ -9,8 +9,9 @@ BACKEND ?= auto
 BENCH_BACKEND ?= local
 ARGS ?=
 # Debian packages the lab uses, installed here when missing (as root): mmdebstrap builds the
-# base image from Debian's packages, bindfs makes the fault campaign's lying-lock mounts.
-DEBIAN_PACKAGES := mmdebstrap bindfs
+# base image from Debian's packages, bindfs makes the fault campaign's lying-lock mounts,
+# chromium and its driver open the HTML reports in the browser test.
+DEBIAN_PACKAGES := mmdebstrap bindfs chromium chromium-driver
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 .PHONY: all setup debian-packages images reproduce test lint typecheck unit matrix bench torture clean distclean
@@ -31,8 +32,9 @@ setup: $(VENV)/.installed
 	$(CACHELAB) setup
 
 debian-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null 2>&1 || echo $$p; done); \
-	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || $(APT_INSTALL) $$missing >/dev/null
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || { $(APT_INSTALL) $$missing >/dev/null; }
 
 # Runner images, rebuilt only when their inputs change. `reproduce` skips them where no
 # Docker engine answers (the local backend needs none); `test` needs them.

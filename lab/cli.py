@@ -6,6 +6,8 @@ import argparse
 import json
 import signal
 import sys
+import time
+import webbrowser
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -16,7 +18,7 @@ from lab import __version__, check, images, run, scenario, subjects, template, t
 from lab.campaigns import bench, matrix, torture
 from lab.errors import BackendUnavailable, LabError, UsageError
 from lab.nemesis.schedule import Fault
-from lab.report import terminal
+from lab.report import html, terminal
 from lab.result import RunResult
 from lab.runners import select
 from lab.runners.docker import DockerBackend
@@ -137,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check_cmd.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="e.g. runs/latest")
     check_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    report_cmd = _command(
+        sub,
+        "report",
+        "render the HTML page of a run, compare, matrix or campaign directory again",
+    )
+    report_cmd.add_argument("directory", type=Path, metavar="DIR", help="e.g. runs/latest")
+    report_cmd.add_argument("--open", action="store_true", help="open the page in a browser")
 
     _command(sub, "setup", "build the offline wheelhouse and install the pinned uv versions")
     imgs = _command(sub, "images", "build the runner images that are missing or out of date")
@@ -288,14 +298,19 @@ def _run(args: argparse.Namespace) -> int:
     )
     console.print(f"backend {backend.name} ({why})")
     results: list[RunResult] = []
+    runs_dir = args.runs_dir
     for resolved in plans:
         names = scenario.runner_names(resolved.runners)
         with terminal.Progress(Console(stderr=True), names) as progress:
-            result = run.execute(resolved, backend, tc, args.runs_dir.resolve(), progress.on_event)
-        terminal.print_result(console, result, str(args.runs_dir / result.run_id))
+            result = run.execute(resolved, backend, tc, runs_dir.resolve(), progress.on_event)
+        terminal.print_result(console, result, str(runs_dir / result.run_id))
         results.append(result)
     if len(results) > 1:
         console.print(terminal.side_by_side(results), style="bold")
+        # A page that draws the runs on one axis, beside them.
+        compared = runs_dir / f"compare-{first.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        page = html.write_compare(compared, [runs_dir / r.run_id for r in results])
+        console.print(f"timelines: {page}")
     if args.json:
         payload: object = (
             results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
@@ -412,6 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "report":
+            page = html.render(args.directory)
+            print(page)
+            if args.open:
+                webbrowser.open(page.resolve().as_uri())
+            return ExitCode.OK
         if args.command == "setup":
             toolchain.ensure(args.lab_dir.resolve(), log=log)
             return ExitCode.OK

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from lab.scenario import Scenario, Topology
     from lab.subjects import Subject
 
+FILENAME = "result.json"
 SERIALIZED_FRACTION = 0.5
 # The version of result.json's format (the events' format is the contract's SCHEMA_VERSION).
 RESULT_SCHEMA = 1

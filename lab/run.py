@@ -25,6 +25,8 @@ from lab.contract import FAILPOINTS_ENV, Clock, Event, Op, Phase, parse_event_li
 from lab.errors import LabError
 from lab.nemesis import RunFaults
 from lab.nemesis.process import ProcessNemesis
+from lab.report import html
+from lab.result import FILENAME as RESULT_FILE
 from lab.result import RunResult, summarize
 from lab.runners.base import Backend, Mount, Needs, RunnerSpec, RunnerView, RunningRunner
 from lab.scenario import Scenario, Topology, runner_names
@@ -33,7 +35,6 @@ from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus
 
 Subscriber = Callable[[Event], None]
-RESULT_FILE = "result.json"
 
 
 def now() -> tuple[float, float]:
@@ -209,6 +210,7 @@ class Run:
                     report=check.check(run_dir.path),
                 )
                 result.save(run_dir.path / RESULT_FILE)
+                html.render_run(run_dir.path)
         if self._failed:
             raise LabError("a subscriber of the run failed: " + "; ".join(self._failed.values()))
         return result

@@ -16,6 +16,7 @@ from pathlib import Path
 from lab import scenario, subjects
 from lab.contract import parse_event_line
 from lab.errors import LabError
+from lab.report import html
 from lab.result import RunResult
 from lab.run import execute
 from lab.runners.base import Backend
@@ -117,6 +118,7 @@ def run(
         }
         (out / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
         (out / "matrix.md").write_text(markdown(cells, backend.name, build_delay) + "\n")
+        html.render_matrix(out)
     return out, cells
 
 

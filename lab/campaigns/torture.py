@@ -30,6 +30,7 @@ from lab.contract import SCRATCH_DIR, SCRATCH_GRACE_S
 from lab.errors import LabError, UsageError
 from lab.nemesis import RunFaults, mounts
 from lab.nemesis.schedule import Fault, TrialPlan, plan
+from lab.report import html
 from lab.result import RunResult
 from lab.run import Run
 from lab.runners.base import Backend
@@ -267,6 +268,7 @@ def run(
         }
         (out / "campaign.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         (out / "campaign.md").write_text(markdown(settings, backend.name, results) + "\n")
+        html.render_campaign(out)
     return out, results
 
 

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,10 @@ def _read(path: Path) -> BuildEnv | None:
     return env if whole else None
 
 
-def _run(cmd: list[str], env_path: Path, while_running: Callable[[], None] | None = None) -> None:
+def _run(
+    what: str, cmd: list[str], env_path: Path, while_running: Callable[[], None] | None = None
+) -> None:
+    """Run ``cmd`` to make the env at ``env_path``; CacheError in one line if it fails."""
     try:
         proc = subprocess.Popen(
             cmd,
@@ -81,9 +85,11 @@ def _run(cmd: list[str], env_path: Path, while_running: Callable[[], None] | Non
             while_running()
         _, stderr = proc.communicate()
     if proc.returncode != 0:
+        sys.stderr.write(stderr)  # all of it for the log; its last line for the message
+        said = [line.strip() for line in stderr.splitlines() if line.strip()]
         raise CacheError(
-            f"creating the build env {env_path} failed: `{' '.join(cmd)}` "
-            f"exited {proc.returncode}:\n{stderr.strip()}"
+            f"creating the build env {env_path} failed: {what} exited {proc.returncode}: "
+            f"{said[-1] if said else 'no message'}"
         )
 
 
@@ -148,11 +154,12 @@ class BuildEnvs:
 
     def _create(self, path: Path, key: str, requirements: Sequence[str], final: Path) -> None:
         """Make the env in ``path``, ready to be renamed to ``final``."""
-        _run([str(self.python), "-m", "venv", "--without-pip", str(path)], path)
+        _run("venv", [str(self.python), "-m", "venv", "--without-pip", str(path)], path)
         if requirements:
             # The builder's pip runs under the new env's interpreter and installs into it, so
             # build envs need no pip of their own (pip's --python does the same).
             _run(
+                f"pip installing {', '.join(requirements)} from {self.wheelhouse}",
                 [
                     str(path / "bin" / "python"),
                     _pip_runner(),

@@ -65,17 +65,20 @@ def held(
     except OSError as exc:
         raise CacheError(f"cannot lock {path}: {exc}") from exc
     events.emit(Op.LOCK, Phase.ACQUIRED, key, kind=kind)
-    with contextlib.suppress(OSError):  # who holds it, for a waiter's timeout (best effort)
-        _holder_file(path).write_text(
-            json.dumps(
-                {
-                    "runner": events.runner,
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "since": time.time(),
-                }
+    # Who holds it, for a waiter's timeout (best effort); not in a source tree, which is the
+    # project's own (the file would show in its `git status`).
+    with contextlib.suppress(OSError):
+        if kind is not LockKind.TREE:
+            _holder_file(path).write_text(
+                json.dumps(
+                    {
+                        "runner": events.runner,
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "since": time.time(),
+                    }
+                )
             )
-        )
     try:
         _failpoints.hit(Failpoint.LOCK_ACQUIRED, events, kind)
         yield

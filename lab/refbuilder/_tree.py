@@ -14,6 +14,14 @@ from lab.refbuilder._project import KEY_FILES, KeyInputs
 # cargo's target/ is its build cache, not something the installed package needs.
 _SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", "target"})
 _SKIP_FILES = frozenset({TREE_LOCK_NAME})
+# Sources of compiled extension modules. An editable install serves a project's Python files
+# from the tree, but what is compiled only as built: a hit must have been built from these.
+_NATIVE_SUFFIXES = frozenset(
+    {".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".pyx", ".pxd", ".pxi", ".rs", ".f90"}
+)
+_NATIVE_NAMES = frozenset({"Cargo.toml", "Cargo.lock", "build.rs", "CMakeLists.txt", "meson.build"})
+# Build outputs, not sources (setuptools' build/ holds object files and copies).
+_NOT_SOURCE_DIRS = _SKIP_DIRS | {"build", "dist"}
 
 Stat = tuple[int, int]  # size, mtime in ns
 
@@ -60,14 +68,27 @@ def _git_state(source: Path) -> str:
     return "\n".join([head, *tags])
 
 
+def native_sources(source: Path) -> list[str]:
+    """The tree's sources of compiled code, relative, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(source):
+        dirnames[:] = [d for d in dirnames if d not in _NOT_SOURCE_DIRS]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name in _NATIVE_NAMES or path.suffix in _NATIVE_SUFFIXES:
+                found.append(path.relative_to(source).as_posix())
+    return sorted(found)
+
+
 def revision(
     source: Path, env_key: str, inputs: KeyInputs, with_ctimes: bool = False, metadata: str = ""
 ) -> str:
-    """A hash of everything a build's result depends on, by *content*, so that identical
-    checkouts share a revision and no other checkout ever does: the cache-key files (the
-    build's configuration and wherever its metadata is read from), the environment variables
-    and the git state the project names, the build environment, and, where its source is not
-    known, the metadata the backend prepares.
+    """A hash of what a build's result depends on, by *content*, so that identical checkouts
+    share a revision and no other checkout ever does: the cache-key files (the build's
+    configuration and wherever its metadata is read from), the sources of compiled code, the
+    environment variables and the git state the project names, the build environment, and,
+    where its source is not known, the metadata the backend prepares. Python files are not in
+    it: an editable install serves them from the tree.
 
     ``with_ctimes`` adds the files' ctimes, as uv's freshness check does: then every checkout
     is a revision of its own and nothing is reused across checkouts.
@@ -77,6 +98,7 @@ def revision(
     names = sorted(
         set(KEY_FILES)
         | {p.relative_to(source).as_posix() for g in globs for p in source.glob(g) if p.is_file()}
+        | set(native_sources(source))
     )
     for name in names:
         path = source / name

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from lab.contract import Event, Op, Phase
 from lab.metrics import is_tree_lock
+from lab.report.html import PAGE
 from lab.result import RunResult
 from lab.vocabulary import RunStatus, Verdict
 
@@ -196,4 +197,8 @@ def print_result(console: Console, result: RunResult, run_path: str) -> None:
     )
     for line in checked(result):
         console.print(line, style=verdict_style, highlight=False, markup=False)
-    console.print(f"run directory: {run_path}", style="dim", highlight=False)
+    console.print(
+        f"run directory: {run_path} (timeline: {run_path}/{PAGE})",
+        style="dim",
+        highlight=False,
+    )

@@ -8,7 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-from lab.contract import EDITABLE_BUCKET, SCRATCH_ALIVE, SCRATCH_DIR, SCRATCH_GRACE_S, Op, Phase
+import pytest
+
+from lab.contract import (
+    EDITABLE_BUCKET,
+    SCRATCH_ALIVE,
+    SCRATCH_DIR,
+    SCRATCH_GRACE_S,
+    SCRATCH_HEARTBEAT_S,
+    Op,
+    Phase,
+)
 from lab.refbuilder._cache import Cache, read_entry, write_manifest
 from lab.refbuilder._errors import BuildError, CacheError
 from lab.refbuilder._tree import file_digest
@@ -49,6 +59,41 @@ def test_publish_moves_in_or_drops_ours(tmp_path: Path, events: RecordedEvents) 
     assert outcome is Phase.DROPPED and existing is not None and existing.path == final
     assert (final / WHEEL).read_bytes() == wheel_bytes(b"first")  # published never change
     assert events.phases(Op.LOCK) == [Phase.REQUEST, Phase.ACQUIRED, Phase.RELEASED] * 2
+
+
+def test_a_publisher_that_wins_under_our_lock_is_kept_and_told(
+    tmp_path: Path, events: RecordedEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where locks do not exclude, another publisher can rename its entry in just before our
+    rename: theirs stays, ours is dropped, and we say the lock did not exclude."""
+    cache = Cache(tmp_path, events)
+    final = tmp_path / EDITABLE_BUCKET / "k" / "rev"
+    rename = Path.rename
+
+    def rename_after_theirs(self: Path, target: Path) -> Path:
+        if Path(target) == final and not final.exists():
+            _entry(final, b"theirs")  # the other publisher, whose lock did not exclude ours
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename_after_theirs)
+    with cache.scratch() as scratch:
+        ours = _entry(scratch / "out", b"ours")
+        outcome, existing = cache.publish(ours, final, read_entry, cache.entry_lock("k"))
+    assert outcome is Phase.DROPPED and existing is not None
+    assert (final / WHEEL).read_bytes() == wheel_bytes(b"theirs")
+    (warned,) = [e for e in events.records if e.phase is Phase.WARNED]
+    assert "did not exclude" in warned.data["message"] and ".lock" in warned.data["message"]
+
+
+def test_a_scratch_marker_swept_while_held_is_told(tmp_path: Path, events: RecordedEvents) -> None:
+    with Cache(tmp_path, events).scratch() as scratch:
+        marker = scratch.with_name(scratch.name + SCRATCH_ALIVE)
+        marker.unlink()  # as a sweeper whose lock did not exclude would
+        deadline = time.monotonic() + 10 * SCRATCH_HEARTBEAT_S
+        while Phase.WARNED not in events.phases(Op.BUILDER) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (warned,) = [e for e in events.records if e.phase is Phase.WARNED]
+    assert str(marker) in warned.data["message"]
 
 
 def test_an_invalid_entry_is_set_aside_not_rewritten(

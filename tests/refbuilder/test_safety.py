@@ -304,3 +304,18 @@ def test_a_write_that_fills_the_disk_names_its_file_and_leaves_nothing(
         with pytest.raises(CacheError, match=f"cannot write {target}: No space left"):
             write_file(target, b"x" * 200_000)
         assert list(target.parent.iterdir()) == []
+
+
+def test_a_build_requirement_the_wheelhouse_lacks_is_named_in_one_line(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "pyproject.toml").write_text(
+        "[build-system]\nrequires = ['no-such-backend-xyz']\nbuild-backend = 'xyz'\n"
+    )
+    proc = _cli(_request(src, tmp_path, wheelhouse, "v1", "x"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: creating the build env") and str(wheelhouse) in last
+    assert last.endswith("No matching distribution found for no-such-backend-xyz")

@@ -95,3 +95,29 @@ def test_env_vars_git_and_metadata_join_the_revision_where_named(
     (a / ".git" / "refs" / "tags" / "v1.0").write_text("a" * 40 + "\n")
     assert _tree.revision(a, "e", git) != first  # a new tag: a new version
     assert _tree.revision(a, "e", NONE, metadata="x") != _tree.revision(a, "e", NONE, metadata="y")
+
+
+@pytest.mark.parametrize(
+    "native", ["src/lib.rs", "Cargo.lock", "build.rs", "pkg/_speedups.c", "pkg/fast.pyx", "x.h"]
+)
+def test_sources_of_compiled_code_change_the_revision(tmp_path: Path, native: str) -> None:
+    # An editable install serves .py files from the tree, but compiled code only as built.
+    src = _project(tmp_path / "a")
+    (src / native).parent.mkdir(parents=True, exist_ok=True)
+    (src / native).write_text("one")
+    before = _tree.revision(src, "env", NONE)
+    (src / native).write_text("two")
+    assert _tree.revision(src, "env", NONE) != before
+    after = _tree.revision(src, "env", NONE)
+    (src / "x.py").write_text("changed = True")  # served from the tree: it does not matter
+    assert _tree.revision(src, "env", NONE) == after
+
+
+def test_build_outputs_are_not_sources(tmp_path: Path) -> None:
+    src = _project(tmp_path / "a")
+    before = _tree.revision(src, "env", NONE)
+    for out in ("build/temp/_speedups.c", "target/debug/build.rs", ".venv/include/x.h"):
+        (src / out).parent.mkdir(parents=True, exist_ok=True)
+        (src / out).write_text("generated")
+    assert _tree.native_sources(src) == []
+    assert _tree.revision(src, "env", NONE) == before
