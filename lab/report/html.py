@@ -80,7 +80,7 @@ def read_run(directory: Path) -> RunPage:
         raise UsageError(f"{path}: not a history of events ({exc})") from None
     result = None
     if (directory / result_file.FILENAME).is_file():
-        result = json.loads((directory / result_file.FILENAME).read_text())
+        result = _read_json(directory / result_file.FILENAME)
     logs = {}
     for log in sorted((directory / "logs").glob("*.log")):
         lines = [
@@ -93,9 +93,19 @@ def read_run(directory: Path) -> RunPage:
 def _write(path: Path, text: str) -> Path:
     """Write the page whole or not at all."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise UsageError(f"{path}: not JSON ({exc})") from None
 
 
 def render_run(directory: Path) -> Path:
@@ -118,7 +128,7 @@ def write_compare(directory: Path, runs: Sequence[Path]) -> Path:
 
 
 def render_compare(directory: Path) -> Path:
-    listed = json.loads((directory / COMPARE_FILE).read_text())["runs"]
+    listed = _read_json(directory / COMPARE_FILE)["runs"]
     pages = [read_run((directory / r).resolve()) for r in listed]
     for p in pages:
         render_run(p.directory)
@@ -134,7 +144,7 @@ def render_compare(directory: Path) -> Path:
 
 
 def render_matrix(directory: Path) -> Path:
-    matrix = json.loads((directory / "matrix.json").read_text())
+    matrix = _read_json(directory / "matrix.json")
     cells = matrix["cells"]
     for cell in cells:
         if cell["run_id"] and (directory / "runs" / cell["run_id"] / history.FILENAME).is_file():
@@ -154,7 +164,7 @@ def render_matrix(directory: Path) -> Path:
 
 
 def render_campaign(directory: Path) -> Path:
-    campaign = json.loads((directory / "campaign.json").read_text())
+    campaign = _read_json(directory / "campaign.json")
     for result in campaign["results"]:
         result["links"] = []
         for run in result["runs"]:
@@ -180,6 +190,12 @@ def render(directory: Path) -> Path:
         raise UsageError(f"{directory}: no such directory")
     for marker, renderer in _KINDS:
         if (directory / marker).is_file():
-            return renderer(directory)
+            try:
+                return renderer(directory)
+            except (KeyError, TypeError, jinja2.UndefinedError) as exc:
+                raise UsageError(
+                    f"{directory}: its {marker} or a file it names lacks {exc} "
+                    "(written by another version of cachelab?)"
+                ) from None
     expected = ", ".join(marker for marker, _ in _KINDS)
     raise UsageError(f"{directory} holds no run, compare, matrix or campaign (none of {expected})")

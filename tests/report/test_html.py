@@ -223,3 +223,21 @@ def test_report_names_a_directory_it_cannot_draw_with_a_usage_error(
     assert main(["report", str(tmp_path)]) == 2
     assert "not a history of events" in capsys.readouterr().err
     assert not (tmp_path / pages.PAGE).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("compare.json", "{not json", "not JSON"),
+        ("matrix.json", "{}", "lacks 'cells'"),
+        ("campaign.json", '{"results": [{}]}', "lacks"),
+    ],
+)
+def test_a_summary_it_cannot_read_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, said: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert name in err and said in err and "Traceback" not in err
+    assert not (tmp_path / pages.PAGE).exists()
