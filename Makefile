@@ -14,7 +14,7 @@ ARGS ?=
 DEBIAN_PACKAGES := mmdebstrap bindfs chromium chromium-driver
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup debian-packages images reproduce test lint typecheck unit matrix bench torture clean distclean
+.PHONY: all setup debian-packages images reproduce test lint typecheck unit matrix bench torture catalog demo clean distclean
 
 all: reproduce
 
@@ -85,3 +85,12 @@ torture: images
 bench: images
 	$(CACHELAB) bench backends
 	$(CACHELAB) bench subjects --backend $(BENCH_BACKEND)
+
+# The bug family, scenario by scenario, with uv 0.8.12 and 0.13.9, pip and the reference
+# builder (exit 1 where a cell is not as its scenario expects).
+catalog: images
+	$(CACHELAB) catalog --backend $(BACKEND)
+
+# A guided tour of cache safety, with pauses (ARGS=--no-pause runs it unattended).
+demo: images
+	$(CACHELAB) demo --backend $(BACKEND) $(ARGS)

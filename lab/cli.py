@@ -14,13 +14,25 @@ from types import FrameType
 
 from rich.console import Console
 
-from lab import __version__, check, images, run, scenario, subjects, template, toolchain
-from lab.campaigns import bench, matrix, torture
+from lab import (
+    __version__,
+    archive,
+    check,
+    demo,
+    images,
+    run,
+    scenario,
+    subjects,
+    template,
+    toolchain,
+)
+from lab.campaigns import bench, catalog, matrix, torture
 from lab.errors import BackendUnavailable, LabError, UsageError
 from lab.nemesis.schedule import Fault
 from lab.report import html, terminal
 from lab.result import RunResult
 from lab.runners import select
+from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.vocabulary import EXIT_CODES_HELP, ExitCode, RunStatus, Verdict
 
@@ -64,7 +76,7 @@ def _subjects_option(parser: argparse.ArgumentParser, default: str | None, what:
         dest="subjects",
         default=default,
         metavar="LIST",
-        help=f"comma-separated subjects: uv, uv@VERSION, narrow, wide, none ({what})",
+        help=f"comma-separated subjects: uv, uv@VERSION, pip, narrow, wide, none ({what})",
     )
 
 
@@ -148,7 +160,17 @@ def _parser() -> argparse.ArgumentParser:
     report_cmd.add_argument("directory", type=Path, metavar="DIR", help="e.g. runs/latest")
     report_cmd.add_argument("--open", action="store_true", help="open the page in a browser")
 
-    _command(sub, "setup", "build the offline wheelhouse and install the pinned uv versions")
+    setup_cmd = _command(
+        sub, "setup", "build the offline wheelhouse and install the pinned uv versions"
+    )
+    setup_cmd.add_argument(
+        "--uv-version",
+        dest="uv_versions",
+        action="append",
+        default=[],
+        metavar="X.Y.Z",
+        help="also install this uv release from the package registry, for uv@X.Y.Z (repeatable)",
+    )
     imgs = _command(sub, "images", "build the runner images that are missing or out of date")
     imgs.add_argument(
         "--if-engine",
@@ -206,6 +228,53 @@ def _parser() -> argparse.ArgumentParser:
         "--pause", default="1-15", metavar="MIN-MAX", help="seconds a paused runner stays paused"
     )
 
+    catalog_cmd = _command(
+        sub,
+        "catalog",
+        "run the catalog of the bug family per subject: expected, observed, ✓ or ✗ "
+        "(exit 1 on a ✗, 3 where a cell cannot run here)",
+    )
+    subjects_default = ",".join(catalog.DEFAULT_SUBJECTS)
+    _subjects_option(catalog_cmd, subjects_default, f"default: {subjects_default}")
+    catalog_cmd.add_argument(
+        "--scenarios",
+        default="",
+        metavar="LIST",
+        help="comma-separated names, or files with [[expect]] (default: all of the lab's)",
+    )
+    catalog_cmd.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field in every scenario, e.g. --set build_delay=1 (repeatable)",
+    )
+    _backend_option(catalog_cmd, "")
+    catalog_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
+    demo_cmd = _command(
+        sub, "demo", "a guided tour of cache safety: a few scenarios, explained, side by side"
+    )
+    demo_cmd.add_argument(
+        "--no-pause", action="store_true", help="run unattended: do not wait for Enter"
+    )
+    demo_cmd.add_argument(
+        "--quick", action="store_true", help="builds of a second at most (for tests)"
+    )
+    _backend_option(demo_cmd, "")
+    demo_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+
+    bundle_cmd = _command(
+        sub,
+        "bundle",
+        "one archive of a run to attach to an upstream issue (no cache, no environment)",
+    )
+    bundle_cmd.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="e.g. runs/latest")
+    bundle_cmd.add_argument(
+        "-o", "--output", type=Path, help="where (default: RUN_DIR.tar.gz beside it)"
+    )
+
     bench_cmd = _command(sub, "bench", "benchmarks, measured side by side in one run")
     bench_cmd.add_argument(
         "suite",
@@ -232,6 +301,13 @@ def _choices(option: str, text: str, allowed: Sequence[str]) -> list[str]:
     return names
 
 
+def _uv_release(version: str) -> str:
+    try:
+        return subjects.uv_release(version)
+    except ValueError as exc:
+        raise UsageError(f"--uv-version: {exc}") from None
+
+
 def _subject_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -248,6 +324,26 @@ def _exit_code(statuses: Sequence[RunStatus | None], verdicts: Sequence[Verdict]
     if RunStatus.TIMEOUT in statuses or Verdict.UNKNOWN in verdicts:
         return ExitCode.UNKNOWN
     return ExitCode.OK
+
+
+def _catalog(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    subject_names = _subject_list(args.subjects)
+    only = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    tc = toolchain.Toolchain(args.lab_dir.resolve())
+    backend, why = select.choose(args.backend, args.base_image)
+    log(f"backend {backend.name} ({why})")
+    out, cells = catalog.run(
+        tc,
+        backend,
+        args.runs_dir.resolve(),
+        subject_names=subject_names,
+        only=only,
+        overrides=args.overrides,
+        log=log,
+    )
+    print((out / "catalog.md").read_text())
+    log(f"saved in {out}; the page: {out / html.PAGE}")
+    return catalog.exit_code(cells)
 
 
 def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
@@ -280,6 +376,45 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # the same cleanup path as Ctrl-C
 
 
+def _run_each(
+    plans: Sequence[scenario.Scenario],
+    backend: Backend,
+    tc: toolchain.Toolchain,
+    runs_dir: Path,
+    console: Console,
+) -> list[RunResult]:
+    """Run each plan in turn with live progress, and print each run's table and verdict."""
+    results = []
+    for resolved in plans:
+        names = scenario.runner_names(resolved.runners)
+        with terminal.Progress(Console(stderr=True), names) as progress:
+            result = run.execute(resolved, backend, tc, runs_dir.resolve(), progress.on_event)
+        terminal.print_result(console, result, str(runs_dir / result.run_id))
+        results.append(result)
+    return results
+
+
+def _demo(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    tc = toolchain.Toolchain(args.lab_dir.resolve())
+    backend, why = select.choose(args.backend, args.base_image)
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(f"backend {backend.name} ({why})")
+
+    def compare(planned: scenario.Scenario, names: Sequence[str]) -> list[RunResult]:
+        each = [planned.with_subject(name) for name in names]
+        return _run_each(each, backend, tc, args.runs_dir, console)
+
+    page = demo.tour(
+        compare,
+        args.runs_dir,
+        pause=not args.no_pause,
+        quick=args.quick,
+        say=lambda text: console.print(text, markup=False),
+    )
+    log(f"the tour's index: {page}")
+    return ExitCode.OK
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run the scenario once per subject (the scenario's own without --subjects)."""
     path = scenario.resolve_path(args.scenario, args.scenarios_dir)
@@ -297,14 +432,8 @@ def _run(args: argparse.Namespace) -> int:
         f"{first.topology.value} at {first.checkout_path}"
     )
     console.print(f"backend {backend.name} ({why})")
-    results: list[RunResult] = []
     runs_dir = args.runs_dir
-    for resolved in plans:
-        names = scenario.runner_names(resolved.runners)
-        with terminal.Progress(Console(stderr=True), names) as progress:
-            result = run.execute(resolved, backend, tc, runs_dir.resolve(), progress.on_event)
-        terminal.print_result(console, result, str(runs_dir / result.run_id))
-        results.append(result)
+    results = _run_each(plans, backend, tc, runs_dir, console)
     if len(results) > 1:
         console.print(terminal.side_by_side(results), style="bold")
         # A page that draws the runs on one axis, beside them.
@@ -434,12 +563,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 webbrowser.open(page.resolve().as_uri())
             return ExitCode.OK
         if args.command == "setup":
-            toolchain.ensure(args.lab_dir.resolve(), log=log)
+            versions = [_uv_release(v) for v in args.uv_versions]  # before anything is made
+            tc = toolchain.ensure(args.lab_dir.resolve(), log=log)
+            for version in versions:
+                toolchain.add_uv(tc, version, log=log)
             return ExitCode.OK
         if args.command == "images":
             return _images(args, log)
         if args.command == "matrix":
             return _matrix(args, log)
+        if args.command == "catalog":
+            return _catalog(args, log)
+        if args.command == "demo":
+            return _demo(args, log)
+        if args.command == "bundle":
+            made = archive.make(args.run_dir, args.output)
+            print(f"{made} ({made.stat().st_size / 1e3:,.0f} kB)")
+            return ExitCode.OK
         if args.command == "bench":
             return _bench(args, log)
         if args.command == "torture":

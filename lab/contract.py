@@ -39,6 +39,7 @@ class Op(enum.StrEnum):
     FACTS = "facts"  # the lab's probe reports what a runner's venv holds: reported
     FAULT = "fault"  # a fault struck on purpose (a failpoint, the nemesis): struck
     SCRATCH = "scratch"  # the reference builder's private build dir: start (made), end (removed)
+    STEP = "step"  # a scenario's step (the lab's, runner "lab"): start, end
 
 
 class Phase(enum.StrEnum):
@@ -68,6 +69,17 @@ class Phase(enum.StrEnum):
     FAILED = "failed"
     REPORTED = "reported"
     STRUCK = "struck"
+
+
+class StepKind(enum.StrEnum):
+    """What one of a scenario's steps does (the ``kind`` of a ``step`` event); steps run one
+    after another on the same cache."""
+
+    RUN = "run"  # every runner (or those named) runs the subject, in parallel
+    DELETE = "delete"  # remove what a glob matches inside each checkout (a build's .so, say)
+    EDIT = "edit"  # render each checkout again with changed parameters (a new version, say)
+    PRUNE = "prune"  # the subject's own cache prune, by a runner of its own
+    CLEAN = "clean"  # the subject's own cache clean, by a runner of its own
 
 
 class LockKind(enum.StrEnum):
@@ -127,6 +139,7 @@ SCRATCH_DIR = "tmp"  # <id>/ and <id>.alive: private build dirs
 ENTRY_MANIFEST = "entry.json"
 ENTRY_LOCK = ".lock"
 ENV_MANIFEST = "env.json"  # in envs-v1/<env>/
+ENV_IN_USE = ".use"  # envs-v1/<env>.use: held shared by every builder using the env
 SCRATCH_ALIVE = ".alive"  # tmp/<id>.alive: locked while the scratch dir's owner lives
 # ... and touched every heartbeat; a sweeper takes a scratch dir only after the grace
 SCRATCH_HEARTBEAT_S = 1.0
@@ -135,6 +148,8 @@ SCRATCH_GRACE_S = 5.0
 # tree/<device>:<inode> of the physical tree.
 TREE_LOCK_NAME = ".cachelab-tree.lock"
 TREE_KEY_PREFIX = "tree/"
+# The runner name of the lab's own events (a scenario's steps).
+LAB_RUNNER = "lab"
 
 _CORE = ("t_mono", "t_wall", "runner", "op", "phase", "key", "node", "clock")
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from lab import metrics
 from lab.check import Report, Unknown, Violation
-from lab.contract import Event
-from lab.vocabulary import Outcome, RunStatus, Verdict
+from lab.contract import Event, Op, Phase, StepKind
+from lab.scenario import runner_names
+from lab.vocabulary import Outcome, RunStatus, Verdict, worst
 
 if TYPE_CHECKING:
     from lab.scenario import Scenario, Topology
@@ -68,6 +69,17 @@ class RunResult:
     unknowns: list[Unknown] = field(default_factory=list)
     schema: int = RESULT_SCHEMA
 
+    @property
+    def outcome(self) -> Outcome:
+        """The run's as a whole: its worst runner's, or worse where the checker found the
+        cache or the locks at fault (the run's own verdict)."""
+        parts = [r.outcome for r in self.runners]
+        if self.verdict is Verdict.INVALID:
+            parts.append(Outcome.INVALID)
+        elif self.verdict is Verdict.UNKNOWN:
+            parts.append(Outcome.UNKNOWN)
+        return worst(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -75,6 +87,17 @@ class RunResult:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         tmp.replace(path)
+
+
+def _last_run_step(events: list[Event]) -> list[Event]:
+    """The events from the last run step on: a run of several steps is measured by its last
+    run step, the one whose runners the checker judges."""
+    starts = [
+        e.t_mono
+        for e in events
+        if e.op is Op.STEP and e.phase is Phase.START and e.data.get("kind") == StepKind.RUN
+    ]
+    return [e for e in events if e.t_mono >= starts[-1]] if starts else events
 
 
 def summarize(
@@ -87,11 +110,14 @@ def summarize(
     subject: Subject,
     report: Report,
 ) -> RunResult:
-    all_spans = metrics.lock_spans(events)
+    events = _last_run_step(events)
+    # The scenario's runners: not a cache step's own runner, nor the lab's step events.
+    names = set(runner_names(scenario.runners))
+    all_spans = [s for s in metrics.lock_spans(events) if s.runner in names]
     # Waits count every lock, the tree lock of a shared tree included. Holds count the cache
     # locks only: a tree lock is held for a whole build by design, and guards one checkout.
     spans = [s for s in all_spans if not metrics.is_tree_lock(s.key)]
-    bounds = metrics.run_bounds(events)
+    bounds = {r: b for r, b in metrics.run_bounds(events).items() if r in names}
     runners = []
     for name, (start, end, rc) in bounds.items():
         runners.append(

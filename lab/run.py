@@ -5,31 +5,44 @@
     result = run.execute()
 
 Everything a run produces stays in ``runs/<id>/``: the resolved scenario, the rendered
-checkouts, the shared cache, one log per runner, ``history.jsonl`` and ``result.json``.
-Interrupts still leave a result and no runner behind.
+checkouts, the shared cache, one log per runner, ``history.jsonl``, ``result.json`` and the
+page that draws them. A scenario's steps (run, delete, edit, prune, clean) are taken in turn
+on the same cache and checkouts. Interrupts still leave a result and no runner behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lab import check, history, identity, nemesis, resources, subjects, template
-from lab.contract import FAILPOINTS_ENV, Clock, Event, Op, Phase, parse_event_line
+from lab import archive, check, history, identity, nemesis, resources, steps, subjects, template
+from lab.contract import (
+    FAILPOINTS_ENV,
+    LAB_RUNNER,
+    Clock,
+    Event,
+    Op,
+    Phase,
+    StepKind,
+    parse_event_line,
+)
 from lab.errors import LabError
-from lab.nemesis import RunFaults
+from lab.nemesis import RunFaults, mounts
 from lab.nemesis.process import ProcessNemesis
 from lab.report import html
 from lab.result import FILENAME as RESULT_FILE
 from lab.result import RunResult, summarize
 from lab.runners.base import Backend, Mount, Needs, RunnerSpec, RunnerView, RunningRunner
-from lab.scenario import Scenario, Topology, runner_names
+from lab.scenario import Scenario, Step, Topology, runner_names
 from lab.subjects import Observation
 from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus
@@ -76,18 +89,20 @@ class _RunnerLog:
     """A runner's output with arrival times, fed by its stdout and stderr readers."""
 
     def __init__(self, path: Path) -> None:
-        self._file: TextIO = path.open("w", encoding="utf-8")
+        # appended to: a scenario's steps run a runner more than once
+        self._file: TextIO = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
+        self._lines = 0
 
     def write(self, t_mono: float, stream: str, line: str) -> bool:
-        """Append one line; True if it is the runner's first."""
+        """Append one line; True if it is the runner's first (in this step)."""
         with self._lock:
             if self._file.closed:  # a reader thread that outlived an interrupted run
                 return False
-            first = self._file.tell() == 0
             self._file.write(f"{t_mono:.6f} {stream} {line}\n")
             self._file.flush()
-            return first
+            self._lines += 1
+            return self._lines == 1
 
     def close(self) -> None:
         with self._lock:
@@ -133,6 +148,14 @@ class Run:
         self._failed: dict[Subscriber, str] = {}
         self._lock = threading.Lock()
         self._executed = False
+        # what _prepare laid out, for the steps that follow
+        self._checkouts: dict[str, str] = {}  # runner -> its checkout's name
+        self._params: dict[str, dict[str, Any]] = {}  # checkout -> its template parameters
+        self._views: dict[str, RunnerView] = {}
+        self._expected: dict[str, identity.Expected] = {}
+        self._found: Mapping[str, Path] = {}
+        self._binaries: frozenset[str] = frozenset()
+        self._deadline = 0.0  # when the scenario's timeout ends the run
         if self._nemesis is not None:
             self.subscribe(self._nemesis)
 
@@ -181,18 +204,43 @@ class Run:
         # error and leaves no run directory.
         found = {name: self.toolchain.resource(name) for name in sorted(needs.resources)}
         self.backend.check()
+        lying = self.scenario.locks == "lie" and not self.faults.cache_views
+        if lying and (why := mounts.available()):
+            raise LabError(f"scenario {self.scenario.name} has locks that lie: {why}")
         run_dir = RunDir.create(self.runs_dir, self.scenario.name)
-        try:
-            specs = self._prepare(run_dir.path, found, needs.binaries)
-        except BaseException:  # incl. Ctrl-C: leave no half-prepared run directory behind
-            shutil.rmtree(run_dir.path, ignore_errors=True)
-            raise
+        with contextlib.ExitStack() as stack:  # the fault mounts of locks that lie, if any
+            try:
+                if lying:
+                    self._lie(stack, run_dir.path)
+                specs = self._prepare(run_dir.path, found, needs.binaries)
+            except BaseException:  # incl. Ctrl-C: leave no half-prepared run directory behind
+                stack.close()
+                shutil.rmtree(run_dir.path, ignore_errors=True)
+                raise
+            return self._execute(run_dir, specs)
+
+    def _lie(self, stack: contextlib.ExitStack, root: Path) -> None:
+        """Give each runner its own FUSE view of the cache, whose locks do not exclude the
+        other views' (the scenario's ``locks = "lie"``); unmounted on every way out."""
+        registry = self.runs_dir / mounts.REGISTRY_DIR
+        mounts.reap(registry)  # what an orchestrator that was killed left mounted
+        made = stack.enter_context(mounts.FaultMounts(registry))
+        # over the campaign's shared cache where there is one (_prepare links it in as cache/)
+        cache = self.shared_cache.resolve() if self.shared_cache else root / "cache"
+        cache.mkdir(exist_ok=True)
+        names = runner_names(self.scenario.runners)
+        views = made.lying_views(cache, root / "views", names)
+        self.faults = dataclasses.replace(
+            self.faults, cache_views=views, locks_exclude=False, note="locks that lie"
+        )
+
+    def _execute(self, run_dir: RunDir, specs: list[RunnerSpec]) -> RunResult:
         run_dir.point_latest()
         with history.HistoryWriter(run_dir.path / history.FILENAME) as writer:
             self._subscribers.insert(0, writer)
             status = RunStatus.FAILED
             try:
-                status = self._run_all(run_dir.run_id, specs)
+                status = self._take_steps(run_dir.path, specs)
             except KeyboardInterrupt:
                 status = RunStatus.INTERRUPTED
                 raise
@@ -223,10 +271,14 @@ class Run:
         (root / "scenario.json").write_text(scenario.model_dump_json(indent=2) + "\n")
         nemesis.save(root / nemesis.FILENAME, self.faults)
         if self.shared_cache is None:
-            (root / "cache").mkdir()
+            (root / "cache").mkdir(exist_ok=True)  # made already where its views lie
         else:  # the checker reads cache/ in the run directory, whatever it is
             (root / "cache").symlink_to(self.shared_cache.resolve())
         (root / "logs").mkdir()
+        told = archive.environment(
+            root / "cache", subject=self.subject.label, backend=self.backend.name
+        )
+        (root / archive.ENVIRONMENT_FILE).write_text(json.dumps(told, indent=2) + "\n")
         names = runner_names(scenario.runners)
         shared = scenario.topology is Topology.SHARED_TREE
         # one physical tree mounted into every runner, or a checkout each
@@ -237,6 +289,7 @@ class Run:
         }
         for checkout, values in params.items():
             self._checkout(root / "checkouts" / checkout, values)
+        self._checkouts, self._params = checkouts, params
         specs, expected = [], {}
         for name in names:
             checkout_path = scenario.checkout_path
@@ -249,7 +302,10 @@ class Run:
             checkout = checkouts[name]
             specs.append(self._spec(name, view, root / "checkouts" / checkout, root))
             expected[name] = identity.expected(self.template, params[checkout], view.src, checkout)
+            self._views[name] = view
         identity.save(root / identity.FILENAME, expected)
+        self._expected = expected
+        self._found, self._binaries = found, binaries
         return specs
 
     def _spec(self, name: str, view: RunnerView, checkout: Path, root: Path) -> RunnerSpec:
@@ -294,14 +350,122 @@ class Run:
         venv.mkdir()
         venv.chmod(0o1777)
 
-    def _run_all(self, run_id: str, specs: list[RunnerSpec]) -> RunStatus:
+    def _take_steps(self, root: Path, specs: list[RunnerSpec]) -> RunStatus:
+        """Take the scenario's steps in turn; the run's status is its last run step's (a
+        timeout or an interrupt ends it at once)."""
+        status = RunStatus.OK
+        beside: list[tuple[RunnerSpec, float]] = []  # a cache step to start within the next run
+        plan = self.scenario.plan
+        # one deadline for the whole run, however many steps it takes
+        self._deadline = time.monotonic() + self.scenario.timeout
+        for index, step in enumerate(plan, start=1):
+            said: dict[str, Any] = {"kind": step.kind, "steps": len(plan)}
+            if len(plan) > 1:
+                self._record(LAB_RUNNER, Observation(Op.STEP, Phase.START, f"step-{index}", said))
+            if step.kind is StepKind.RUN:
+                chosen = [spec for spec in specs if not step.runners or spec.name in step.runners]
+                status = self._run_all(root.name, chosen, beside)
+                beside = []
+                if status is RunStatus.TIMEOUT:
+                    break
+            elif step.kind in (StepKind.DELETE, StepKind.EDIT):
+                try:
+                    said.update(self._change_checkouts(root, step))
+                except steps.StepError as e:
+                    said["error"] = str(e)
+                    self._record(LAB_RUNNER, Observation(Op.STEP, Phase.END, f"step-{index}", said))
+                    raise steps.StepError(
+                        f"scenario {self.scenario.name}, steps[{index}] ({step.kind}): {e}"
+                    ) from None
+            else:
+                cleaner = self._cache_spec(root, step, index)
+                if cleaner is None:
+                    said["skipped"] = f"{self.subject.label} has no cache {step.kind}"
+                elif step.during is not None:
+                    said["runner"] = cleaner.name  # its lane shows when it ran
+                    beside.append((cleaner, step.during))
+                else:
+                    said["runner"] = cleaner.name
+                    if self._run_all(root.name, [cleaner]) is RunStatus.TIMEOUT:
+                        status = RunStatus.TIMEOUT
+                        break
+            if len(plan) > 1:
+                self._record(LAB_RUNNER, Observation(Op.STEP, Phase.END, f"step-{index}", said))
+        return status
+
+    def _change_checkouts(self, root: Path, step: Step) -> dict[str, Any]:
+        """A delete or an edit, in every chosen checkout; what it removed or wrote."""
+        if step.kind is StepKind.EDIT:
+            return {"written": self._edit(root, step)}
+        assert step.path is not None
+        return {
+            "removed": {
+                checkout: steps.delete(root / "checkouts" / checkout, step.path)
+                for checkout in self._chosen_checkouts(step)
+            }
+        }
+
+    def _chosen_checkouts(self, step: Step) -> list[str]:
+        return list(
+            dict.fromkeys(
+                c for r, c in self._checkouts.items() if not step.runners or r in step.runners
+            )
+        )
+
+    def _edit(self, root: Path, step: Step) -> dict[str, list[str]]:
+        """Render the chosen checkouts again with the step's parameters; what each runner must
+        find from now on changes with them (``expected.json``)."""
+        written = {}
+        for checkout in self._chosen_checkouts(step):
+            params = dict(self._params[checkout])
+            for name, value in step.set.items():
+                params[name] = list(value) if name == "dependencies" else value
+            written[checkout] = steps.edit(self.template, root / "checkouts" / checkout, params)
+            self._params[checkout] = params
+        for runner, checkout in self._checkouts.items():
+            view = self._views[runner]
+            self._expected[runner] = identity.expected(
+                self.template, self._params[checkout], view.src, checkout
+            )
+        identity.save(root / identity.FILENAME, self._expected)
+        return written
+
+    def _cache_spec(self, root: Path, step: Step, index: int) -> RunnerSpec | None:
+        """A runner of its own that runs the subject's cache prune or clean on the shared
+        cache, as another CI job would; None where the subject has no such command."""
+        name = f"cache-{step.kind}-{index}"
+        view = self.backend.view(
+            root, name, self.scenario.checkout_path, self._found, self._binaries
+        )
+        argv = self.subject.cache_argv(step.kind, view)
+        if argv is None:
+            return None
+        checkout = root / "checkouts" / f".{name}"  # it builds nothing: an empty checkout
+        checkout.mkdir(parents=True)
+        for sub in ("tmp", "home"):
+            (root / "runners" / name / sub).mkdir(parents=True)
+        spec = self._spec(name, view, checkout, root)
+        return dataclasses.replace(spec, argv=argv)
+
+    def _run_all(
+        self,
+        run_id: str,
+        specs: list[RunnerSpec],
+        beside: Sequence[tuple[RunnerSpec, float]] = (),
+    ) -> RunStatus:
+        """Run ``specs`` together (and ``beside``, each so many seconds after the start);
+        the status counts ``specs`` only."""
         logs: list[_RunnerLog] = []
+        starts = [
+            (spec, i * self.scenario.stagger + self.faults.start_delays.get(spec.name, 0.0))
+            for i, spec in enumerate(specs)
+        ]
+        starts = sorted([*starts, *beside], key=lambda item: item[1])
         try:
             with self.backend.session(run_id) as session:
                 handles: dict[str, RunningRunner] = {}
                 started = time.monotonic()
-                for i, spec in enumerate(specs):
-                    delay = i * self.scenario.stagger + self.faults.start_delays.get(spec.name, 0.0)
+                for spec, delay in starts:
                     time.sleep(max(0.0, started + delay - time.monotonic()))
                     assert spec.log_path is not None
                     log = _RunnerLog(spec.log_path)
@@ -311,13 +475,17 @@ class Run:
                     if self._nemesis is not None:
                         self._nemesis.start(spec.name, handles[spec.name], self._record)
                 try:
-                    return self._wait_all(handles)
+                    codes = self._wait_all(handles)
                 finally:
                     if self._nemesis is not None:
                         self._nemesis.stop()  # a paused runner goes on, so that it can stop
         finally:
             for log in logs:
                 log.close()
+        if codes is None:
+            return RunStatus.TIMEOUT
+        measured = [codes.get(spec.name) for spec in specs]
+        return RunStatus.OK if all(rc == 0 for rc in measured) else RunStatus.FAILED
 
     def _reader(self, runner: str, log: _RunnerLog) -> Callable[[str, str], None]:
         """The line callback of one runner: log every line, publish what it tells."""
@@ -339,8 +507,9 @@ class Run:
 
         return on_line
 
-    def _wait_all(self, handles: dict[str, RunningRunner]) -> RunStatus:
-        """Wait for every runner; each exit is recorded by its own thread as it happens."""
+    def _wait_all(self, handles: dict[str, RunningRunner]) -> dict[str, int | None] | None:
+        """Wait for every runner; each exit is recorded by its own thread as it happens.
+        Their exit codes, or None where the scenario's timeout ended them."""
         codes: dict[str, int | None] = {}
 
         def wait_one(name: str, handle: RunningRunner) -> None:
@@ -353,18 +522,17 @@ class Run:
         ]
         for waiter in waiters:
             waiter.start()
-        deadline = time.monotonic() + self.scenario.timeout
         while any(w.is_alive() for w in waiters):
-            if time.monotonic() > deadline:
+            if time.monotonic() > self._deadline:
                 for name, handle in handles.items():
                     if name not in codes:
                         handle.kill()
                 for waiter in waiters:
                     waiter.join()
-                return RunStatus.TIMEOUT
+                return None
             for waiter in waiters:
                 waiter.join(timeout=0.1)  # short joins keep Ctrl-C responsive
-        return RunStatus.OK if all(rc == 0 for rc in codes.values()) else RunStatus.FAILED
+        return codes
 
 
 def execute(

@@ -14,20 +14,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import (
     AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from lab import data, subjects, template, toolchain
+from lab.contract import StepKind
 from lab.errors import ScenarioError
 from lab.refbuilder import Freshness, parse_failpoints
+from lab.vocabulary import Outcome
 
 _PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 # Top-level directories a checkout may not shadow: the system's, and /cache, where containers
@@ -70,6 +74,124 @@ class Topology(StrEnum):
     SHARED_TREE = "shared-tree"  # one checkout mounted into every runner (uv #13703)
 
 
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: StepKind
+    # Whose checkouts (delete, edit) or which runners (run); empty: all of them.
+    runners: tuple[str, ...] = ()
+    # delete: a glob relative to the checkout, e.g. "src/**/*.so"; it cannot leave the checkout.
+    path: str | None = None
+    # edit: template parameters to render with from now on, e.g. {version = "2.0"}.
+    set: dict[str, Any] = Field(default_factory=dict)
+    # prune, clean: start this many seconds into the next run step, beside its runners
+    # (None: on its own, between steps).
+    during: float | None = Field(default=None, ge=0, le=3600, strict=True)
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> Step:
+        if self.kind is StepKind.DELETE:
+            if not self.path:
+                raise ValueError("a delete step needs path, a glob inside the checkout")
+            parts = Path(self.path).parts
+            if Path(self.path).is_absolute() or ".." in parts or not parts:
+                raise ValueError(
+                    f"path {self.path!r} must be a glob inside the checkout, e.g. 'src/**/*.so'"
+                )
+            if all(part in ("**", ".") for part in parts):
+                raise ValueError(f"path {self.path!r} matches the checkout itself, e.g. 'src/*.so'")
+        elif self.path is not None:
+            raise ValueError(f"path is for delete steps, not {self.kind}")
+        if self.kind is StepKind.EDIT and not self.set:
+            raise ValueError("an edit step needs set, e.g. {version = '2.0'}")
+        if self.kind is not StepKind.EDIT and self.set:
+            raise ValueError(f"set is for edit steps, not {self.kind}")
+        cache_step = self.kind in (StepKind.PRUNE, StepKind.CLEAN)
+        if self.during is not None and not cache_step:
+            raise ValueError(f"during is for prune and clean steps, not {self.kind}")
+        if cache_step and self.runners:
+            raise ValueError(f"a {self.kind} step runs on a runner of its own: no runners")
+        return self
+
+
+class Expectation(BaseModel):
+    """What the catalog expects of a subject in a scenario: the outcome the checker gives
+    (the worst of its runners', or the run's own where the cache or locks were at fault) and,
+    where it matters, whether the run was serialized (a runner waited out half a build or more
+    of another's, then built anyway: ``RunResult.serialized``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject: str  # a subject family: uv, pip, narrow, wide, none
+    versions: str = ""  # a PEP 440 specifier on the subject's version, e.g. ">=0.9.16"
+    outcome: Outcome
+    serialized: StrictBool | None = None
+    why: str = ""  # what the upstream issue says, where the outcome is not "valid"
+
+    @field_validator("subject")
+    @classmethod
+    def _family(cls, value: str) -> str:
+        if value not in subjects.names():
+            raise ValueError(f"unknown subject {value!r}; choose from {subjects.names()}")
+        return value
+
+    @field_validator("versions")
+    @classmethod
+    def _specifier(cls, value: str) -> str:
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise ValueError(f"{value!r} is not a version specifier, e.g. '>=0.9.16'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _versioned(self) -> Expectation:
+        if self.versions and not subjects.has_versions(self.subject):
+            raise ValueError(f"versions: subject {self.subject!r} has no versions")
+        return self
+
+    @model_validator(mode="after")
+    def _explained(self) -> Expectation:
+        if self.outcome is not Outcome.VALID and not self.why:
+            raise ValueError(f"an expected {self.outcome} for {self.subject} needs its why")
+        return self
+
+    def applies(self, subject: str) -> bool:
+        """Whether this expectation is about ``subject`` (``uv@0.13.9``, ``narrow``)."""
+        family, _, version = subject.partition("@")
+        if family != self.subject:
+            return False
+        return not self.versions or (
+            bool(version) and Version(version) in SpecifierSet(self.versions)
+        )
+
+
+def _check_setting(where: str, value: Any, default: Any) -> None:
+    """An edit's value: a version, requirements, or of the type of the template's default."""
+    if where.endswith(".version"):
+        try:
+            Version(str(value))
+        except InvalidVersion:
+            raise ValueError(f"{where} {value!r} is not a version (PEP 440)") from None
+    elif where.endswith(".dependencies"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{where} must be a list of requirements, got {value!r}")
+        for text in value:
+            try:
+                Requirement(text)
+            except InvalidRequirement:
+                raise ValueError(f"{where}: {text!r} is not a requirement") from None
+    elif type(value) is not type(default):
+        kind = type(default).__name__
+        raise ValueError(f"{where} must be a {kind} as the template's default, got {value!r}")
+
+
+# A scenario without steps runs once.
+ONE_RUN = (Step(kind=StepKind.RUN),)
+# The parameters an edit step may set beside the template's own.
+EDITABLE_IDENTITY = ("version", "dependencies")
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,7 +205,7 @@ class Scenario(BaseModel):
     # Where each runner sees its checkout: "/src" as in the seed, "/__w/<repo>/<repo>" as in a
     # GitHub container job. With different-paths, each runner's path gets "-<runner>" added.
     checkout_path: str = "/src"
-    # What runs in every runner: uv, uv@VERSION, or the reference builder under one of its
+    # What runs in every runner: uv, uv@VERSION, pip, or the reference builder under one of its
     # lock policies (narrow, wide, none). `builder` is the field's old name.
     subject: str = Field(default="uv", validation_alias=AliasChoices("subject", "builder"))
     # When the reference builder may reuse an entry built in another checkout: "content" (its
@@ -111,6 +233,13 @@ class Scenario(BaseModel):
     # Seconds between runners' starts (runner i starts (i-1) x stagger after the first): CI
     # jobs rarely start at one instant.
     stagger: float = Field(default=0.0, ge=0, le=600)
+    # One after another on the same cache and checkouts; none: run once.
+    steps: tuple[Step, ...] = ()
+    # What the catalog expects of each subject here, and why where it differs by subject.
+    expect: tuple[Expectation, ...] = ()
+    # Each runner's view of the cache: "exclude" (one file system), "lie" (a FUSE view per
+    # runner whose locks do not exclude each other's, as flock on some network file systems).
+    locks: Literal["exclude", "lie"] = "exclude"
 
     @field_validator("template")
     @classmethod
@@ -161,6 +290,37 @@ class Scenario(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _steps(self) -> Scenario:
+        names = set(runner_names(self.runners))
+        defaults = template.get(self.template).parameters
+        own = set(defaults) - set(template.COMMON_PARAMETERS)
+        for i, step in enumerate(self.steps, start=1):
+            unknown = sorted(set(step.runners) - names)
+            if unknown:
+                raise ValueError(f"steps[{i}]: no runner {unknown} among {sorted(names)}")
+            settable = own | set(EDITABLE_IDENTITY)
+            wrong = sorted(set(step.set) - settable)
+            if wrong:
+                raise ValueError(f"steps[{i}].set {wrong}: an edit sets {sorted(settable)}")
+            for name, value in step.set.items():
+                _check_setting(f"steps[{i}].set.{name}", value, defaults[name])
+            later = self.steps[i:]
+            if step.during is not None and not any(s.kind is StepKind.RUN for s in later):
+                raise ValueError(f"steps[{i}]: during needs a run step after it to run beside")
+        if self.steps and not any(s.kind is StepKind.RUN for s in self.steps):
+            raise ValueError("steps: at least one run step, or nothing is measured")
+        return self
+
+    def with_subject(self, subject: str) -> Scenario:
+        """This scenario with another subject, validated as a file's would be."""
+        return Scenario.model_validate({**self.model_dump(), "subject": subject})
+
+    @property
+    def plan(self) -> tuple[Step, ...]:
+        """The steps to take: the scenario's, or a single run."""
+        return self.steps or ONE_RUN
+
+    @model_validator(mode="after")
     def _template_parameters(self) -> Scenario:
         own = set(template.get(self.template).parameters) - set(template.COMMON_PARAMETERS)
         unknown = sorted(set(self.template_parameters) - own)
@@ -174,11 +334,8 @@ class Scenario(BaseModel):
 
     @field_validator("uv_version")
     @classmethod
-    def _pinned_uv(cls, value: str) -> str:
-        if value not in toolchain.UV_VERSIONS:
-            pinned = list(toolchain.UV_VERSIONS)
-            raise ValueError(f"uv {value!r} is not in the wheelhouse; choose one of {pinned}")
-        return value
+    def _uv_release(cls, value: str) -> str:
+        return subjects.uv_release(value)
 
     @field_validator("checkout_path")
     @classmethod
@@ -223,7 +380,9 @@ ALIASES = {"builder": "subject"}
 
 def _error(source: str | Path, exc: ValidationError) -> ScenarioError:
     err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or None
+    # steps[1].path, as people count: list positions from one
+    where = "".join(f"[{p + 1}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+    field = where.removeprefix(".") or None
     if err["type"] == "extra_forbidden":
         message = f"unknown field; the fields are {list(FIELDS)}"
     elif err["type"] == "missing":

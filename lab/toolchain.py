@@ -4,7 +4,8 @@ Runners have no network, so everything a build needs comes from here, each a rea
 directory known by name:
 
     wheelhouse     every wheel a runner may install offline       .lab/wheelhouse
-    uv-<version>   a pinned uv release (bin/uv)                   .lab/uv/<version>
+    uv-<version>   a uv release (bin/uv): pinned, or added by     .lab/uv/<version>
+                   `cachelab setup --uv-version X`
     refbuilder     the reference builder, run as python -I -S DIR  .lab/refbuilder/<digest>
     probe          the facts probe, run the same way              .lab/probe/<digest>
     crates         vendored crates for offline cargo builds       .lab/vendor
@@ -33,6 +34,8 @@ from lab.resources import CRATES, UV_PREFIX, WHEELHOUSE
 # The seed's version and the newest one checked here; their lock log formats differ.
 UV_VERSIONS: tuple[str, ...] = ("0.8.12", "0.13.9")
 DEFAULT_UV_VERSION = "0.13.9"
+# pip as a subject (and the reference builder's pip for build environments)
+PIP_VERSION = "26.3"
 
 
 _INPUTS_FILE = ".inputs.json"
@@ -77,8 +80,10 @@ class Toolchain:
         if name.startswith(UV_PREFIX):
             version = name.removeprefix(UV_PREFIX)
             if not self.uv_binary(version).is_file():
+                add = f"`cachelab setup --uv-version {version}`"
+                how = hint if version in UV_VERSIONS else f"run {add} while PyPI is reachable"
                 raise ToolchainError(
-                    f"uv {version} is not installed at {self.uv_binary(version)}: {hint}"
+                    f"uv {version} is not installed at {self.uv_binary(version)}: {how}"
                 )
             return self.uv_dir(version)
         raise ToolchainError(f"no resource named {name!r} in the toolchain at {self.root}")
@@ -89,6 +94,8 @@ def wheelhouse_requirements() -> list[str]:
     dependencies and the pinned uv."""
     reqs = {req for t in template.available().values() for req in t.wheelhouse}
     reqs.update(r for b in bundle.BUNDLES.values() for r in b.requirements)
+    reqs.discard("pip")
+    reqs.add(f"pip=={PIP_VERSION}")
     return sorted(reqs) + [f"uv=={v}" for v in UV_VERSIONS]
 
 
@@ -180,7 +187,8 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
             (staging / _INPUTS_FILE).write_text(
                 json.dumps({"digest": digest, "requirements": requirements}, indent=2)
             )
-        shutil.rmtree(root / "uv", ignore_errors=True)  # reinstalled from the new wheelhouse
+        for version in UV_VERSIONS:  # reinstalled from the new wheelhouse
+            shutil.rmtree(tc.uv_dir(version), ignore_errors=True)
     for version in UV_VERSIONS:
         if tc.uv_binary(version).is_file():
             continue
@@ -200,3 +208,21 @@ def ensure(root: Path, log: Callable[[str], None] = print) -> Toolchain:
     for name in bundle.BUNDLES:
         tc.resource(name)  # made now, so that runs find them ready
     return tc
+
+
+def add_uv(tc: Toolchain, version: str, log: Callable[[str], None] = print) -> Path:
+    """Install uv ``version`` from the package registry beside the pinned ones (once), so
+    that ``uv@VERSION`` works as a subject; its binary's path."""
+    if tc.uv_binary(version).is_file():
+        return tc.uv_binary(version)
+    log(f"installing uv {version} from the package registry into {tc.uv_dir(version)}")
+    with _staged(tc.uv_dir(version)) as staging:
+        _pip(
+            "install",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--target",
+            str(staging),
+            f"uv=={version}",
+        )
+    return tc.uv_binary(version)

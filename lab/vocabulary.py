@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class RunStatus(enum.StrEnum):
@@ -32,6 +33,14 @@ class Outcome(enum.StrEnum):
     FAILED_CLEAN = "failed-clean"  # exit 1 with one line naming the lock, path or hook
     INVALID = "invalid"  # something unsafe was seen
     UNKNOWN = "unknown"  # it ended early or facts are missing
+
+
+# From the best to the worst: a trial or a run is as bad as its worst part.
+OUTCOME_SEVERITY = (Outcome.VALID, Outcome.FAILED_CLEAN, Outcome.UNKNOWN, Outcome.INVALID)
+
+
+def worst(outcomes: Iterable[Outcome]) -> Outcome:
+    return max(outcomes, key=OUTCOME_SEVERITY.index, default=Outcome.UNKNOWN)
 
 
 class ExitCode(enum.IntEnum):

@@ -184,18 +184,31 @@ def test_matrix_and_compare_name_what_is_allowed(
     assert "--templates hatchling,nope: choose from " in capsys.readouterr().err
     assert main(["compare", "issue-15380", "--subjects", "uv,fast"]) == 2
     assert (
-        "--subjects uv,fast: unknown subject 'fast'; choose from uv, narrow, wide, none"
+        "--subjects uv,fast: unknown subject 'fast'; choose from uv, pip, narrow, wide, none"
         in capsys.readouterr().err
     )
-    # --builders is the option's old name; a version the toolchain lacks is named
-    assert main(["run", "issue-15380", "--builders", "uv@9.9.9"]) == 2
-    assert "uv '9.9.9' is not in the toolchain; choose one of" in capsys.readouterr().err
+    # --builders is the option's old name; a release the toolchain lacks says how to add it,
+    # before anything is written
+    argv = ["run", "issue-15380", "--builders", "uv@9.9.9", "--runs-dir", str(tmp_path)]
+    assert main([*argv, "--backend", "local"]) == 1
+    assert "run `cachelab setup --uv-version 9.9.9`" in capsys.readouterr().err
+    assert main(["run", "issue-15380", "--subjects", "uv@latest"]) == 2
+    assert "uv 'latest' is not a release number" in capsys.readouterr().err
     assert main(["run", "issue-15380", "--subjects", "narrow@1"]) == 2
     assert "subject 'narrow' takes no @VERSION" in capsys.readouterr().err
+    argv = ["catalog", "--subjects", "uv@9.9.9", "--scenarios", "stale-native"]
+    assert main([*argv, "--backend", "local", "--runs-dir", str(tmp_path)]) == 1
+    assert "run `cachelab setup --uv-version 9.9.9`" in capsys.readouterr().err
+    lab_dir = tmp_path / "lab"  # a typo stops setup before it makes anything
+    assert main(["--lab-dir", str(lab_dir), "setup", "--uv-version", "0.12"]) == 2
+    assert "--uv-version: uv '0.12' is not a release number" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["compare"], ["matrix"], ["bench"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["compare"], ["matrix"], ["bench"], ["catalog"], ["demo"], ["bundle"]],
+)
 def test_every_help_lists_the_exit_codes(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,3 +238,14 @@ def test_check_judges_a_run_directory_with_its_exit_code(
     assert main(["check", str(unknown)]) == ExitCode.UNKNOWN
     assert main(["check", str(tmp_path)]) == ExitCode.USAGE
     assert "is not a run directory of this lab" in capsys.readouterr().err
+
+
+def test_a_campaign_takes_no_scenario_with_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["torture", "stale-native", "--backend", "local", "--runs-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert (
+        "stale-native has steps; the fault campaign takes a single run" in capsys.readouterr().err
+    )
+    assert not [p for p in tmp_path.iterdir() if p.name != ".mounts"]

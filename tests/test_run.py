@@ -95,6 +95,8 @@ def test_run_directory_holds_everything(
         assert field in saved
     assert saved["runners"][0].keys() >= {"name", "rc", "wall_s", "lock_wait_s", "lock_hold_s"}
     assert json.loads((run_dir / "scenario.json").read_text())["runners"] == 1
+    told = json.loads((run_dir / "environment.json").read_text())
+    assert told["subject"] == saved["subject_label"] and told["backend"] == saved["backend"]
     log = (run_dir / "logs" / "runner-1.log").read_text().splitlines()
     assert any("Acquired" in line for line in log)
     assert all(float(line.split(" ", 1)[0]) > 0 for line in log)  # each line stamped
@@ -257,3 +259,54 @@ def test_a_subscriber_that_fails_stops_neither_the_run_nor_its_record(
     assert seen and seen[-1].op is Op.RUN and seen[-1].phase is Phase.END  # the others got all
     with pytest.raises(LabError, match="a Run executes once"):
         one.execute()
+
+
+def test_steps_run_one_after_another_on_one_cache(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    """Run, edit one checkout in place, clean the cache, run again: what each runner must find
+    follows the edit, the clean runs on a runner of its own, and the logs keep every step."""
+    path = tmp_path / "steps.toml"
+    path.write_text(
+        'name = "steps"\nrunners = 2\nbuild_delay = 0\nsubject = "narrow"\n'
+        "template_parameters = { version_from_file = true }\n"
+        '[[steps]]\nkind = "run"\n'
+        '[[steps]]\nkind = "edit"\nrunners = ["runner-1"]\nset = { version = "2.0" }\n'
+        '[[steps]]\nkind = "clean"\n'
+        '[[steps]]\nkind = "run"\n'
+    )
+    s = scenario.load(path)
+    result = run.execute(s, local_backend, lab_toolchain, tmp_path / "runs")
+    assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
+    run_dir = tmp_path / "runs" / result.run_id
+    expected = json.loads((run_dir / "expected.json").read_text())
+    assert (expected["runner-1"]["version"], expected["runner-2"]["version"]) == ("2.0", "0.1.0")
+    events = history.read(run_dir / history.FILENAME)
+    steps = [(e.key, e.phase, e.data["kind"]) for e in events if e.op is Op.STEP]
+    assert steps == [
+        (f"step-{i}", phase, kind)
+        for i, kind in enumerate(["run", "edit", "clean", "run"], start=1)
+        for phase in (Phase.START, Phase.END)
+    ]
+    ends = [(e.runner, e.data["rc"]) for e in events if e.op is Op.RUN and e.phase is Phase.END]
+    assert sorted(ends) == [("cache-clean-3", 0), *[("runner-1", 0)] * 2, *[("runner-2", 0)] * 2]
+    edited = next(e for e in events if e.op is Op.STEP and e.data.get("written"))
+    assert edited.data["written"] == {"runner-1": ["src/uv_demo/__about__.py"]}
+    log = (run_dir / "logs" / "runner-1.log").read_text()
+    assert log.count('"op": "install", "phase": "end"') == 2  # both runs, appended
+    assert [r.name for r in result.runners] == ["runner-1", "runner-2"]  # not the cleaner
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("can_mount")
+def test_locks_that_lie_over_a_campaign_s_shared_cache(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    """The runners' lying views lie over the cache they are given, not a new one beside it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    planned = scenario.load_named("lying-locks", ["build_delay=0.5", "subject=narrow"])
+    runs = tmp_path / "runs"
+    result = run.Run(planned, local_backend, lab_toolchain, runs, cache=shared).execute()
+    assert (runs / result.run_id / "cache").resolve() == shared.resolve()
+    assert any(shared.iterdir()) and result.verdict is Verdict.VALID

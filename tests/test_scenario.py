@@ -54,7 +54,7 @@ def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
             "template",
             "unknown template 'nope'; choose one of ['flit-core'",
         ),
-        ('name = "x"\nuv_version = "0.1.0"\n', [], "uv_version", "choose one of ['0.8.12'"),
+        ('name = "x"\nuv_version = "latest"\n', [], "uv_version", "not a release number"),
         ('name = "x"\ncolour = 1\n', [], "colour", "unknown field; the fields are"),
         ('description = "no name"\n', [], "name", "is required"),
         ('name = "x"\nnetwork = "host"\n', [], "network", "'none'"),
@@ -66,7 +66,108 @@ def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
         ('name = "x"\n', ["checkout_path=/usr/src"], "checkout_path", "must not be under /usr"),
         ('name = "x"\n', ["checkout_path=/cache"], "checkout_path", "must not be under /cache"),
         ('name = "x"\n', ["speed=3"], "speed", "unknown field"),
-        ('name = "x"\nsubject = "pip"\n', [], "subject", "unknown subject 'pip'"),
+        ('name = "x"\nsubject = "poetry"\n', [], "subject", "unknown subject 'poetry'"),
+        ('name = "x"\n[[steps]]\nkind = "delete"\n', [], "steps[1]", "needs path"),
+        (
+            'name = "x"\n[[steps]]\nkind = "delete"\npath = "./**"\n',
+            [],
+            "steps[1]",
+            "matches the checkout itself",
+        ),
+        (
+            'name = "x"\n[[expect]]\nsubject = "uv"\noutcome = "valid"\nserialized = "yes"\n',
+            [],
+            "expect[1].serialized",
+            "valid boolean",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "delete"\npath = "../up/*"\n',
+            [],
+            "steps[1]",
+            "must be a glob inside the checkout",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "delete"\npath = "/etc/*"\n',
+            [],
+            "steps[1]",
+            "must be a glob inside the checkout",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "run"\nset = {version = "2"}\n',
+            [],
+            "steps[1]",
+            "set is for edit",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "run"\nduring = 1\n',
+            [],
+            "steps[1]",
+            "during is for prune",
+        ),
+        ('name = "x"\n[[steps]]\nkind = "clean"\n', [], None, "at least one run step"),
+        (
+            'name = "x"\n[[steps]]\nkind = "run"\n[[steps]]\nkind = "clean"\nduring = 1\n',
+            [],
+            None,
+            "steps[2]: during needs a run step after it",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "clean"\nrunners = ["runner-1"]\n',
+            [],
+            "steps[1]",
+            "runs on a runner of its own",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "edit"\nset = {dependencies = "requests"}\n'
+            '[[steps]]\nkind = "run"\n',
+            [],
+            None,
+            "steps[1].set.dependencies must be a list of requirements",
+        ),
+        (
+            'name = "x"\ntemplate = "inplace"\n[[steps]]\nkind = "edit"\n'
+            'set = {broken_wheel = "false"}\n[[steps]]\nkind = "run"\n',
+            [],
+            None,
+            "steps[1].set.broken_wheel must be a bool",
+        ),
+        (
+            'name = "x"\n[[expect]]\nsubject = "pip"\nversions = ">=24"\noutcome = "valid"\n',
+            [],
+            "expect[1]",
+            "subject 'pip' has no versions",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "edit"\nset = {colour = "red"}\n'
+            '[[steps]]\nkind = "run"\n',
+            [],
+            None,
+            "steps[1].set ['colour']: an edit sets",
+        ),
+        (
+            'name = "x"\n[[steps]]\nkind = "run"\nrunners = ["runner-9"]\n',
+            [],
+            None,
+            "no runner ['runner-9']",
+        ),
+        (
+            'name = "x"\n[[expect]]\nsubject = "poetry"\noutcome = "valid"\n',
+            [],
+            "expect[1].subject",
+            "unknown subject",
+        ),
+        (
+            'name = "x"\n[[expect]]\nsubject = "uv"\nversions = "new"\noutcome = "valid"\n',
+            [],
+            "expect[1].versions",
+            "not a version specifier",
+        ),
+        (
+            'name = "x"\n[[expect]]\nsubject = "uv"\noutcome = "invalid"\n',
+            [],
+            "expect[1]",
+            "needs its why",
+        ),
         ('name = "x"\n', ['checkout_versions=["1.0", "two"]'], "checkout_versions", "PEP 440"),
         (
             'name = "x"\n',
@@ -77,7 +178,7 @@ def test_overrides_are_typed_and_validated(tmp_path: Path) -> None:
     ],
 )
 def test_errors_name_the_source_the_field_and_what_is_allowed(
-    tmp_path: Path, text: str, overrides: list[str], field: str, fragment: str
+    tmp_path: Path, text: str, overrides: list[str], field: str | None, fragment: str
 ) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(ScenarioError) as info:
@@ -87,7 +188,8 @@ def test_errors_name_the_source_the_field_and_what_is_allowed(
     assert fragment in err.message
     expected_source = f"--set {overrides[0]}" if overrides else str(path)
     assert err.source == expected_source
-    assert str(err).startswith(f"{expected_source}: field '{field}': ")
+    where = f"field '{field}': " if field else ""  # checks across fields name them
+    assert str(err).startswith(f"{expected_source}: {where}")
 
 
 def test_not_toml(tmp_path: Path) -> None:

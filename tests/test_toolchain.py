@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from lab import resources, toolchain
+from lab.cli import main
 from lab.errors import ToolchainError
 from lab.toolchain import Toolchain
 
@@ -53,3 +56,28 @@ def test_a_failed_stage_leaves_the_old_directory_alone(tmp_path: Path) -> None:
         raise RuntimeError("the download broke")
     assert [p.name for p in tmp_path.iterdir()] == ["wheelhouse"]
     assert [p.name for p in target.iterdir()] == ["old.whl"]
+
+
+def test_a_release_that_is_not_pinned_says_how_to_add_it(tmp_path: Path) -> None:
+    (tmp_path / "wheelhouse").mkdir()
+    (tmp_path / "wheelhouse" / ".inputs.json").write_text("{}")
+    with pytest.raises(ToolchainError, match=r"run `cachelab setup --uv-version 0\.1\.2`"):
+        Toolchain(tmp_path).resource(resources.uv("0.1.2"))
+
+
+@pytest.mark.integration
+def test_any_uv_release_joins_the_toolchain_and_reproduces_the_wait(
+    tmp_path: Path, lab_toolchain: Toolchain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cachelab setup --uv-version 0.12.24` (from the package registry, as `make` may reach
+    it), then uv@0.12.24 is a subject like the pinned ones."""
+    assert main(["--lab-dir", str(lab_toolchain.root), "setup", "--uv-version", "0.12.24"]) == 0
+    binary = lab_toolchain.uv_binary("0.12.24")
+    said = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    assert said.stdout.startswith("uv 0.12.24")
+    capsys.readouterr()
+    argv = ["run", "issue-15380", "--subjects", "uv@0.12.24", "--set", "build_delay=2"]
+    assert main([*argv, "--backend", "local", "--runs-dir", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["subject"] == "uv@0.12.24" and result["serialized"] is True
+    assert result["longest_wait"]["wait_s"] >= 1.5

@@ -35,10 +35,8 @@ from lab.result import RunResult
 from lab.run import Run
 from lab.runners.base import Backend
 from lab.toolchain import Toolchain
-from lab.vocabulary import ExitCode, Outcome, Verdict
+from lab.vocabulary import OUTCOME_SEVERITY, ExitCode, Outcome, Verdict, worst
 
-# Worst last: a trial's outcome is the worst of its runs'.
-_SEVERITY = (Outcome.VALID, Outcome.FAILED_CLEAN, Outcome.UNKNOWN, Outcome.INVALID)
 _FS_FAULTS = (Fault.ENOSPC, Fault.LIAR)  # made with mounts on the host
 _ROOMY_MB = 4096.0  # the small file system's size for the follow-up
 
@@ -69,19 +67,6 @@ class TrialResult:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
-
-
-def _worst(outcomes: Sequence[Outcome]) -> Outcome:
-    return max(outcomes, key=_SEVERITY.index, default=Outcome.UNKNOWN)
-
-
-def _outcome(result: RunResult) -> Outcome:
-    runners = [r.outcome for r in result.runners]
-    if result.verdict is Verdict.INVALID:
-        runners.append(Outcome.INVALID)
-    elif result.verdict is Verdict.UNKNOWN:
-        runners.append(Outcome.UNKNOWN)
-    return _worst(runners)
 
 
 class _Trial:
@@ -130,9 +115,7 @@ class _Trial:
                 self._run()  # a clean run fills the cache
                 faults = RunFaults(cache_read_only=True, note=self.spec.describe(self.failpoints))
             if fault is Fault.LIAR:
-                views = {r: self.root / "views" / r for r in names}
-                for view in views.values():
-                    made.bindfs(self.cache, view)
+                views = made.lying_views(self.cache, self.root / "views", names)
                 faults = RunFaults(
                     cache_views=views, locks_exclude=False, note=self.spec.describe(self.failpoints)
                 )
@@ -155,7 +138,7 @@ class _Trial:
             trial=self.spec.trial,
             fault=fault,
             what=self.spec.describe(self.failpoints),
-            outcome=_worst([_outcome(r) for r in self.results]),
+            outcome=worst(r.outcome for r in self.results),
             recovered=follow_up.verdict is Verdict.VALID
             and all(r.outcome is Outcome.VALID for r in follow_up.runners),
             leaked=leaked,
@@ -201,11 +184,15 @@ def run(
     log: Callable[[str], None] = print,
 ) -> tuple[Path, list[TrialResult]]:
     """Play the campaign; an interrupted one still writes what it finished."""
-    registry = runs_dir / ".mounts"
+    registry = runs_dir / mounts.REGISTRY_DIR
     for leftover in mounts.reap(registry):
         log(f"removed a fault mount left by an orchestrator that is gone: {leftover}")
     if any(f in _FS_FAULTS for f in settings.faults) and (why := mounts.available()):
         raise LabError(f"the faults {', '.join(_FS_FAULTS)} cannot be made here: {why}")
+    if settings.scenario.steps:  # a fault strikes a run, and a trial is a run and its follow-up
+        raise UsageError(
+            f"scenario {settings.scenario.name} has steps; the fault campaign takes a single run"
+        )
     if settings.only_trial is not None and not 1 <= settings.only_trial <= settings.trials:
         raise UsageError(f"--trial {settings.only_trial}: choose 1 to {settings.trials}")
     names = scenarios.runner_names(settings.scenario.runners)
@@ -291,7 +278,7 @@ def markdown(settings: Settings, backend: str, results: Sequence[TrialResult]) -
     lines.append("")
     for subject in settings.subjects:
         mine = [r for r in results if r.subject == subject]
-        counts = {o: sum(r.outcome is o for r in mine) for o in _SEVERITY}
+        counts = {o: sum(r.outcome is o for r in mine) for o in OUTCOME_SEVERITY}
         summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
         recovered = sum(r.recovered for r in mine)
         leaked = sum(bool(r.leaked) for r in mine)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord
-from lab.contract import ENTRY_MANIFEST, SCRATCH_DIR, Op, Phase
+from lab.contract import ENTRY_MANIFEST, SCRATCH_DIR, Op, Phase, StepKind
 from lab.refbuilder import record_hash_matches, record_rows, wheel_problem
 
 _AT_FINAL = (Phase.PUBLISHED, Phase.REPLACED, Phase.IN_PLACE)
@@ -119,10 +119,9 @@ def _published(record: RunRecord) -> list[Violation]:
 
 
 def _scratch_left(record: RunRecord) -> list[Violation]:
-    exits = record.exits.values()
-    on_their_own = len(exits) == len(record.runners) and all(
-        rc is not None and 0 <= rc <= 128 for rc in exits
-    )
+    # the scenario's runners (not a cache step's own), each of which ended by itself
+    exits = [record.exits.get(runner) for runner in record.runners]
+    on_their_own = all(rc is not None and 0 <= rc <= 128 for rc in exits)
     scratch = record.cache / SCRATCH_DIR
     if not on_their_own or not scratch.is_dir():
         return []  # a killed builder's scratch is the next run's sweep to remove
@@ -149,6 +148,12 @@ def _scratch_left(record: RunRecord) -> list[Violation]:
 def check(record: RunRecord) -> Findings:
     cache = record.cache
     if not cache.is_dir():
+        cleaned = any(
+            e.op is Op.STEP and e.data.get("kind") in (StepKind.CLEAN, StepKind.PRUNE)
+            for e in record.events
+        )
+        if cleaned:  # a scenario's clean step removed it: an empty cache is an intact one
+            return Findings()
         return Findings(unknowns=[Unknown(f"no cache at {cache}")])
     violations: list[Violation] = []
     for path in _files(cache):

@@ -24,6 +24,9 @@ from types import TracebackType
 from lab import owner
 from lab.errors import LabError
 
+# Where, under a runs directory, fault mounts are recorded until they are gone.
+REGISTRY_DIR = ".mounts"
+
 
 class MountError(LabError):
     """A fault mount could not be made, or removed."""
@@ -111,6 +114,13 @@ class FaultMounts:
             ["bindfs", str(source), str(view)],
             f"bindfs {source} at {view}",
         )
+
+    def lying_views(self, cache: Path, views: Path, runners: list[str]) -> dict[str, Path]:
+        """A bindfs view of ``cache`` per runner, under ``views``: locks that lie."""
+        made = {runner: views / runner for runner in runners}
+        for view in made.values():
+            self.bindfs(cache, view)
+        return made
 
     def unmount_all(self) -> None:
         for path in reversed(self._mounts):

@@ -55,6 +55,7 @@ from lab.refbuilder._tree import file_digest
 T = TypeVar("T")
 
 _PENDING = ".new"
+_DISCARDED = ".discarded"
 # What a file system says when the cache, not the build, is at fault.
 _CACHE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
@@ -121,15 +122,19 @@ class LockSpec:
 
 
 class Cache:
-    def __init__(self, root: Path, events: Events, lock_timeout: float | None = None) -> None:
+    def __init__(
+        self, root: Path, events: Events, lock_timeout: float | None = None, label: str = ""
+    ) -> None:
+        """``label`` goes before the names events give what is in this cache: "" for the
+        shared one, a unique one for a private cache, whose locks exclude nobody else."""
         self.root = root
         self.events = events
         self.lock_timeout = lock_timeout
+        self.label = label
 
-    @staticmethod
-    def entry_name(key: str) -> str:
+    def entry_name(self, key: str) -> str:
         """How history events name an entry: relative to the cache root."""
-        return f"{EDITABLE_BUCKET}/{key}"
+        return f"{self.label}{EDITABLE_BUCKET}/{key}"
 
     def entry_lock(self, key: str) -> LockSpec:
         path = self.root / EDITABLE_BUCKET / key / ENTRY_LOCK
@@ -138,9 +143,8 @@ class Cache:
     def entry_dir(self, key: str, revision: str) -> Path:
         return self.root / EDITABLE_BUCKET / key / revision
 
-    @staticmethod
-    def env_name(env_key: str) -> str:
-        return f"{ENVS_BUCKET}/{env_key}"
+    def env_name(self, env_key: str) -> str:
+        return f"{self.label}{ENVS_BUCKET}/{env_key}"
 
     def env_dir(self, env_key: str) -> Path:
         return self.root / ENVS_BUCKET / env_key
@@ -208,7 +212,7 @@ class Cache:
             pending.unlink(missing_ok=True)
             raise CacheError(f"cannot make the scratch marker {marker}: {exc.strerror}") from exc
         path = tmp / name
-        key = f"{SCRATCH_DIR}/{name}"
+        key = f"{self.label}{SCRATCH_DIR}/{name}"
         beating = _Heartbeat(marker, self.events)
         try:
             path.mkdir()
@@ -253,7 +257,7 @@ class Cache:
             self.events.emit(
                 Op.SWEEP,
                 Phase.REMOVED,
-                f"{SCRATCH_DIR}/{name}",
+                f"{self.label}{SCRATCH_DIR}/{name}",
                 owner=owner,
                 heartbeat_age_s=round(age, 1),
             )
@@ -269,7 +273,7 @@ class Cache:
                 shutil.rmtree(orphan, ignore_errors=True)
                 swept.append(orphan.name)
                 self.events.emit(
-                    Op.SWEEP, Phase.REMOVED, f"{SCRATCH_DIR}/{orphan.name}", owner=None
+                    Op.SWEEP, Phase.REMOVED, f"{self.label}{SCRATCH_DIR}/{orphan.name}", owner=None
                 )
         # A builder killed between creating its marker and renaming it leaves a file.
         for pending in tmp.glob(f"*{SCRATCH_ALIVE}{_PENDING}"):
@@ -277,6 +281,27 @@ class Cache:
             if age is not None and age > SCRATCH_GRACE_S:
                 pending.unlink(missing_ok=True)
         return swept
+
+    def discard(self, path: Path) -> None:
+        """Remove ``path`` from the cache without anyone seeing it half gone: one rename
+        into the scratch dir, then the delete (a sweep finishes one that was interrupted)."""
+        aside = self.root / SCRATCH_DIR / f"{uuid.uuid4().hex}{_DISCARDED}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.rename(aside)
+        except FileNotFoundError:
+            return  # someone else took it
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def clean_entries(self) -> list[str]:
+        """Remove every published entry. Readers take no lock and verify what they read, so
+        an entry removed while one installs it is a miss for them, never a broken install."""
+        removed = []
+        for entry in sorted(self.root.glob(f"{EDITABLE_BUCKET}/*/*")):
+            if entry.is_dir():
+                self.discard(entry)
+                removed.append(entry.relative_to(self.root).as_posix())
+        return removed
 
     def publish(
         self,

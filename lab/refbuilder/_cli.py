@@ -23,6 +23,7 @@ from pathlib import Path
 from lab.contract import Op, Phase
 from lab.refbuilder import _failpoints
 from lab.refbuilder._cache import Cache
+from lab.refbuilder._env import remove_unused
 from lab.refbuilder._errors import BuildError, CacheError, InstallError, ProjectError
 from lab.refbuilder._events import Events
 from lab.refbuilder._frontend import DEFAULT_LOCK_TIMEOUT_S, Request, editable_install
@@ -135,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sw = sub.add_parser("sweep", help="remove scratch dirs of builders that are gone")
     sw.add_argument("--cache", type=Path, required=True)
+    cl = sub.add_parser(
+        "clean", help="remove every entry and every build env nobody is using, safely"
+    )
+    cl.add_argument("--cache", type=Path, required=True)
     return parser
 
 
@@ -153,12 +158,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    if args.command == "sweep":
+    if args.command in ("sweep", "clean"):
         if args.cache.exists() and not args.cache.is_dir():
             print(f"error: --cache {args.cache} is not a directory", file=sys.stderr)
             return 2
-        swept = Cache(args.cache, Events("sweeper")).sweep()
-        print(json.dumps({"swept": swept}))
+        cache = Cache(args.cache, Events(args.command))
+        if args.command == "sweep":
+            print(json.dumps({"swept": cache.sweep()}))
+            return 0
+        entries = cache.clean_entries()
+        envs, in_use = remove_unused(cache)
+        cache.sweep()  # what the builders that are gone left
+        print(json.dumps({"removed": entries + envs, "in_use": in_use}))
         return 0
     if not (args.source / "pyproject.toml").is_file() and not (args.source / "setup.py").is_file():
         print(f"error: {args.source} has neither pyproject.toml nor setup.py", file=sys.stderr)

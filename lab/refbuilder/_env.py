@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.contract import ENV_MANIFEST, Failpoint, Op, Phase
-from lab.refbuilder import _failpoints
+from lab.contract import ENV_IN_USE, ENV_MANIFEST, ENVS_BUCKET, Failpoint, Op, Phase
+from lab.refbuilder import _failpoints, _locks
 from lab.refbuilder._cache import Cache, write_file
 from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError
@@ -93,6 +93,29 @@ def _run(
         )
 
 
+def _use_lock(env_dir: Path) -> Path:
+    """Held shared by every builder that uses the env; a cleaner takes it exclusively."""
+    return env_dir.with_name(f"{env_dir.name}{ENV_IN_USE}")
+
+
+def remove_unused(cache: Cache) -> tuple[list[str], list[str]]:
+    """Remove the build envs nobody is using: each is moved aside in one rename while its
+    use lock is ours, then deleted. What was removed, and what was in use and kept."""
+    removed, kept = [], []
+    bucket = cache.root / ENVS_BUCKET
+    for env_dir in sorted(p for p in bucket.glob("*") if p.is_dir()) if bucket.is_dir() else []:
+        fd = _locks.try_exclusive(_use_lock(env_dir))
+        if fd is None:
+            kept.append(env_dir.name)
+            continue
+        try:
+            cache.discard(env_dir)
+        finally:
+            _locks.release(fd)
+        removed.append(env_dir.name)
+    return removed, kept
+
+
 def _pip_runner() -> str:
     """pip's own script for running this copy of pip under another interpreter.
 
@@ -127,12 +150,21 @@ class BuildEnvs:
         self.python = python
         self.wheelhouse = wheelhouse
         self.atomic = atomic
+        self._in_use: list[int] = []
+
+    def release(self) -> None:
+        """Say we no longer use the envs we were given (the process's end says it too)."""
+        while self._in_use:
+            _locks.release(self._in_use.pop())
 
     def ensure(self, requirements: Sequence[str]) -> BuildEnv:
-        """The build env for ``requirements``: from the cache, or built and published."""
+        """The build env for ``requirements``: from the cache, or built and published. It
+        stays ours to use (a cleaner leaves it alone) until ``release``."""
         key = env_key(requirements, self.python)
         final = self.cache.env_dir(key)
         name = self.cache.env_name(key)
+        if self.atomic:
+            self._in_use.append(_locks.hold_shared(_use_lock(final), self.cache.lock_timeout))
         found = _read(final)
         events = self.cache.events
         if found is not None:

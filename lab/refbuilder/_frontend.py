@@ -79,7 +79,8 @@ def editable_install(req: Request, events: Events) -> Installed:
         events.emit(Op.BUILDER, Phase.WARNED, message=message, error=str(exc))
         print(f"warning: {message}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="cachelab-uncached-") as private:
-        alone = Cache(Path(private), events, req.lock_timeout)
+        # its own names in events: its locks are no one else's
+        alone = Cache(Path(private), events, req.lock_timeout, label=f"{Path(private).name}/")
         return dataclasses.replace(_Install(req, events, alone).run(), cached=False)
 
 
@@ -92,6 +93,12 @@ class _Install:
         self.envs = BuildEnvs(cache, req.python, req.wheelhouse, self.locking.atomic)
 
     def run(self) -> Installed:
+        try:
+            return self._run()
+        finally:
+            self.envs.release()
+
+    def _run(self) -> Installed:
         project = _project.read(self.req.source.absolute())
         keys = project.keys
         project = dataclasses.replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -97,3 +98,40 @@ def try_hold(path: Path) -> filelock.FileLock | None:
     except filelock.Timeout:
         return None
     return lock
+
+
+def hold_shared(path: Path, timeout: float | None) -> int:
+    """A shared flock on ``path``, made if missing: "in use", as many may say at once. Held
+    until ``release`` or the process ends; waits (no longer than ``timeout``) only
+    while a cleaner holds it exclusively, for the moment it takes to move a thing aside."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() > deadline:
+                os.close(fd)
+                raise LockTimeout(f"timed out after {timeout:g} s waiting to use {path}") from None
+            time.sleep(_POLL_S)
+
+
+def release(fd: int) -> None:
+    """Let go of a lock ``hold_shared`` or ``try_exclusive`` gave."""
+    os.close(fd)  # closing the only descriptor drops the flock
+
+
+def try_exclusive(path: Path) -> int | None:
+    """An exclusive flock on ``path`` if nobody holds it in any way right now, else None."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -70,10 +70,7 @@ class Plan:
     key: str  # the entry key: a hash of the source's path
     revision: str  # a hash of the cache-key inputs (and, under ctime freshness, their ctimes)
     entry_dir: Path
-
-    @property
-    def entry_name(self) -> str:
-        return Cache.entry_name(self.key)
+    entry_name: str  # how events name the entry
 
 
 def make_plan(
@@ -85,4 +82,5 @@ def make_plan(
     key = _tree.path_key(source)
     env = env_key(project.system.requires, python)
     revision = _tree.revision(source, env, project.keys, freshness is Freshness.CTIME, metadata)
-    return Plan(source, project.system, key, revision, cache.entry_dir(key, revision))
+    entry_dir = cache.entry_dir(key, revision)
+    return Plan(source, project.system, key, revision, entry_dir, cache.entry_name(key))

@@ -23,6 +23,7 @@ LANE_GAP_PX = 10
 SECTION_HEADER_PX = 26
 AXIS_PX = 24
 MIN_BAR_PX = 2.0
+STEP_LABEL_PX = 12
 RUN_BAR_PX = 6  # the run itself: a thin bar beneath its phases
 # Bars narrower than this carry their name only in their title and the table.
 _CHAR_PX = 6.5
@@ -69,6 +70,16 @@ class Section:
     title: str  # "" for a chart of one run
     y: float
     lanes: list[DrawnLane]
+    steps: list[DrawnStep]
+
+
+@dataclass(frozen=True)
+class DrawnStep:
+    label: str
+    x: float
+    label_y: float
+    top: float
+    bottom: float
 
 
 @dataclass(frozen=True)
@@ -123,11 +134,24 @@ def layout(runs: Sequence[tuple[str, Timeline]]) -> Chart:
         if title:
             y += SECTION_HEADER_PX
         lanes = []
+        steps_top = y
+        if timeline.steps:  # a band for the steps' names, two rows so that close ones fit
+            y += 2 * STEP_LABEL_PX + 4
         for lane in timeline.lanes:
             drawn = _lane(lane, timeline, y, scale, prefix)
             lanes.append(drawn)
             y += LANE_HEADER_PX + len(lane.rows) * (ROW_PX + ROW_GAP_PX) + LANE_GAP_PX
-        sections.append(Section(title, section_y, lanes))
+        steps = [
+            DrawnStep(
+                step.label,
+                round(LABEL_PX + step.at * scale, 2),
+                steps_top + STEP_LABEL_PX * (1 + i % 2) - 2,
+                steps_top,
+                y,
+            )
+            for i, step in enumerate(timeline.steps)
+        ]
+        sections.append(Section(title, section_y, lanes, steps))
     return Chart(
         width=LABEL_PX + PLOT_PX + RIGHT_PX,
         height=math.ceil(y + AXIS_PX),

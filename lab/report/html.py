@@ -108,11 +108,15 @@ def _read_json(path: Path) -> Any:
         raise UsageError(f"{path}: not JSON ({exc})") from None
 
 
-def render_run(directory: Path) -> Path:
+def run_page(directory: Path) -> str:
+    """A run's page, as text."""
     page = read_run(directory)
     drawn = chart.layout([("", page.timeline)])
-    html = _environment().get_template("run.html.j2").render(page=page, chart=drawn)
-    return _write(directory / PAGE, html)
+    return _environment().get_template("run.html.j2").render(page=page, chart=drawn)
+
+
+def render_run(directory: Path) -> Path:
+    return _write(directory / PAGE, run_page(directory))
 
 
 def _link(page: Path, target: Path) -> str:
@@ -175,17 +179,39 @@ def render_campaign(directory: Path) -> Path:
     return _write(directory / PAGE, html)
 
 
+def render_catalog(directory: Path) -> Path:
+    catalog = _read_json(directory / "catalog.json")
+    for cell in catalog["cells"]:
+        run = cell["run"]
+        cell["link"] = None
+        if run and (directory / run / history.FILENAME).is_file():
+            render_run(directory / run)
+            cell["link"] = f"{run}/{PAGE}"
+    html = _environment().get_template("catalog.html.j2").render(catalog=catalog)
+    return _write(directory / PAGE, html)
+
+
+def render_demo(directory: Path) -> Path:
+    demo = _read_json(directory / "demo.json")
+    for scene in demo["scenes"]:
+        render_compare((directory / scene["page"]).parent)
+    html = _environment().get_template("demo.html.j2").render(demo=demo)
+    return _write(directory / PAGE, html)
+
+
 _KINDS: list[tuple[str, Callable[[Path], Path]]] = [
     (history.FILENAME, render_run),
     (COMPARE_FILE, render_compare),
     ("matrix.json", render_matrix),
     ("campaign.json", render_campaign),
+    ("catalog.json", render_catalog),
+    ("demo.json", render_demo),
 ]
 
 
 def render(directory: Path) -> Path:
-    """Render the page of whatever ``directory`` holds: a run, a compare, a matrix or a
-    fault campaign (and the pages of the runs it holds)."""
+    """Render the page of whatever ``directory`` holds: a run, a compare, a matrix, a fault
+    campaign, the catalog or a demo (and the pages of the runs it holds)."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such directory")
     for marker, renderer in _KINDS:
@@ -198,4 +224,6 @@ def render(directory: Path) -> Path:
                     "(written by another version of cachelab?)"
                 ) from None
     expected = ", ".join(marker for marker, _ in _KINDS)
-    raise UsageError(f"{directory} holds no run, compare, matrix or campaign (none of {expected})")
+    raise UsageError(
+        f"{directory} holds no run, compare, matrix, campaign, catalog or demo (none of {expected})"
+    )

@@ -31,6 +31,8 @@ _STATES = {
     (Op.BUILDER, Phase.WARNED): "warned",
     (Op.INSTALL, Phase.START): "installing",
     (Op.FACTS, Phase.REPORTED): "probed its venv",
+    (Op.STEP, Phase.START): "taking a step: {kind}",
+    (Op.STEP, Phase.END): "took a step: {kind}",
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lab import metrics
-from lab.contract import Event, Op, Phase
+from lab.contract import LAB_RUNNER, Event, Op, Phase
 
 # The row of a lane that holds its phases; lock rows are named by their keys.
 PHASES_ROW = "phases"
@@ -80,10 +80,19 @@ class Lane:
 
 
 @dataclass(frozen=True)
+class StepStart:
+    """Where one of a scenario's steps began, across every lane."""
+
+    at: float
+    label: str  # "2 delete"
+
+
+@dataclass(frozen=True)
 class Timeline:
     lanes: list[Lane]
     duration: float  # from the first event to the last
     lock_kinds: dict[str, str]  # lock key -> its kind, where the history says
+    steps: list[StepStart] = field(default_factory=list)
 
 
 def _details(event: Event, *skip: str) -> tuple[tuple[str, str], ...]:
@@ -108,6 +117,7 @@ class _Builder:
         self.events = sorted(events, key=lambda e: e.t_mono)
         self.t0 = self.events[0].t_mono if self.events else 0.0
         self.lanes: dict[str, Lane] = {}
+        self.steps: list[StepStart] = []
         self.ends = {r: end for r, (_, end, _) in metrics.run_bounds(self.events).items() if end}
         self.last = self.events[-1].t_mono if self.events else 0.0
 
@@ -154,6 +164,13 @@ class _Builder:
         opened: dict[tuple[str, Op, str | None], Event] = {}
         previous: dict[str, Event] = {}
         for e in self.events:
+            if e.runner == LAB_RUNNER:  # the lab's own: a scenario's steps
+                if e.op is Op.STEP and e.phase is Phase.START:
+                    number = (e.key or "").removeprefix("step-")
+                    self.steps.append(
+                        StepStart(self.rel(e.t_mono), f"{number} {e.data.get('kind')}")
+                    )
+                continue
             self.lane(e.runner)
             spot = (e.runner, e.op, e.key)
             if e.op is Op.RUN and e.phase is Phase.START:
@@ -273,7 +290,7 @@ def build(events: Sequence[Event]) -> Timeline:
         _pack_phases(lane)
         lane.bars.sort(key=lambda bar: (lane.rows.index(bar.row), bar.start, bar.id))
         lane.marks.sort(key=lambda m: m.at)
-    return Timeline(lanes, b.rel(b.last), kinds)
+    return Timeline(lanes, b.rel(b.last), kinds, b.steps)
 
 
 def _pack_phases(lane: Lane) -> None:

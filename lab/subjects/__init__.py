@@ -1,20 +1,22 @@
 """Subjects: what runs in every runner and is measured.
 
 A subject is named as in ``--subjects``: ``uv`` (the scenario's ``uv_version``), ``uv@VERSION``
-(a version in the offline toolchain), or a policy of the reference builder: ``narrow``,
-``wide``, ``none``. Adding a subject means one module with a ``Subject`` and one entry in
-``_FAMILIES`` here.
+(a pinned release, or one ``cachelab setup --uv-version`` added to the toolchain), ``pip``, or
+a policy of the reference builder: ``narrow``, ``wide``, ``none``. Adding a subject means one
+module with a ``Subject`` and one entry in ``_FAMILIES`` here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lab import toolchain
 from lab.refbuilder import Policy
 from lab.subjects.base import Observation, Subject
+from lab.subjects.pip import Pip
 from lab.subjects.reference import Reference
 from lab.subjects.uv import Uv
 
@@ -28,11 +30,19 @@ __all__ = ["COMPARED", "Observation", "Subject", "canonical", "make", "names"]
 @dataclass(frozen=True)
 class _Family:
     make: Callable[[str | None, Scenario, Template], Subject]
-    versions: Callable[[], Sequence[str]] | None = None  # None: the family takes no @VERSION
+    # ValueError where a version cannot be one of the family's; None: it takes no @VERSION.
+    # Whether that version is installed is the toolchain's to say, when a run starts.
+    check_version: Callable[[str], None] | None = None
 
 
 def _uv(version: str | None, scenario: Scenario, template: Template) -> Subject:
     return Uv(version or scenario.uv_version, scenario.command, scenario.lock_timeout)
+
+
+def _release(version: str) -> None:
+    """A uv release: X.Y.Z (`cachelab setup --uv-version X.Y.Z` installs it)."""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise ValueError(f"uv {version!r} is not a release number; e.g. uv@0.12.24")
 
 
 def _reference(policy: Policy) -> _Family:
@@ -49,7 +59,8 @@ def _reference(policy: Policy) -> _Family:
 
 
 _FAMILIES: dict[str, _Family] = {
-    "uv": _Family(_uv, versions=lambda: toolchain.UV_VERSIONS),
+    "uv": _Family(_uv, check_version=_release),
+    "pip": _Family(lambda _version, _scenario, _template: Pip(toolchain.PIP_VERSION)),
     **{policy.value: _reference(policy) for policy in Policy},
 }
 # uv against the reference builder's two safe policies: what benchmarks and the matrix compare
@@ -58,6 +69,16 @@ COMPARED = ("uv", "wide", "narrow")
 
 def names() -> list[str]:
     return list(_FAMILIES)
+
+
+def has_versions(family: str) -> bool:
+    """Whether ``family`` takes a @VERSION (uv does)."""
+    return _FAMILIES[family].check_version is not None
+
+
+def uv_release(version: str) -> str:
+    """``version`` checked as a uv release; ValueError says what would be one."""
+    return canonical(f"uv@{version}").partition("@")[2]
 
 
 def canonical(spec: str) -> str:
@@ -69,11 +90,9 @@ def canonical(spec: str) -> str:
         raise ValueError(f"unknown subject {spec!r}; choose from {', '.join(names())}")
     if not sep:
         return family
-    if entry.versions is None:
-        raise ValueError(f"subject {family!r} takes no @VERSION (got {spec!r})")
-    known = list(entry.versions())
-    if version not in known:
-        raise ValueError(f"{family} {version!r} is not in the toolchain; choose one of {known}")
+    if entry.check_version is None:
+        raise ValueError(f"subject {family!r} takes no @VERSION")
+    entry.check_version(version)
     return f"{family}@{version}"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lab.contract import Op, Phase
+from lab.contract import Op, Phase, StepKind
 from lab.runners.base import Needs, RunnerView
 
 
@@ -48,3 +48,12 @@ class Subject(Protocol):
     def env(self, view: RunnerView) -> dict[str, str]: ...
 
     def observe(self, line: str) -> Observation | None: ...
+
+    def cache_argv(self, kind: StepKind, view: RunnerView) -> list[str] | None:
+        """The subject's own command that prunes or cleans the cache (``kind``: ``prune``,
+        ``clean``), run by a runner of its own with ``env(view)``; None where it has none."""
+
+
+def plain_env(view: RunnerView) -> dict[str, str]:
+    """A runner's own PATH, HOME and TMPDIR and a UTF-8 locale: nothing of the host's."""
+    return {"PATH": view.bin_path, "HOME": view.home, "TMPDIR": view.tmp, "LANG": "C.UTF-8"}

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.contract import parse_event_line
+from lab.contract import StepKind, parse_event_line
 from lab.refbuilder import DEFAULT_LOCK_TIMEOUT_S, Freshness, Policy, Request, editable_argv
 from lab.resources import REFBUILDER, WHEELHOUSE
 from lab.runners.base import Needs, RunnerView
-from lab.subjects.base import Observation
+from lab.subjects.base import Observation, plain_env
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,13 @@ class Reference:
         bundle = view.resources[REFBUILDER]
         return [view.python, "-I", "-S", bundle, *editable_argv(self.request(view), runner)]
 
+    def cache_argv(self, kind: StepKind, view: RunnerView) -> list[str] | None:
+        command = "sweep" if kind is StepKind.PRUNE else "clean"
+        bundle = view.resources[REFBUILDER]
+        return [view.python, "-I", "-S", bundle, command, "--cache", view.cache]
+
     def env(self, view: RunnerView) -> dict[str, str]:
-        return {
-            "PATH": view.bin_path,
-            "HOME": view.home,
-            "TMPDIR": view.tmp,
-            "LANG": "C.UTF-8",
+        return plain_env(view) | {
             "PIP_NO_INDEX": "1",  # belt and braces: build envs come from the wheelhouse only
             "PYTHONDONTWRITEBYTECODE": "1",
         }

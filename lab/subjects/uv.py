@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab import resources
-from lab.contract import LockKind, Op
+from lab.contract import LockKind, Op, StepKind
 from lab.runners.base import Needs, RunnerView
 from lab.subjects import uvlog
-from lab.subjects.base import Observation
+from lab.subjects.base import Observation, plain_env
 
 
 @dataclass(frozen=True)
@@ -35,21 +35,26 @@ class Uv:
 
     def env(self, view: RunnerView) -> dict[str, str]:
         """A fresh environment: nothing of the host's leaks in, everything comes offline."""
-        return {
-            "PATH": f"{view.resources[resources.uv(self.version)]}/bin:{view.bin_path}",
-            "HOME": view.home,
-            "TMPDIR": view.tmp,  # uv takes a project lock in $TMPDIR; keep it per runner
-            "LANG": "C.UTF-8",
-            "NO_COLOR": "1",
-            "RUST_LOG": uvlog.RUST_LOG,
-            "UV_CACHE_DIR": view.cache,
-            "UV_OFFLINE": "1",
-            "UV_FIND_LINKS": view.resources[resources.WHEELHOUSE],
-            "UV_PYTHON": view.python,
-            "UV_PYTHON_DOWNLOADS": "never",
-            "UV_NO_CONFIG": "1",
-            "UV_LINK_MODE": "copy",  # the .venv is a tmpfs, so hardlinks into the cache fail
-        } | ({"UV_LOCK_TIMEOUT": f"{self.lock_timeout:g}"} if self.lock_timeout else {})
+        # TMPDIR: uv takes a project lock in $TMPDIR; the runner's own keeps it per runner
+        return (
+            plain_env(view)
+            | {
+                "PATH": f"{view.resources[resources.uv(self.version)]}/bin:{view.bin_path}",
+                "NO_COLOR": "1",
+                "RUST_LOG": uvlog.RUST_LOG,
+                "UV_CACHE_DIR": view.cache,
+                "UV_OFFLINE": "1",
+                "UV_FIND_LINKS": view.resources[resources.WHEELHOUSE],
+                "UV_PYTHON": view.python,
+                "UV_PYTHON_DOWNLOADS": "never",
+                "UV_NO_CONFIG": "1",
+                "UV_LINK_MODE": "copy",  # the .venv is a tmpfs, so hardlinks into the cache fail
+            }
+            | ({"UV_LOCK_TIMEOUT": f"{self.lock_timeout:g}"} if self.lock_timeout else {})
+        )
+
+    def cache_argv(self, kind: StepKind, view: RunnerView) -> list[str] | None:
+        return [f"{view.resources[resources.uv(self.version)]}/bin/uv", "cache", kind]
 
     def observe(self, line: str) -> Observation | None:
         parsed = uvlog.parse_line(line)

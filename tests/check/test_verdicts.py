@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from lab import check
 from lab.check import Kind
-from lab.contract import Op, Phase
+from lab.contract import LAB_RUNNER, Op, Phase, StepKind
 from lab.errors import UsageError
 from lab.vocabulary import Outcome, Verdict
 from tests.check.conftest import RunCopy
@@ -207,6 +208,11 @@ def test_scratch_left_by_runners_that_exited_is_a_leak(recorded: Recorded) -> No
     made = {**_scratch("runner-1", Phase.START, Op.SCRATCH, end - 1.0), "key": "tmp/0123abcd"}
     with (run.root / "history.jsonl").open("a") as f:
         f.write(json.dumps(made) + "\n")
+    assert _kinds(check.check(run.root)) == [Kind.LEAKED_SCRATCH]
+    # a cache step's own runner, which the scenario did not ask for, changes nothing
+    cleaner = {**_scratch("cache-clean", Phase.END, Op.RUN, end), "rc": 0}
+    with (run.root / "history.jsonl").open("a") as f:
+        f.write(json.dumps(cleaner) + "\n")
     assert _kinds(check.check(run.root)) == [Kind.LEAKED_SCRATCH]
     run.rewrite_history(_exit("runner-1", -9))  # killed: the next run's sweep removes it
     assert check.check(run.root).verdict is Verdict.UNKNOWN
@@ -407,4 +413,15 @@ def test_temporary_work_in_progress_is_not_judged(recorded: Recorded) -> None:
     half = run.root / "cache" / "builds-v0" / ".tmpAbC123" / "thing-1.0.dist-info"
     half.mkdir(parents=True)
     (half / "RECORD").write_text("thing/__init__.py,sha256=AAAA,4\n")
+    assert check.check(run.root).verdict is Verdict.VALID
+
+
+def test_a_cache_gone_is_unknown_unless_a_clean_step_removed_it(recorded: Recorded) -> None:
+    run = recorded("uv-valid")
+    shutil.rmtree(run.root / "cache")
+    report = check.check(run.root)
+    assert report.verdict is Verdict.UNKNOWN and "no cache at" in report.unknowns[0].reason
+    step = {"t_mono": 1.0, "t_wall": 1.0, "runner": LAB_RUNNER, "op": Op.STEP.value}
+    with (run.root / "history.jsonl").open("a") as history:
+        history.write(json.dumps({**step, "phase": "start", "kind": StepKind.CLEAN.value}) + "\n")
     assert check.check(run.root).verdict is Verdict.VALID

@@ -212,3 +212,15 @@ def test_a_full_or_read_only_cache_is_told_from_a_failed_build(
     wrapped = CacheError(f"pip exited 1: [Errno 30] {os.strerror(errno.EROFS)}")
     assert cache.unwritable(wrapped) == os.strerror(errno.EROFS)
     assert cache.unwritable(BuildError("setuptools", "build_editable", tmp_path, "bad")) is None
+
+
+def test_clean_moves_each_entry_aside_and_leaves_nothing_half_gone(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    cache = Cache(tmp_path, events)
+    for key in ("a", "b"):
+        _entry(tmp_path / EDITABLE_BUCKET / key / "rev", key.encode())
+    assert cache.clean_entries() == [f"{EDITABLE_BUCKET}/a/rev", f"{EDITABLE_BUCKET}/b/rev"]
+    assert list((tmp_path / EDITABLE_BUCKET).glob("*/*")) == []
+    assert list((tmp_path / SCRATCH_DIR).iterdir()) == []  # moved aside, then deleted
+    cache.discard(tmp_path / "gone")  # someone else took it first: nothing to do

@@ -25,6 +25,10 @@ from lab.contract import (
     LINE_PREFIX,
     SCRATCH_DIR,
     SCRATCH_GRACE_S,
+    TREE_KEY_PREFIX,
+    Op,
+    Phase,
+    parse_event_line,
 )
 from lab.nemesis import mounts
 from lab.refbuilder import Policy, Request, editable_argv, editable_install
@@ -292,6 +296,12 @@ def test_a_full_disk_names_what_it_was_writing(
     # a cache that cannot be written costs speed, not the install
     assert proc.returncode == 0, proc.stderr
     assert "No space left" in proc.stderr and str(tmp_path / "cache") in proc.stderr
+    # the private cache it built in names its locks its own way: they exclude nobody else
+    said = [parse_event_line(line) for line in proc.stderr.splitlines()]
+    warned = next(i for i, e in enumerate(said) if e is not None and e.phase is Phase.WARNED)
+    keys = {e.key or "" for e in said[warned:] if e is not None and e.op is Op.LOCK}
+    cache_keys = {k for k in keys if not k.startswith(TREE_KEY_PREFIX)}  # the tree is shared
+    assert cache_keys and all(k.startswith("cachelab-uncached-") for k in cache_keys)
 
 
 def test_a_write_that_fills_the_disk_names_its_file_and_leaves_nothing(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lab import resources, scenario, subjects, template
-from lab.contract import Clock, Event, Op, Phase, event_line
+from lab import resources, scenario, subjects, template, toolchain
+from lab.contract import Clock, Event, Op, Phase, StepKind, event_line
 from lab.refbuilder import Policy
 from lab.runners.base import RunnerView
+from lab.subjects.pip import Pip
 from lab.subjects.reference import Reference
 from lab.subjects.uv import Uv
 
@@ -29,7 +30,14 @@ VIEW = RunnerView(
 
 @pytest.mark.parametrize(
     ("spec", "name"),
-    [("uv", "uv"), (" uv@0.8.12", "uv@0.8.12"), ("narrow", "narrow"), ("none", "none")],
+    [
+        ("uv", "uv"),
+        (" uv@0.8.12", "uv@0.8.12"),
+        ("uv@0.12.24", "uv@0.12.24"),  # any release: the toolchain says at run time if it has it
+        ("pip", "pip"),
+        ("narrow", "narrow"),
+        ("none", "none"),
+    ],
 )
 def test_names_are_checked_and_canonical(spec: str, name: str) -> None:
     assert subjects.canonical(spec) == name
@@ -38,9 +46,10 @@ def test_names_are_checked_and_canonical(spec: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("pip", "unknown subject 'pip'; choose from uv, narrow, wide, none"),
-        ("uv@0.0.1", "uv '0.0.1' is not in the toolchain; choose one of ['0.8.12', '0.13.9']"),
+        ("poetry", "unknown subject 'poetry'; choose from uv, pip, narrow, wide, none"),
+        ("uv@latest", "uv 'latest' is not a release number; e.g. uv@0.12.24"),
         ("wide@2", "subject 'wide' takes no @VERSION"),
+        ("pip@24.0", "subject 'pip' takes no @VERSION"),
     ],
 )
 def test_bad_names_say_what_is_allowed(spec: str, message: str) -> None:
@@ -90,3 +99,61 @@ def test_the_reference_builder_keeps_its_own_stamps() -> None:
         (3.0, 4.0),
     )
     assert Reference(Policy.NARROW, "m").observe("Building wheel...") is None
+
+
+def test_pip_installs_editable_from_its_pinned_wheel_with_a_cache_of_its_own() -> None:
+    s = scenario.load_named("issue-15380")
+    pip = subjects.make("pip", s, template.get(s.template))
+    assert (pip.name, pip.label) == ("pip", f"pip {toolchain.PIP_VERSION}")
+    assert pip.needs.resources == {resources.WHEELHOUSE}
+    shell, flags, script = pip.argv(VIEW, "runner-1")
+    assert (shell, flags) == ("sh", "-ec")
+    make_venv, install = script.splitlines()
+    assert make_venv == "/py/python3 -m venv --without-pip /src/.venv"
+    wheel = f"/r/wheelhouse/pip-{toolchain.PIP_VERSION}-py3-none-any.whl/pip"
+    assert install.startswith(f"/src/.venv/bin/python {wheel} install --no-index")
+    assert "--cache-dir /cache/pip" in install and install.endswith("-e /src")
+    assert pip.cache_argv(StepKind.CLEAN, VIEW) == [
+        "/py/python3",
+        wheel,
+        "cache",
+        "purge",
+        "--cache-dir",
+        "/cache/pip",
+    ]
+    assert pip.cache_argv(StepKind.PRUNE, VIEW) is None  # pip's cache has no prune
+
+
+@pytest.mark.parametrize(
+    ("line", "op", "phase"),
+    [
+        ("  Building editable for uv-demo (pyproject.toml): started", Op.BUILD, Phase.START),
+        (
+            "  Building editable for uv-demo (pyproject.toml): finished with status 'done'",
+            Op.BUILD,
+            Phase.END,
+        ),
+        ("Installing collected packages: uv-demo", Op.INSTALL, Phase.START),
+        ("Successfully installed uv-demo-0.1.0", Op.INSTALL, Phase.END),
+    ],
+)
+def test_pip_output_is_read_into_phases(line: str, op: Op, phase: Phase) -> None:
+    obs = Pip("26.3").observe(line)
+    assert obs is not None and (obs.op, obs.phase) == (op, phase)
+    assert Pip("26.3").observe("Processing /src") is None
+
+
+def test_every_subject_names_its_cache_commands() -> None:
+    uv = Uv("0.13.9", ("uv", "sync"))
+    assert uv.cache_argv(StepKind.PRUNE, VIEW) == ["/r/uv-0.13.9/bin/uv", "cache", "prune"]
+    ref = Reference(Policy.NARROW, "m")
+    assert ref.cache_argv(StepKind.CLEAN, VIEW) == [
+        "/py/python3",
+        "-I",
+        "-S",
+        "/r/refbuilder",
+        "clean",
+        "--cache",
+        "/cache",
+    ]
+    assert ref.cache_argv(StepKind.PRUNE, VIEW)[4] == "sweep"  # type: ignore[index]

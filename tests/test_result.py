@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from lab import subjects, template
+from lab.check import Report
+from lab.contract import LAB_RUNNER, Clock, Event, Op, Phase, StepKind
+from lab.result import RunResult, summarize
+from lab.scenario import Scenario
+from lab.vocabulary import Outcome, RunStatus, Verdict
+
+K = "sdists-v11/editable/k"
+
+
+def _e(t: float, runner: str, op: Op, phase: str, key: str | None = None, **data: object) -> Event:
+    return Event(t, 1000 + t, runner, op, Phase(phase), key, Clock.ARRIVAL, data=dict(data))
+
+
+def _step(t: float, index: int, phase: str, kind: StepKind) -> Event:
+    return _e(t, LAB_RUNNER, Op.STEP, phase, f"step-{index}", kind=kind, steps=2)
+
+
+def _summary(events: list[Event]) -> RunResult:
+    scenario = Scenario(name="two-steps", runners=2)
+    subject = subjects.make("uv", scenario, template.get(scenario.template))
+    report = Report(Verdict.VALID, [], [], {"runner-1": Outcome.VALID, "runner-2": Outcome.VALID})
+    return summarize(
+        events,
+        run_id="r",
+        scenario=scenario,
+        status=RunStatus.OK,
+        backend="local",
+        subject=subject,
+        report=report,
+    )
+
+
+def test_a_run_of_several_steps_is_measured_by_its_last_run_step() -> None:
+    first = [  # runner-2 waits out runner-1's whole build
+        _step(0.0, 1, "start", StepKind.RUN),
+        _e(0.1, "runner-1", Op.RUN, "start"),
+        _e(0.1, "runner-2", Op.RUN, "start"),
+        _e(0.2, "runner-1", Op.LOCK, "acquired", K),
+        _e(0.3, "runner-2", Op.LOCK, "wait", K),
+        _e(10.2, "runner-1", Op.LOCK, "released", K),
+        _e(10.2, "runner-2", Op.LOCK, "acquired", K),
+        _e(10.3, "runner-1", Op.RUN, "end", rc=0),
+        _e(20.2, "runner-2", Op.LOCK, "released", K),
+        _e(20.3, "runner-2", Op.RUN, "end", rc=0),
+        _step(20.4, 1, "end", StepKind.RUN),
+    ]
+    second = [  # then both reuse the cache at once
+        _step(30.0, 2, "start", StepKind.RUN),
+        _e(30.1, "runner-1", Op.RUN, "start"),
+        _e(30.1, "runner-2", Op.RUN, "start"),
+        _e(31.1, "runner-1", Op.RUN, "end", rc=0),
+        _e(31.6, "runner-2", Op.RUN, "end", rc=0),
+        _step(31.7, 2, "end", StepKind.RUN),
+    ]
+    whole = _summary(first)
+    assert whole.serialized and whole.makespan_s == 20.2
+    last = _summary(first + second)
+    assert last.longest_wait is None and not last.serialized
+    assert last.makespan_s == 1.5
+    assert [r.lock_wait_s for r in last.runners] == [0, 0]
