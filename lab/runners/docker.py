@@ -158,12 +158,17 @@ def _pump(output: Iterator[tuple[bytes | None, bytes | None]], on_line: LineCall
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    """Hand a bind-mounted directory to the container's ordinary uid."""
-    os.chown(root, uid, gid)
+    """Hand a bind-mounted directory to the container's ordinary uid. What is its already is
+    left alone: a chown changes a file's ctime even to the same owner, and uv's freshness
+    reads ctimes, so a later step would see a checkout changed that nobody touched."""
+    paths = [root]
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            with contextlib.suppress(FileNotFoundError):
-                os.chown(Path(dirpath) / name, uid, gid, follow_symlinks=False)
+        paths.extend(Path(dirpath) / name for name in dirnames + filenames)
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            st = path.lstat()
+            if (st.st_uid, st.st_gid) != (uid, gid):
+                os.chown(path, uid, gid, follow_symlinks=False)
 
 
 def _log_tail(container: Container) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from lab import images
 from lab.runners.base import Mount, RunnerSpec
-from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, reap_orphans
+from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, _chown_tree, reap_orphans
 from tests.runners.conftest import collect
 
 pytestmark = pytest.mark.integration  # every test starts containers
@@ -108,3 +108,16 @@ def test_containers_of_a_dead_orchestrator_are_reaped(docker_backend: DockerBack
     assert _containers(run_id) == [f"cachelab-{run_id}-r"]
     assert f"cachelab-{run_id}-r" in reap_orphans(client)
     assert _containers(run_id) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing files to another uid needs root")
+def test_handing_a_checkout_over_again_changes_no_ctime(tmp_path: Path) -> None:
+    """uv's freshness reads ctimes: a second step's chown must not make a checkout look
+    edited."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "pyproject.toml").write_text("")
+    _chown_tree(tmp_path, images.RUNNER_UID, images.RUNNER_UID)
+    before = (tmp_path / "src" / "pyproject.toml").stat()
+    _chown_tree(tmp_path, images.RUNNER_UID, images.RUNNER_UID)
+    after = (tmp_path / "src" / "pyproject.toml").stat()
+    assert before.st_uid == images.RUNNER_UID and after.st_ctime_ns == before.st_ctime_ns
