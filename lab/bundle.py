@@ -8,7 +8,7 @@ Bundles are named by a digest of their inputs and never change once made, so a r
 using one while a newer one appears.
 
 - ``refbuilder``: the reference builder (``lab.refbuilder``), with filelock, installer,
-  packaging, pip and pyproject-hooks;
+  packaging and pyproject-hooks;
 - ``probe``: the facts probe (``lab.probe``), standard library only.
 """
 
@@ -64,8 +64,8 @@ class Bundle:
 REFBUILDER = Bundle(
     resources.REFBUILDER,
     modules=("refbuilder",),
-    # pip: the builder creates build environments with it
-    requirements=("filelock", "installer", "packaging", "pip", "pyproject-hooks"),
+    # build environments need no pip: it resolves with packaging and installs with installer
+    requirements=("filelock", "installer", "packaging", "pyproject-hooks"),
     main="lab.refbuilder._cli",
 )
 PROBE = Bundle(resources.PROBE, modules=("probe.py",), requirements=(), main="lab.probe")

@@ -115,7 +115,7 @@ class Failpoint(enum.StrEnum):
     """
 
     LOCK_ACQUIRED = "lock-acquired"  # just after a lock was acquired
-    ENV_CREATE = "env-create"  # while pip installs a new build environment's requirements
+    ENV_CREATE = "env-create"  # a new build environment half installed (its first wheel in)
     MID_BUILD = "mid-build"  # the build env is ready, the backend's build hook comes next
     BEFORE_PUBLISH = "before-publish"  # built and installed; the publish (rename or manifest) next
     AFTER_PUBLISH = "after-publish"  # published; only the report comes next

@@ -34,7 +34,7 @@ from lab.resources import CRATES, UV_PREFIX, WHEELHOUSE
 # The seed's version and the newest one checked here; their lock log formats differ.
 UV_VERSIONS: tuple[str, ...] = ("0.8.12", "0.13.9")
 DEFAULT_UV_VERSION = "0.13.9"
-# pip as a subject (and the reference builder's pip for build environments)
+# pip as a subject
 PIP_VERSION = "26.3"
 
 

@@ -16,7 +16,7 @@ from tests.refbuilder.conftest import BASE_PYTHON
 
 # What each bundle may import besides the standard library.
 ALLOWED = {
-    bundle.REFBUILDER: {"lab", "filelock", "pyproject_hooks", "installer", "packaging", "pip"},
+    bundle.REFBUILDER: {"lab", "filelock", "pyproject_hooks", "installer", "packaging"},
     bundle.PROBE: {"lab"},
 }
 ENTRY = {bundle.REFBUILDER: "lab.refbuilder._cli", bundle.PROBE: "lab.probe"}

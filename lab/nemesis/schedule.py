@@ -31,9 +31,9 @@ class Fault(enum.StrEnum):
     LIAR = "liar"  # each runner sees the cache through its own mount; locks do not exclude
 
 
-# Where the kill trials strike a subject with failpoints, in turn: the builder alone while its
-# pip child writes a build env (the child outlives it), then every other point, alternating
-# the builder alone and its whole process group.
+# Where the kill trials strike a subject with failpoints, in turn: the builder alone while it
+# writes a build env (leaving it half made), then every other point, alternating the builder
+# alone and its whole process group.
 KILLS: tuple[tuple[str, FaultAction], ...] = (
     (Failpoint.ENV_CREATE.value, FaultAction.KILL),
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENTRY}", FaultAction.KILL_GROUP),

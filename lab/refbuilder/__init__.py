@@ -6,7 +6,7 @@ serializes builds of one physical tree, the only thing that is really shared whi
 runs.
 
 This package runs inside runners: it imports only filelock, pyproject-hooks, installer,
-packaging, pip (for build environments), the standard library and ``lab.contract``.
+packaging, the standard library and ``lab.contract``.
 """
 
 from lab.refbuilder._cli import editable_argv

@@ -1,23 +1,37 @@
 """Isolated build environments, created offline from a wheelhouse and cached by a hash of
-their requirements and interpreter, published the same narrow way as entries."""
+their requirements and interpreter, published the same narrow way as entries.
+
+An env is a venv made ``--without-pip`` into which ``installer`` installs the wheels that
+``_resolve`` picks from the wheelhouse for the env's interpreter, their scripts naming the
+env's final place: no pip runs, and nothing of the builder's own dependencies leaks in. An
+env whose requirements add to those of one we use (the backend's editable requires) starts
+as a hard-linked copy of it, verified against its manifest, plus the wheels it lacks.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import packaging
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+
 from lab.contract import ENV_IN_USE, ENV_MANIFEST, ENVS_BUCKET, Failpoint, Op, Phase
 from lab.refbuilder import _failpoints, _locks
 from lab.refbuilder._cache import Cache, write_file
 from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError
+from lab.refbuilder._resolve import Target, Wheel, resolve
 from lab.refbuilder._tree import file_digest
 
 
@@ -25,6 +39,7 @@ from lab.refbuilder._tree import file_digest
 class BuildEnv:
     path: Path
     requirements: tuple[str, ...]
+    wheels: tuple[str, ...] = ()  # the wheel files it was made from (unknown: none)
 
     @property
     def python(self) -> Path:
@@ -53,7 +68,7 @@ def _read(path: Path) -> BuildEnv | None:
     damaged env is a miss, to be rebuilt and replaced."""
     try:
         meta = json.loads((path / ENV_MANIFEST).read_text())
-        env = BuildEnv(path, tuple(meta["requirements"]))
+        env = BuildEnv(path, tuple(meta["requirements"]), tuple(meta.get("wheels", ())))
         files = dict(meta["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -66,31 +81,26 @@ def _read(path: Path) -> BuildEnv | None:
     return env if whole else None
 
 
-def _run(
-    what: str, cmd: list[str], env_path: Path, while_running: Callable[[], None] | None = None
-) -> None:
-    """Run ``cmd`` to make the env at ``env_path``; CacheError in one line if it fails."""
+def _run(what: str, cmd: list[str], env_path: Path) -> str:
+    """Run ``cmd`` to make the env at ``env_path``; its output, or CacheError in one line."""
     try:
-        proc = subprocess.Popen(
+        proc = subprocess.run(
             cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             text=True,
+            check=False,
             preexec_fn=die_with_parent,
         )
     except OSError as exc:  # e.g. --python names no interpreter
         raise CacheError(f"creating the build env {env_path} failed: `{cmd[0]}`: {exc}") from exc
-    with proc:
-        if while_running is not None:
-            while_running()
-        _, stderr = proc.communicate()
     if proc.returncode != 0:
-        sys.stderr.write(stderr)  # all of it for the log; its last line for the message
-        said = [line.strip() for line in stderr.splitlines() if line.strip()]
+        sys.stderr.write(proc.stderr)  # all of it for the log; its last line for the message
+        said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         raise CacheError(
             f"creating the build env {env_path} failed: {what} exited {proc.returncode}: "
             f"{said[-1] if said else 'no message'}"
         )
+    return proc.stdout
 
 
 def _use_lock(env_dir: Path) -> Path:
@@ -116,27 +126,130 @@ def remove_unused(cache: Cache) -> tuple[list[str], list[str]]:
     return removed, kept
 
 
-def _pip_runner() -> str:
-    """pip's own script for running this copy of pip under another interpreter.
+# Run under the build envs' interpreter with -I (nothing of the caller's environment): its
+# marker values, the wheel tags it takes, its byte code's tag, and the install scheme of its
+# venvs, "/@prefix@" standing for a venv's directory. packaging is the builder's own (argv[1]).
+_PREFIX = "/@prefix@"
+_QUERY = f"""\
+import json, sys, sysconfig
+sys.path.insert(0, sys.argv[1])
+from packaging.markers import default_environment
+from packaging.tags import sys_tags
+scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
+paths = sysconfig.get_paths(scheme, vars={{"base": "{_PREFIX}", "platbase": "{_PREFIX}"}})
+print(json.dumps({{
+    "markers": dict(default_environment()),
+    "tags": [str(tag) for tag in sys_tags()],
+    "cache_tag": sys.implementation.cache_tag,
+    "paths": {{name: paths[name] for name in ("purelib", "platlib", "scripts", "data")}},
+}}))
+"""
 
-    It makes only ``pip`` importable from where this pip lives, so nothing else there (the
-    builder's own dependencies, in a bundle or a venv) looks installed to the new env."""
-    spec = importlib.util.find_spec("pip")
-    if spec is None or spec.origin is None:
-        raise CacheError("pip is not importable here: the builder needs it for build envs")
-    return str(Path(spec.origin).parent / "__pip-runner__.py")
+
+@dataclass(frozen=True)
+class _Interpreter:
+    """What installing into a venv of the build envs' interpreter takes."""
+
+    target: Target
+    cache_tag: str | None
+    paths: dict[str, str]  # purelib, platlib, scripts, data, below "/@prefix@"
+
+    def scheme(self, venv: Path, distribution: str) -> dict[str, str]:
+        """``installer``'s scheme for ``distribution`` in ``venv``, as pip's: headers go
+        below the venv, not into the interpreter's own include directory."""
+        scheme = {name: path.replace(_PREFIX, str(venv), 1) for name, path in self.paths.items()}
+        version = self.target.markers["python_version"]
+        headers = venv / "include" / "site" / f"python{version}" / distribution
+        return scheme | {"headers": str(headers)}
 
 
-def _relocate_scripts(path: Path, final: Path) -> None:
-    """Point the scripts' shebangs at the env's final place: pip wrote the scratch path."""
-    old, new = f"#!{path}/bin/".encode(), f"#!{final}/bin/".encode()
+def _interpreter(python: Path, env_path: Path) -> _Interpreter:
+    """Ask ``python`` what ``_QUERY`` prints (once per builder: it names one interpreter)."""
+    root = str(Path(packaging.__file__).resolve().parent.parent)
+    out = _run(f"asking {python} for its tags", [str(python), "-I", "-c", _QUERY, root], env_path)
+    said = json.loads(out)
+    paths = {name: str(path) for name, path in said["paths"].items()}
+    if not all(path.startswith(_PREFIX) for path in paths.values()):
+        raise CacheError(
+            f"creating the build env {env_path} failed: {python}'s venvs install outside "
+            f"the venv: {paths}"
+        )
+    markers = {name: str(value) for name, value in said["markers"].items()}
+    return _Interpreter(Target(markers, tuple(said["tags"])), said["cache_tag"], paths)
+
+
+def _install(
+    wheels: Sequence[Wheel],
+    path: Path,
+    python: Path,
+    interpreter: _Interpreter,
+    overwrite: bool,
+    struck: Callable[[], None],
+) -> None:
+    """Install ``wheels`` into the venv at ``path`` with ``installer``, their scripts
+    running ``python`` (the env's final place), compiling byte code where the builder's
+    interpreter makes the env's. ``struck`` runs once the first wheel is in, the env half
+    made (or at the end, where there is none)."""
+    levels = (0,) if interpreter.cache_tag == sys.implementation.cache_tag else ()
+    for wheel in wheels:
+        destination = SchemeDictionaryDestination(
+            interpreter.scheme(path, wheel.name),
+            interpreter=str(python),
+            script_kind="posix",
+            bytecode_optimization_levels=levels,
+            overwrite_existing=overwrite,
+        )
+        try:
+            # compileall reports a file it cannot compile on stdout, the builder's result's
+            with contextlib.redirect_stdout(sys.stderr), WheelFile.open(wheel.path) as source:
+                install(source, destination, {"INSTALLER": b"cachelab\n"})
+        except FileExistsError:  # only where told not to overwrite: the caller's to handle
+            raise
+        except Exception as exc:  # installer raises several kinds; each means the same here
+            raise CacheError(
+                f"creating the build env {path} failed: installing {wheel.path}: {exc}"
+            ) from exc
+        if wheel is wheels[0]:
+            struck()
+    if not wheels:
+        struck()
+
+
+def _link_tree(source: Path, dest: Path) -> None:
+    """Make ``dest`` a copy of the env ``source`` out of hard links (copies where the file
+    system makes none) and its symbolic links, without its manifest. The two envs then share
+    files, so nothing may write one in place: installer, told not to overwrite, makes new
+    files only, and ``_relocate_scripts`` replaces whole files."""
+    dest.mkdir()
+    with os.scandir(source) as entries:
+        for entry in entries:
+            target = dest / entry.name
+            if entry.is_symlink():
+                target.symlink_to(Path(entry.path).readlink())
+            elif entry.is_dir():
+                _link_tree(Path(entry.path), target)
+            elif entry.name != ENV_MANIFEST:
+                try:
+                    os.link(entry.path, target)
+                except OSError:  # another device, a file system without hard links
+                    shutil.copy2(entry.path, target)
+
+
+def _relocate_scripts(path: Path, old: Path, new: Path) -> None:
+    """Point the scripts of the env in ``path`` that run the interpreter ``old`` at ``new``,
+    each written anew and renamed into place (it may share its file with another env)."""
+    before, after = str(old).encode(), str(new).encode()
     for script in (path / "bin").iterdir():
         if script.is_symlink() or not script.is_file():
             continue
         with script.open("rb") as f:
-            head = f.read(len(old))
-        if head == old:
-            write_file(script, new + script.read_bytes()[len(old) :])
+            if f.read(2) != b"#!":
+                continue  # a binary
+        data = script.read_bytes()
+        # the shebang, or installer's launcher for long paths: #!/bin/sh, then exec '<python>'
+        header = b"\n".join(data.split(b"\n", 3)[:3])
+        if before in header:
+            write_file(script, header.replace(before, after) + data[len(header) :])
 
 
 class BuildEnvs:
@@ -151,15 +264,17 @@ class BuildEnvs:
         self.wheelhouse = wheelhouse
         self.atomic = atomic
         self._in_use: list[int] = []
+        self._facts: _Interpreter | None = None
 
     def release(self) -> None:
         """Say we no longer use the envs we were given (the process's end says it too)."""
         while self._in_use:
             _locks.release(self._in_use.pop())
 
-    def ensure(self, requirements: Sequence[str]) -> BuildEnv:
+    def ensure(self, requirements: Sequence[str], base: BuildEnv | None = None) -> BuildEnv:
         """The build env for ``requirements``: from the cache, or built and published. It
-        stays ours to use (a cleaner leaves it alone) until ``release``."""
+        stays ours to use (a cleaner leaves it alone) until ``release``. ``base``, an env
+        we use whose requirements are a part of these, may serve to make it faster."""
         key = env_key(requirements, self.python)
         final = self.cache.env_dir(key)
         name = self.cache.env_name(key)
@@ -172,11 +287,10 @@ class BuildEnvs:
             return found
         events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
         if not self.atomic:
-            self._create(final, key, requirements, final)
-            return BuildEnv(final, tuple(requirements))
+            return self._create(final, key, requirements, final, base)
         with self.cache.scratch() as scratch:
             built = scratch / "env"
-            self._create(built, key, requirements, final)
+            self._create(built, key, requirements, final, base)
             outcome, existing = self.cache.publish(built, final, _read, self.cache.env_lock(key))
         events.emit(Op.ENV, outcome, name)
         env = existing or _read(final)
@@ -184,31 +298,75 @@ class BuildEnvs:
             raise CacheError(f"the build env {final} vanished after publishing")
         return env
 
-    def _create(self, path: Path, key: str, requirements: Sequence[str], final: Path) -> None:
-        """Make the env in ``path``, ready to be renamed to ``final``."""
-        _run("venv", [str(self.python), "-m", "venv", "--without-pip", str(path)], path)
-        if requirements:
-            # The builder's pip runs under the new env's interpreter and installs into it, so
-            # build envs need no pip of their own (pip's --python does the same).
-            _run(
-                f"pip installing {', '.join(requirements)} from {self.wheelhouse}",
-                [
-                    str(path / "bin" / "python"),
-                    _pip_runner(),
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-index",
-                    "--find-links",
-                    str(self.wheelhouse),
-                    *requirements,
-                ],
-                path,
-                # the failpoint strikes while pip writes the env: a builder killed here leaves
-                # its pip child writing into its scratch dir
-                lambda: _failpoints.hit(Failpoint.ENV_CREATE, self.cache.events),
-            )
-        if path != final:
-            _relocate_scripts(path, final)
-        manifest = {"key": key, "requirements": list(requirements), "files": _files(path)}
+    def _interpreter(self, env_path: Path) -> _Interpreter:
+        """Our interpreter's facts, asked once (for the env in ``env_path``)."""
+        if self._facts is None:
+            self._facts = _interpreter(self.python, env_path)
+        return self._facts
+
+    def _create(
+        self, path: Path, key: str, requirements: Sequence[str], final: Path, base: BuildEnv | None
+    ) -> BuildEnv:
+        """Make the env in ``path``, ready to be renamed to ``final``: a venv without pip, the
+        requirements' wheels resolved against the wheelhouse and installed by ``installer``.
+        Where ``base`` (an env of this interpreter, ours to use) holds some of those wheels,
+        and nothing else, the env starts as a hard-linked copy of it."""
+        facts = self._interpreter(path)
+        try:
+            wheels = resolve(requirements, self.wheelhouse, facts.target)
+        except CacheError as exc:
+            raise CacheError(f"creating the build env {path} failed: {exc}") from exc
+        names = tuple(wheel.path.name for wheel in wheels)
+        python = final / "bin" / "python"
+
+        def struck() -> None:
+            # a builder killed here leaves a half-made env in its scratch dir
+            if requirements:
+                _failpoints.hit(Failpoint.ENV_CREATE, self.cache.events)
+
+        extended = False
+        if base is not None and base.wheels and set(base.wheels) <= set(names):
+            rest = [wheel for wheel in wheels if wheel.path.name not in base.wheels]
+            extended = _extend(base, path, rest, facts, python, struck)
+        if not extended:
+            _run("venv", [str(self.python), "-m", "venv", "--without-pip", str(path)], path)
+            _install(wheels, path, python, facts, True, struck)
+        manifest = {
+            "key": key,
+            "requirements": list(requirements),
+            "wheels": list(names),
+            "files": _files(path),
+        }
         write_file(path / ENV_MANIFEST, json.dumps(manifest).encode())
+        return BuildEnv(final, tuple(requirements), names)
+
+
+def _extend(
+    base: BuildEnv,
+    path: Path,
+    wheels: Sequence[Wheel],
+    facts: _Interpreter,
+    python: Path,
+    struck: Callable[[], None],
+) -> bool:
+    """Make the env in ``path`` a hard-linked copy of ``base`` plus ``wheels``, whose scripts
+    run ``python``; False where that cannot be done safely, and then nothing is at ``path``:
+    the copy is not what ``base`` was published with, or a wheel would overwrite its files."""
+    if path.exists():  # `none` builds in place, maybe over a damaged env: no copy
+        return False
+    try:
+        published = json.loads((base.path / ENV_MANIFEST).read_text())["files"]
+        _link_tree(base.path, path)
+        same = _files(path) == published
+    except (OSError, ValueError, KeyError, TypeError):
+        same = False
+    if same:
+        try:
+            _install(wheels, path, python, facts, False, struck)
+        except FileExistsError:
+            pass
+        else:
+            _relocate_scripts(path, base.python, python)
+            return True
+    shutil.rmtree(path, ignore_errors=True)
+    return False

@@ -145,7 +145,7 @@ class _Install:
         backend = BuildBackend(source, system.backend, system.backend_path, env.python)
         extra = backend.requires_for_editable()
         if extra and not set(extra) <= set(env.requirements):
-            env = self.envs.ensure([*env.requirements, *extra])
+            env = self.envs.ensure([*env.requirements, *extra], base=env)
             backend = BuildBackend(source, system.backend, system.backend_path, env.python)
         with tempfile.TemporaryDirectory(prefix="cachelab-metadata-") as out:
             metadata = backend.prepare_metadata_for_build_editable(Path(out))
@@ -199,7 +199,7 @@ class _Install:
         self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=backend.name)
         extra = backend.requires_for_editable()
         if extra and not set(extra) <= set(env.requirements):
-            env = self.envs.ensure([*env.requirements, *extra])
+            env = self.envs.ensure([*env.requirements, *extra], base=env)
             backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
         _failpoints.hit(Failpoint.MID_BUILD, self.events)
         wheel = backend.build_editable(out)

@@ -62,10 +62,7 @@ class Reference:
         return [view.python, "-I", "-S", bundle, command, "--cache", view.cache]
 
     def env(self, view: RunnerView) -> dict[str, str]:
-        return plain_env(view) | {
-            "PIP_NO_INDEX": "1",  # belt and braces: build envs come from the wheelhouse only
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        return plain_env(view) | {"PYTHONDONTWRITEBYTECODE": "1"}
 
     def observe(self, line: str) -> Observation | None:
         """The builder stamps its own events; keep its times, not the arrival's."""

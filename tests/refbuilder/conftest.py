@@ -95,3 +95,38 @@ def write_entry(path: Path, payload: bytes) -> Path:
     size = (path / WHEEL).stat().st_size
     write_manifest(path, {"wheel": WHEEL, "size": size, "sha256": file_digest(path / WHEEL)})
     return path
+
+
+def write_wheel(
+    wheelhouse: Path,
+    name: str,
+    version: str = "1.0",
+    requires: tuple[str, ...] = (),
+    *,
+    tag: str = "py3-none-any",
+    files: dict[str, bytes] | None = None,
+    extra_metadata: str = "",
+) -> Path:
+    """A sound wheel ``name``-``version`` in ``wheelhouse`` with ``Requires-Dist``
+    ``requires`` and ``files`` (default: a module ``<name>.py`` saying its version);
+    ``console_scripts`` go in ``entry_points.txt`` among ``files``."""
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{extra_metadata}"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    members = dict(files or {f"{module}.py": f"VERSION = {version!r}\n".encode()})
+    members[f"{dist_info}/METADATA"] = metadata.encode()
+    members[f"{dist_info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {tag}\n".encode()
+    )
+    record = [
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+        for path, data in members.items()
+    ]
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    wheel = wheelhouse / f"{module}-{version}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w") as whl:
+        for path, data in members.items():
+            whl.writestr(path, data)
+        whl.writestr(f"{dist_info}/RECORD", "\n".join([*record, f"{dist_info}/RECORD,,"]))
+    return wheel

@@ -9,14 +9,117 @@ from pathlib import Path
 
 import pytest
 
-from lab.contract import ENVS_BUCKET
+from lab.contract import ENV_MANIFEST, ENVS_BUCKET
 from lab.refbuilder import _locks
 from lab.refbuilder._cache import Cache
-from lab.refbuilder._env import BuildEnvs, remove_unused
-from lab.refbuilder._errors import LockTimeout
-from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents
+from lab.refbuilder._env import BuildEnv, BuildEnvs, remove_unused
+from lab.refbuilder._errors import CacheError, LockTimeout
+from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents, write_wheel
 
-pytestmark = pytest.mark.integration  # real venvs, real pip
+pytestmark = pytest.mark.integration  # real venvs
+
+_SCRIPTS = b"[console_scripts]\nbackend-cli = backend:main\n"
+
+
+def _backend_wheelhouse(path: Path) -> Path:
+    """A backend with a console script and a dependency, and what its editable hook adds."""
+    files = {
+        "backend.py": b"def main() -> None:\n    import sys; print(sys.prefix)\n",
+        "backend-1.0.dist-info/entry_points.txt": _SCRIPTS,
+    }
+    write_wheel(path, "backend", requires=("helper",), files=files)
+    write_wheel(path, "helper")
+    write_wheel(path, "editables")
+    write_wheel(path, "overlay", files={"backend.py": b"overlaid = True\n"})
+    return path
+
+
+def _run_in(env: BuildEnv, code: str) -> str:
+    proc = subprocess.run([str(env.python), "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_an_env_holds_the_resolved_wheels_and_its_scripts_run_it_where_it_is_published(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    envs = BuildEnvs(
+        Cache(tmp_path / "cache", events), BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True
+    )
+    env = envs.ensure(["backend"])
+    assert env.wheels == ("backend-1.0-py3-none-any.whl", "helper-1.0-py3-none-any.whl")
+    assert _run_in(env, "import backend, helper; print(helper.VERSION)") == "1.0"
+    script = env.path / "bin" / "backend-cli"
+    assert script.read_text().startswith(f"#!{env.python}\n")  # not the scratch dir's
+    ran = subprocess.run([str(script)], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == str(env.path)
+    manifest = json.loads((env.path / ENV_MANIFEST).read_text())
+    assert manifest["wheels"] == list(env.wheels) and "bin/backend-cli" in manifest["files"]
+    assert list(env.path.glob("lib/python*/site-packages/__pycache__/backend.*.pyc"))
+    envs.release()
+
+
+def test_an_env_that_extends_another_shares_its_files_and_leaves_it_alone(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    cache = Cache(tmp_path / "cache", events)
+    envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    base = envs.ensure(["backend"])
+    env = envs.ensure([*base.requirements, "editables"], base=base)
+    assert env.wheels == (
+        "backend-1.0-py3-none-any.whl",
+        "editables-1.0-py3-none-any.whl",
+        "helper-1.0-py3-none-any.whl",
+    )
+    (module,) = base.path.glob("lib/python*/site-packages/backend.py")
+    shared = env.path / module.relative_to(base.path)
+    assert shared.stat().st_ino == module.stat().st_ino  # a hard link
+    # its scripts run its own interpreter, written anew: the base's are untouched
+    assert (env.path / "bin" / "backend-cli").read_text().startswith(f"#!{env.python}\n")
+    assert (base.path / "bin" / "backend-cli").read_text().startswith(f"#!{base.python}\n")
+    assert _run_in(env, "import backend, editables; print('ok')") == "ok"
+    lacking = subprocess.run([str(base.python), "-c", "import editables"], capture_output=True)
+    assert lacking.returncode == 1
+    envs.release()
+    # both are whole by their manifests, and each a hit for the next builder
+    later = BuildEnvs(cache, BASE_PYTHON, tmp_path / "wh", True)
+    assert later.ensure(["backend"]) == base
+    assert later.ensure(["backend", "editables"]) == env
+    later.release()
+
+
+def test_an_env_is_made_afresh_where_extending_another_is_not_safe(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    cache = Cache(tmp_path / "cache", events)
+    envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    base = envs.ensure(["backend"])
+    (module,) = base.path.glob("lib/python*/site-packages/backend.py")
+    before = module.read_bytes()
+    # a wheel that would overwrite one of the base's files: a copy would write it in place
+    env = envs.ensure([*base.requirements, "overlay"], base=base)
+    assert module.read_bytes() == before
+    assert (env.path / module.relative_to(base.path)).stat().st_ino != module.stat().st_ino
+    assert _run_in(env, "import backend; print(backend.overlaid)") == "True"
+    # a base with a file it was not published with is not copied
+    (base.path / "stray.txt").write_text("not in the manifest")
+    env = envs.ensure([*base.requirements, "editables"], base=base)
+    assert not (env.path / "stray.txt").exists()
+    assert _run_in(env, "import backend, editables; print('ok')") == "ok"
+    envs.release()
+
+
+def test_a_requirement_the_wheelhouse_cannot_meet_fails_in_one_line(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    wheelhouse = _backend_wheelhouse(tmp_path / "wh")
+    envs = BuildEnvs(Cache(tmp_path / "cache", events), BASE_PYTHON, wheelhouse, True)
+    with pytest.raises(CacheError) as failed:
+        envs.ensure(["backend>=2"])
+    message = str(failed.value)
+    assert message.startswith("creating the build env ") and "\n" not in message
+    assert f"no wheel in the wheelhouse {wheelhouse} satisfies backend>=2 (requested)" in message
+    envs.release()
 
 
 def test_a_cleaner_removes_only_the_envs_nobody_uses(
