@@ -5,7 +5,7 @@ An env is a venv made ``--without-pip`` into which ``installer`` installs the wh
 ``_resolve`` picks from the wheelhouse for the env's interpreter, their scripts naming the
 env's final place: no pip runs, and nothing of the builder's own dependencies leaks in. An
 env whose requirements add to those of one we use (the backend's editable requires) starts
-as a hard-linked copy of it, verified against its manifest, plus the wheels it lacks.
+as a copy of it, verified against its manifest, plus the wheels it lacks.
 """
 
 from __future__ import annotations
@@ -167,15 +167,22 @@ def _interpreter(python: Path, env_path: Path) -> _Interpreter:
     """Ask ``python`` what ``_QUERY`` prints (once per builder: it names one interpreter)."""
     root = str(Path(packaging.__file__).resolve().parent.parent)
     out = _run(f"asking {python} for its tags", [str(python), "-I", "-c", _QUERY, root], env_path)
-    said = json.loads(out)
-    paths = {name: str(path) for name, path in said["paths"].items()}
+    try:
+        said = json.loads(out)
+        paths = {name: str(path) for name, path in said["paths"].items()}
+        markers = {name: str(value) for name, value in said["markers"].items()}
+        tags, cache_tag = tuple(said["tags"]), said["cache_tag"]
+    except (ValueError, KeyError, TypeError, AttributeError):  # e.g. a sitecustomize that prints
+        raise CacheError(
+            f"creating the build env {env_path} failed: {python} did not answer what it is "
+            f"(its output: {out[:200]!r})"
+        ) from None
     if not all(path.startswith(_PREFIX) for path in paths.values()):
         raise CacheError(
             f"creating the build env {env_path} failed: {python}'s venvs install outside "
             f"the venv: {paths}"
         )
-    markers = {name: str(value) for name, value in said["markers"].items()}
-    return _Interpreter(Target(markers, tuple(said["tags"])), said["cache_tag"], paths)
+    return _Interpreter(Target(markers, tags), cache_tag, paths)
 
 
 def _install(
@@ -215,29 +222,16 @@ def _install(
         struck()
 
 
-def _link_tree(source: Path, dest: Path) -> None:
-    """Make ``dest`` a copy of the env ``source`` out of hard links (copies where the file
-    system makes none) and its symbolic links, without its manifest. The two envs then share
-    files, so nothing may write one in place: installer, told not to overwrite, makes new
-    files only, and ``_relocate_scripts`` replaces whole files."""
-    dest.mkdir()
-    with os.scandir(source) as entries:
-        for entry in entries:
-            target = dest / entry.name
-            if entry.is_symlink():
-                target.symlink_to(Path(entry.path).readlink())
-            elif entry.is_dir():
-                _link_tree(Path(entry.path), target)
-            elif entry.name != ENV_MANIFEST:
-                try:
-                    os.link(entry.path, target)
-                except OSError:  # another device, a file system without hard links
-                    shutil.copy2(entry.path, target)
+def _copy_tree(source: Path, dest: Path) -> None:
+    """Make ``dest`` a copy of the env ``source``, its symbolic links as links, without its
+    manifest. A copy, not hard links: an env shares no file with another, so nothing written
+    into one (a backend's cache, a rebuild in place under ``none``) can reach a published env."""
+    shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(ENV_MANIFEST))
 
 
 def _relocate_scripts(path: Path, old: Path, new: Path) -> None:
     """Point the scripts of the env in ``path`` that run the interpreter ``old`` at ``new``,
-    each written anew and renamed into place (it may share its file with another env)."""
+    each written anew and renamed into place."""
     before, after = str(old).encode(), str(new).encode()
     for script in (path / "bin").iterdir():
         if script.is_symlink() or not script.is_file():
@@ -310,7 +304,7 @@ class BuildEnvs:
         """Make the env in ``path``, ready to be renamed to ``final``: a venv without pip, the
         requirements' wheels resolved against the wheelhouse and installed by ``installer``.
         Where ``base`` (an env of this interpreter, ours to use) holds some of those wheels,
-        and nothing else, the env starts as a hard-linked copy of it."""
+        and nothing else, the env starts as a copy of it."""
         facts = self._interpreter(path)
         try:
             wheels = resolve(requirements, self.wheelhouse, facts.target)
@@ -349,14 +343,14 @@ def _extend(
     python: Path,
     struck: Callable[[], None],
 ) -> bool:
-    """Make the env in ``path`` a hard-linked copy of ``base`` plus ``wheels``, whose scripts
+    """Make the env in ``path`` a copy of ``base`` plus ``wheels``, whose scripts
     run ``python``; False where that cannot be done safely, and then nothing is at ``path``:
     the copy is not what ``base`` was published with, or a wheel would overwrite its files."""
     if path.exists():  # `none` builds in place, maybe over a damaged env: no copy
         return False
     try:
         published = json.loads((base.path / ENV_MANIFEST).read_text())["files"]
-        _link_tree(base.path, path)
+        _copy_tree(base.path, path)
         same = _files(path) == published
     except (OSError, ValueError, KeyError, TypeError):
         same = False

@@ -52,8 +52,10 @@ class Target:
 
     @property
     def python_version(self) -> Version:
+        """X.Y.Z, as pip checks ``Requires-Python``: a 3.14.0rc1 meets ">=3.14"."""
         # a build from a source checkout says "3.14.0+"
-        return Version(self.markers["python_full_version"].rstrip("+"))
+        full = Version(self.markers["python_full_version"].rstrip("+"))
+        return Version(".".join(str(part) for part in full.release[:3]))
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,10 @@ class Wheel:
             headers = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(
                 text, headersonly=True
             )
-            dist = [Requirement(r) for r in headers.get_all("Requires-Dist") or []]
+            dist = [Requirement(str(r)) for r in headers.get_all("Requires-Dist") or []]
             python = headers.get("Requires-Python")
             return dist, None if python is None else SpecifierSet(str(python))
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:  # InvalidRequirement too
+        except Exception as exc:  # a damaged zip fails in many ways (zlib, EOF, ...): one line
             raise ResolveError(f"cannot read the metadata of {self.path}: {exc}") from exc
 
 
@@ -116,11 +118,12 @@ class _Wheelhouse:
         for rank, text in enumerate(target.tags):
             for tag in parse_tag(text):
                 ranks.setdefault(tag, rank)
-        try:
-            files = sorted(path.glob("*.whl"))
+        try:  # glob would take a missing or unreadable directory for an empty one
+            names = sorted(entry.name for entry in path.iterdir())
         except OSError as exc:
             raise ResolveError(f"cannot read the wheelhouse {path}: {exc}") from exc
-        for file in files:
+        self.sdists = [n for n in names if n.endswith((".tar.gz", ".zip"))]
+        for file in (path / n for n in names if n.endswith(".whl")):
             try:
                 name, version, build, tags = parse_wheel_filename(file.name)
             except (InvalidWheelFilename, ValueError):
@@ -156,12 +159,19 @@ class _Wheelhouse:
             why = f"it has {name} {', '.join(sorted({str(w.version) for w in wheels}))}"
         elif name in self.unfit:
             why = f"none of {', '.join(self.unfit[name])} fits this interpreter"
+        elif sdists := [n for n in self.sdists if canonicalize_name(_sdist_name(n)) == name]:
+            why = f"it has only the sdist {', '.join(sdists)}, and build envs take wheels only"
         else:
             why = f"it has no {name}"
         with_also = f" and {also}" if str(also) and also != want.requirement.specifier else ""
         raise ResolveError(
             f"no wheel in the wheelhouse {self.path} satisfies {want}{with_also}: {why}"
         )
+
+
+def _sdist_name(file_name: str) -> str:
+    """The project name an sdist's file name starts with (name-version.tar.gz)."""
+    return file_name.rsplit("-", 1)[0]
 
 
 def _applies(requirement: Requirement, target: Target, extras: Iterable[str]) -> bool:

@@ -154,3 +154,26 @@ def test_requirements_that_cannot_come_from_a_wheelhouse_are_refused(tmp_path: P
         resolve(["backend >>> 1"], tmp_path, HERE)
     with pytest.raises(ResolveError, match="a direct reference"):
         resolve(["backend @ https://example.org/backend-1.0.tar.gz"], tmp_path, HERE)
+
+
+def test_a_pre_release_python_meets_its_own_release(tmp_path: Path) -> None:
+    write_wheel(tmp_path, "modern", extra_metadata="Requires-Python: >=3.14\n")
+    rc = _target(python_full_version="3.14.0rc1", python_version="3.14")
+    assert _chosen(["modern"], tmp_path, rc) == ["modern-1.0-py3-none-any.whl"]
+
+
+def test_a_wheelhouse_that_cannot_serve_says_why_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ResolveError, match=r"cannot read the wheelhouse .*missing"):
+        resolve(["anything"], tmp_path / "missing", HERE)
+    (tmp_path / "thing-1.0.tar.gz").write_bytes(b"")
+    with pytest.raises(ResolveError, match=r"only the sdist thing-1\.0\.tar\.gz, and build"):
+        resolve(["thing"], tmp_path, HERE)
+    wheel = write_wheel(tmp_path, "damaged")
+    data = bytearray(wheel.read_bytes())
+    start = data.index(b"Metadata-Version")  # stored, not deflated: damage its header instead
+    data[start - 30 : start] = b"\0" * 30
+    wheel.write_bytes(bytes(data))
+    with pytest.raises(ResolveError) as failed:
+        resolve(["damaged"], tmp_path, HERE)
+    assert str(failed.value).startswith(f"cannot read the metadata of {wheel}: ")
+    assert "\n" not in str(failed.value)
