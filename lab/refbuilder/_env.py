@@ -11,8 +11,10 @@ as a copy of it, verified against its manifest, plus the wheels it lacks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -52,10 +54,10 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
 
 
 def _files(path: Path) -> dict[str, str]:
-    """Every file of an env, as path -> sha256 (byte code aside: Python rewrites it)."""
+    """Every file of an env, byte code included, as path -> sha256. Byte code too: a damaged
+    .pyc is not recompiled but fails the import ("marshal data too short")."""
     found = {}
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+    for dirpath, _, filenames in os.walk(path):
         for name in filenames:
             file = Path(dirpath) / name
             if name != ENV_MANIFEST and not file.is_symlink():
@@ -222,6 +224,18 @@ def _install(
         struck()
 
 
+def _check_bytecode(path: Path) -> None:
+    """Every .pyc in the env ``path`` loads. py_compile's atomic write ignores a short write,
+    so a file system that fills up leaves a truncated .pyc in place of a failure; it fails
+    here as the full file system it is (the builder then builds around the cache)."""
+    for pyc in path.rglob("__pycache__/*.pyc"):
+        try:
+            marshal.loads(pyc.read_bytes()[16:])  # past the header: flags, mtime, size
+        except (EOFError, ValueError, TypeError) as exc:
+            full = OSError(errno.ENOSPC, f"a short write of byte code: {pyc}: {exc}")
+            raise CacheError(f"creating the build env {path} failed: {full}") from full
+
+
 def _copy_tree(source: Path, dest: Path) -> None:
     """Make ``dest`` a copy of the env ``source``, its symbolic links as links, without its
     manifest. A copy, not hard links: an env shares no file with another, so nothing written
@@ -325,6 +339,7 @@ class BuildEnvs:
         if not extended:
             _run("venv", [str(self.python), "-m", "venv", "--without-pip", str(path)], path)
             _install(wheels, path, python, facts, True, struck)
+        _check_bytecode(path)
         manifest = {
             "key": key,
             "requirements": list(requirements),

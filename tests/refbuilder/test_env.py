@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.contract import ENV_MANIFEST, ENVS_BUCKET
-from lab.refbuilder import _locks
+from lab.refbuilder import _env, _locks
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._env import BuildEnv, BuildEnvs, remove_unused
 from lab.refbuilder._errors import CacheError, LockTimeout
@@ -156,3 +159,44 @@ def test_a_use_lock_waits_no_longer_than_the_timeout(tmp_path: Path) -> None:
     fd = _locks.hold_shared(lock, timeout=0.2)
     assert _locks.try_exclusive(lock) is None  # in use: a cleaner leaves it alone
     _locks.release(fd)
+
+
+def _truncate_byte_code(env_path: Path) -> Path:
+    (pyc,) = env_path.glob("lib/python*/site-packages/__pycache__/backend.*.pyc")
+    pyc.write_bytes(pyc.read_bytes()[:20])  # its header whole, its code cut short
+    return pyc
+
+
+def test_damaged_byte_code_makes_an_env_a_miss(tmp_path: Path, events: RecordedEvents) -> None:
+    """Python does not recompile a .pyc whose code is cut short: the import fails. An env
+    with one is damaged, rebuilt, not used."""
+    cache = Cache(tmp_path / "cache", events)
+    envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    env = envs.ensure(["backend"])
+    envs.release()
+    _truncate_byte_code(env.path)
+    later = BuildEnvs(cache, BASE_PYTHON, tmp_path / "wh", True)
+    again = later.ensure(["backend"])
+    assert _run_in(again, "import backend; print('ok')") == "ok"
+    later.release()
+
+
+def test_byte_code_cut_short_while_making_an_env_is_a_full_cache(
+    tmp_path: Path, events: RecordedEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """py_compile ignores a short write on a full file system: the env fails as a full cache
+    would, so the builder builds around it, and nothing is published."""
+    install = _env._install
+
+    def short_write(wheels: Any, path: Path, *args: Any) -> None:
+        install(wheels, path, *args)
+        _truncate_byte_code(path)
+
+    monkeypatch.setattr(_env, "_install", short_write)
+    cache = Cache(tmp_path / "cache", events)
+    envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    with pytest.raises(CacheError, match="a short write of byte code") as failed:
+        envs.ensure(["backend"])
+    envs.release()
+    assert cache.unwritable(failed.value) == os.strerror(errno.ENOSPC)
+    assert [p for p in (cache.root / ENVS_BUCKET).iterdir() if p.is_dir()] == []
