@@ -87,6 +87,7 @@ class LockKind(enum.StrEnum):
 
     ENTRY = "entry"  # a cache entry: uv's editable lock, the reference builder's entry lock
     ENV = "env"  # a build environment being published
+    ENV_MAKE = "env-make"  # a build environment being made: one runner makes it, others wait
     TREE = "tree"  # a lock inside one physical source tree
 
 

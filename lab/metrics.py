@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lab.contract import TREE_KEY_PREFIX, Clock, Event, Op, Phase
+from lab.contract import TREE_KEY_PREFIX, Clock, Event, LockKind, Op, Phase
 
 # How much earlier than its stamp an event may have happened, by who stamped it. The subject's
 # own stamps are taken where it happened (the reference builder stamps a release while it
@@ -26,6 +26,7 @@ class LockSpan:
     waited_line: bool  # uv printed "Waiting to acquire": the lock was contended
     released_clock: Clock = Clock.SOURCE  # who stamped the release
     gave_up: float | None = None  # t_mono of a timeout: it stopped waiting without the lock
+    kind: str | None = None  # the lock's kind, where the subject says (LockKind)
 
     @property
     def wait_s(self) -> float:
@@ -42,9 +43,17 @@ def is_tree_lock(key: str) -> bool:
     return key.startswith(TREE_KEY_PREFIX)
 
 
+def guards_work(span: LockSpan) -> bool:
+    """A lock held for a whole piece of work by design, not only to publish: a tree lock
+    around a build, the lock under which one runner makes a build env for the others. Its
+    holds are not the cache's lock holds."""
+    return is_tree_lock(span.key) or span.kind == LockKind.ENV_MAKE
+
+
 @dataclass
 class _Attempt:
     asked: float
+    kind: str | None = None
     acquired: float | None = None
     waited_line: bool = False
 
@@ -59,7 +68,9 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     def close(runner: str, key: str, released: Event | None, gave_up: float | None = None) -> None:
         a = attempts.pop((runner, key))
         at, clock = (released.t_mono, released.clock) if released else (None, Clock.SOURCE)
-        spans.append(LockSpan(runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up))
+        spans.append(
+            LockSpan(runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up, a.kind)
+        )
 
     relevant = [
         e
@@ -81,7 +92,9 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
             close(e.runner, key, None)  # asked again without a release line: keep both
             attempt = None
         if attempt is None:
-            attempt = attempts[(e.runner, key)] = _Attempt(asked=e.t_mono)
+            kind = e.data.get("kind")
+            attempts[(e.runner, key)] = _Attempt(e.t_mono, kind if isinstance(kind, str) else None)
+            attempt = attempts[(e.runner, key)]
         if e.phase is Phase.WAIT:
             attempt.waited_line = True
         elif e.phase is Phase.ACQUIRED:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab import metrics
 from lab.check import Report, Unknown, Violation
-from lab.contract import Event, Op, Phase, StepKind
+from lab.contract import Event, LockKind, Op, Phase, StepKind
 from lab.scenario import runner_names
 from lab.vocabulary import Outcome, RunStatus, Verdict, worst
 
@@ -114,9 +114,10 @@ def summarize(
     # The scenario's runners: not a cache step's own runner, nor the lab's step events.
     names = set(runner_names(scenario.runners))
     all_spans = [s for s in metrics.lock_spans(events) if s.runner in names]
-    # Waits count every lock, the tree lock of a shared tree included. Holds count the cache
-    # locks only: a tree lock is held for a whole build by design, and guards one checkout.
-    spans = [s for s in all_spans if not metrics.is_tree_lock(s.key)]
+    # Waits count every lock, the tree lock of a shared tree included. Holds count the locks
+    # taken to publish only: a tree lock is held for a whole build by design, and one
+    # runner's lock while it makes a build env for the others for as long as that takes.
+    spans = [s for s in all_spans if not metrics.guards_work(s)]
     bounds = {r: b for r, b in metrics.run_bounds(events).items() if r in names}
     runners = []
     for name, (start, end, rc) in bounds.items():
@@ -155,7 +156,9 @@ def summarize(
         and single
         and longest_wait.wait_s >= SERIALIZED_FRACTION * single
     ):
-        built = metrics.built_after_wait(events, longest, single)
+        # a runner that waited for a build env took the one its holder made
+        making_env = longest.kind == LockKind.ENV_MAKE
+        built = False if making_env else metrics.built_after_wait(events, longest, single)
         serialized, coalesced = built is True, built is False
     return RunResult(
         run_id=run_id,

@@ -52,6 +52,7 @@ PAUSES: tuple[tuple[str, bool], ...] = (
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}", False),
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}", True),
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENTRY}", False),
+    (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV_MAKE}", True),  # the others make their own
 )
 # After which event of its own output the nemesis kills a subject without failpoints.
 TRIGGERS = (

@@ -153,6 +153,11 @@ class Cache:
         path = self.root / ENVS_BUCKET / f"{env_key}.lock"
         return LockSpec(path, self.env_name(env_key), LockKind.ENV)
 
+    def env_make_lock(self, env_key: str) -> LockSpec:
+        """Held while one runner makes the env that the others wait for."""
+        path = self.root / ENVS_BUCKET / f"{env_key}.make.lock"
+        return LockSpec(path, f"{self.env_name(env_key)}.make", LockKind.ENV_MAKE)
+
     @contextlib.contextmanager
     def held(self, lock: LockSpec | None) -> Iterator[None]:
         """Hold ``lock`` for the block (None: no lock, for policies that take none), waiting

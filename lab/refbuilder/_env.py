@@ -32,7 +32,7 @@ from lab.contract import ENV_IN_USE, ENV_MANIFEST, ENVS_BUCKET, Failpoint, Op, P
 from lab.refbuilder import _failpoints, _locks
 from lab.refbuilder._cache import Cache, write_file
 from lab.refbuilder._children import die_with_parent
-from lab.refbuilder._errors import CacheError
+from lab.refbuilder._errors import CacheError, LockTimeout
 from lab.refbuilder._resolve import Target, Wheel, resolve
 from lab.refbuilder._tree import file_digest
 
@@ -293,13 +293,28 @@ class BuildEnvs:
         if found is not None:
             events.emit(Op.ENV, Phase.HIT, name)
             return found
-        events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
         if not self.atomic:
+            events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
             return self._create(final, key, requirements, final, base)
-        with self.cache.scratch() as scratch:
-            built = scratch / "env"
-            self._create(built, key, requirements, final, base)
-            outcome, existing = self.cache.publish(built, final, _read, self.cache.env_lock(key))
+        # An env is the same for every runner that needs it: one makes it, the others wait
+        # for it rather than make it again, as long as the lock timeout allows. Past that (its
+        # maker stopped or slow), we make our own: the publish keeps one of them.
+        with contextlib.ExitStack() as making:
+            try:
+                making.enter_context(self.cache.held(self.cache.env_make_lock(key)))
+            except LockTimeout:
+                pass
+            else:
+                found = _read(final)
+                if found is not None:
+                    events.emit(Op.ENV, Phase.HIT, name, coalesced=True)
+                    return found
+            events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
+            with self.cache.scratch() as scratch:
+                built = scratch / "env"
+                self._create(built, key, requirements, final, base)
+                lock = self.cache.env_lock(key)
+                outcome, existing = self.cache.publish(built, final, _read, lock)
         events.emit(Op.ENV, outcome, name)
         env = existing or _read(final)
         if env is None:

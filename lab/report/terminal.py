@@ -114,7 +114,7 @@ def verdict(result: RunResult) -> str:
     if result.coalesced and wait is not None:
         return (
             f"coalesced: {wait.runner} waited {wait.wait_s:.1f} s for the lock on {wait.key} "
-            f"(held by {wait.holder}), then reused that build; {span}"
+            f"(held by {wait.holder}), then reused what it built; {span}"
         )
     if result.serialized and wait is not None and is_tree_lock(wait.key):
         return (

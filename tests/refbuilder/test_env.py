@@ -7,15 +7,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lab.contract import ENV_MANIFEST, ENVS_BUCKET
+from lab.contract import ENV_MANIFEST, ENVS_BUCKET, Op, Phase
 from lab.refbuilder import _env, _locks
 from lab.refbuilder._cache import Cache
-from lab.refbuilder._env import BuildEnv, BuildEnvs, remove_unused
+from lab.refbuilder._env import BuildEnv, BuildEnvs, env_key, remove_unused
 from lab.refbuilder._errors import CacheError, LockTimeout
 from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents, write_wheel
 
@@ -200,3 +202,51 @@ def test_byte_code_cut_short_while_making_an_env_is_a_full_cache(
     envs.release()
     assert cache.unwritable(failed.value) == os.strerror(errno.ENOSPC)
     assert [p for p in (cache.root / ENVS_BUCKET).iterdir() if p.is_dir()] == []
+
+
+def test_one_runner_makes_an_env_and_the_others_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An env is the same for all who need it: made once, however many ask at once."""
+    wheelhouse = _backend_wheelhouse(tmp_path / "wh")
+    create, made = BuildEnvs._create, []
+
+    def slow_create(self: BuildEnvs, *args: Any) -> BuildEnv:
+        made.append(self.cache.events.runner)
+        time.sleep(1.0)  # long enough that the others come while it is made
+        return create(self, *args)
+
+    monkeypatch.setattr(BuildEnvs, "_create", slow_create)
+    runners = [RecordedEvents() for _ in range(3)]
+    got: list[BuildEnv] = []
+
+    def runner(events: RecordedEvents) -> None:
+        envs = BuildEnvs(
+            Cache(tmp_path / "cache", events, lock_timeout=30), BASE_PYTHON, wheelhouse, True
+        )
+        got.append(envs.ensure(["backend"]))
+        envs.release()
+
+    threads = [threading.Thread(target=runner, args=(events,)) for events in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and len({env.path for env in got}) == 1
+    waited = [
+        e for events in runners for e in events.records if e.op is Op.ENV and e.phase is Phase.HIT
+    ]
+    assert len(waited) == 2 and all(e.data.get("coalesced") for e in waited)
+
+
+def test_a_maker_that_stops_costs_the_others_no_more_than_the_lock_timeout(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    cache = Cache(tmp_path / "cache", events, lock_timeout=0.5)
+    envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    stopped = cache.env_make_lock(env_key(["backend"], BASE_PYTHON))
+    with _locks.held(stopped.path, stopped.key, stopped.kind, RecordedEvents()):
+        env = envs.ensure(["backend"])  # made here, after half a second
+    envs.release()
+    assert _run_in(env, "import backend; print('ok')") == "ok"
+    assert Phase.TIMEOUT in events.phases(Op.LOCK)

@@ -78,7 +78,7 @@ def test_a_wait_that_reused_the_holders_build_is_coalesced() -> None:
     )
     assert verdict(wide).startswith(
         f"coalesced: runner-2 waited 10.4 s for the lock on {EDITABLE_BUCKET}/k "
-        "(held by runner-1), then reused that build"
+        "(held by runner-1), then reused what it built"
     )
     tree = dataclasses.replace(wide, longest_wait=LockWait("runner-2", "tree/1:2", 3.6, "runner-1"))
     assert verdict(tree).startswith("coalesced on the shared tree: runner-2 waited 3.6 s")
