@@ -44,7 +44,8 @@ SCENES = (
         "editable build by the checkout's path and locks that entry for the whole build.",
         "On the page, uv's runner-2 has a hatched wait bar as wide as runner-1's hold: it sat "
         "out a whole build, then built again (its checkout's ctime differs). The reference "
-        "builder builds outside any lock and holds one only to publish: no wait bar at all.",
+        "builder builds outside any lock and holds one only to publish: no such wait bar (at "
+        "most a short one for the build env the other runner is making, which it then takes).",
         3.0,
     ),
     Scene(

@@ -96,7 +96,12 @@ def test_the_compare_page_in_a_browser(browser: webdriver.Chrome, compare_page: 
 
         rects = _rects(browser, section)
         spans = metrics.lock_spans(history.read(run_dir / history.FILENAME))
-        long_waits = [(i, s) for i, s in enumerate(spans) if s.acquired and s.wait_s >= 1.0]
+        # waits for a lock held to publish; the reference builder's runners may also wait a
+        # moment for the build env another runner is making, and take it
+        publish = {i for i, s in enumerate(spans) if not metrics.guards_work(s)}
+        long_waits = [
+            (i, s) for i, s in enumerate(spans) if s.acquired and s.wait_s >= 1.0 and i in publish
+        ]
         for i, span in long_waits:
             holder = metrics.holder_during(spans, span)
             assert holder is not None
@@ -127,7 +132,11 @@ def test_the_compare_page_in_a_browser(browser: webdriver.Chrome, compare_page: 
                     "return document.querySelector('svg.timeline').dataset.secondsPerPx"
                 )
             )
-            assert all(r["width"] < px_per_s for r in rects.values() if r["kind"] == "wait")
+            assert all(
+                rects[f"s{section}-wait-{i}"]["width"] < px_per_s
+                for i in publish
+                if f"s{section}-wait-{i}" in rects
+            )
 
     errors = [e for e in _log(browser, "browser") if e["level"] == "SEVERE"]
     assert errors == []
