@@ -540,7 +540,9 @@ def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     out = bench.save(found, runs)
     print(bench.markdown(found))
     log(f"saved in {out}")
-    return ExitCode.OK
+    rows = found.get("rows")
+    failed = isinstance(rows, list) and any(r["status"] != RunStatus.OK for r in rows)
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from lab import history, metrics, run, scenario, subjects
 from lab.contract import Event, LockKind, Op, Phase
@@ -113,36 +114,44 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+# The bar every subject is measured against: uv's own work without a lock, the same N runners
+# each at its own path, so that no one shares a key and nobody waits.
+LOCK_FREE_UV = "uv, different paths"
+
+
 def subjects_at_scale(
     tc: Toolchain,
     runs_dir: Path,
     backend: Backend,
     *,
     subject_names: Sequence[str] = subjects.COMPARED,
-    runner_counts: tuple[int, ...] = (1, 2, 4, 8),
+    runner_counts: tuple[int, ...] = (1, 2, 4, 8, 16),
     build_delay: float = 3.0,
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
-    """uv against the reference builder's wide and narrow policies at N runners.
+    """uv against the reference builder's wide and narrow policies at N runners, each N
+    beside lock-free uv at the same N.
 
     Every subject rebuilds in every checkout (``freshness=ctime``, uv's rule), so the only
     difference between wide and narrow is how long they lock.
     """
     rows = []
     for n in runner_counts:
-        for subject in subject_names:
+        for label, subject, topology in [
+            (LOCK_FREE_UV, "uv", scenario.Topology.DIFFERENT_PATHS),
+            *((name, name, scenario.Topology.SAME_PATH) for name in subject_names),
+        ]:
             s = scenario.load_named(
                 scenario.ISSUE_SCENARIO,
                 [
                     f"runners={n}",
                     f"build_delay={build_delay}",
                     f"subject={subject}",
+                    f"topology={topology}",
                     "freshness=ctime",
                 ],
             )
-            result = run.execute(s, backend, tc, runs_dir)
-            if result.status is not RunStatus.OK or result.ratio is None:
-                raise LabError(f"benchmark run {result.run_id} ({subject}, N={n}): {result.status}")
+            result = run.execute(s, backend, tc, runs_dir)  # a failed run is a row, too
             events = history.read(runs_dir / result.run_id / history.FILENAME)
             entry_keys = _entry_lock_keys(events)
             spans = [s for s in metrics.lock_spans(events) if s.key in entry_keys]
@@ -151,7 +160,7 @@ def subjects_at_scale(
             rows.append(
                 {
                     "runners": n,
-                    "subject": subject,
+                    "subject": label,
                     "ratio": result.ratio,
                     "makespan_s": result.makespan_s,
                     "single_build_s": result.single_build_s,
@@ -159,17 +168,31 @@ def subjects_at_scale(
                     "hold_p50_ms": round(_percentile(holds, 0.5) * 1000, 1),
                     "hold_p95_ms": round(_percentile(holds, 0.95) * 1000, 1),
                     "hold_max_ms": round(max(holds, default=0.0) * 1000, 1),
+                    "status": result.status,
+                    "verdict": result.verdict,
                     "run_id": result.run_id,
                 }
             )
-            log(f"N={n} {subject}: makespan {result.makespan_s} s, ratio {result.ratio}")
+            log(f"N={n} {label}: makespan {result.makespan_s} s, ratio {result.ratio}")
     return {
         "benchmark": Suite.SUBJECTS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "backend": backend.name,
         "build_delay_s": build_delay,
-        "rows": rows,
+        "rows": against_uv(rows),
     }
+
+
+def against_uv(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its makespan over uv's one build (lock-free uv's fastest runner, at the
+    fewest runners measured) and over lock-free uv's makespan at the same N."""
+    bars = {r["runners"]: r for r in rows if r["subject"] == LOCK_FREE_UV and r["makespan_s"]}
+    one_build = bars[min(bars)]["single_build_s"] if bars else None
+    for r in rows:
+        bar, made = bars.get(r["runners"]), r["makespan_s"]
+        r["vs_uv_one_build"] = round(made / one_build, 3) if made and one_build else None
+        r["vs_lock_free_uv"] = round(made / bar["makespan_s"], 3) if made and bar else None
+    return rows
 
 
 def markdown(report: dict[str, object]) -> str:
@@ -197,20 +220,32 @@ def _subjects_markdown(report: dict[str, object]) -> str:
     rows = report["rows"]
     assert isinstance(rows, list)
     lines = [
-        "| N | subject | makespan / one build | longest wait | lock hold p50 | p95 | max |",
-        "|---|---|---|---|---|---|---|",
+        "| N | subject | makespan | / uv's one build | / lock-free uv, same N | / its own fastest "
+        "runner | longest wait | entry lock hold p50 | p95 | max |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if r["makespan_s"] is None:
+            lines.append(f"| {r['runners']} | {r['subject']} | {r['status']} | | | | | | | |")
+            continue
+        one, free = r.get("vs_uv_one_build"), r.get("vs_lock_free_uv")
         lines.append(
-            f"| {r['runners']} | {r['subject']} | {r['ratio']:.2f} | {r['longest_wait_s']:.2f} s | "
+            f"| {r['runners']} | {r['subject']} | {r['makespan_s']:.1f} s | {_ratio(one)} | "
+            f"{_ratio(free)} | {_ratio(r['ratio'])} | {r['longest_wait_s']:.2f} s | "
             f"{r['hold_p50_ms']:.1f} ms | {r['hold_p95_ms']:.1f} ms | {r['hold_max_ms']:.1f} ms |"
         )
     lines.append("")
     lines.append(
         f"{report['backend']} backend, build delay {report['build_delay_s']} s, every checkout "
-        "rebuilds (uv's ctime freshness for every subject), one run per cell, all cells in one run."
+        "rebuilds (uv's ctime freshness for every subject), one run per cell, all cells in one "
+        f'run. "{LOCK_FREE_UV}": uv with the same N runners each at its own path (no shared '
+        "key, nobody waits); uv's one build is its fastest runner at the fewest runners."
     )
     return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def save(report: dict[str, object], runs_dir: Path) -> Path:
