@@ -135,7 +135,7 @@ FAILPOINTS_ENV = "CACHELAB_FAILPOINTS"
 
 # The reference builder's cache, relative to the cache root.
 EDITABLE_BUCKET = "editable-v1"  # <key>/.lock and <key>/<revision>/ (wheel + manifest)
-ENVS_BUCKET = "envs-v1"  # <env>/ and <env>.lock: build environments
+ENVS_BUCKET = "envs-v1"  # <env>/, <env>.lock and <env>.make.lock: build environments
 SCRATCH_DIR = "tmp"  # <id>/ and <id>.alive: private build dirs
 ENTRY_MANIFEST = "entry.json"
 ENTRY_LOCK = ".lock"

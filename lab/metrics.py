@@ -159,6 +159,21 @@ def overlapping_holds(spans: Sequence[LockSpan]) -> list[tuple[LockSpan, LockSpa
     return pairs
 
 
+def made_env_after_wait(events: Iterable[Event], span: LockSpan) -> bool | None:
+    """Whether ``span``'s runner, once it held the env-make lock, made the build env itself
+    (True: its maker had failed) or took the one its maker published (False); None where
+    the history cannot tell."""
+    if span.acquired is None:
+        return None
+    for e in events:
+        if e.runner == span.runner and e.op is Op.ENV and e.t_mono >= span.acquired:
+            if e.phase is Phase.MISS:
+                return True
+            if e.phase is Phase.HIT and e.data.get("coalesced"):
+                return False
+    return None
+
+
 def built_after_wait(events: Iterable[Event], span: LockSpan, one_build_s: float) -> bool | None:
     """Whether ``span``'s runner built after its wait (True) or reused the holder's work
     (False); None where the history cannot tell.

@@ -156,9 +156,10 @@ def summarize(
         and single
         and longest_wait.wait_s >= SERIALIZED_FRACTION * single
     ):
-        # a runner that waited for a build env took the one its holder made
-        making_env = longest.kind == LockKind.ENV_MAKE
-        built = False if making_env else metrics.built_after_wait(events, longest, single)
+        if longest.kind == LockKind.ENV_MAKE:
+            built = metrics.made_env_after_wait(events, longest)
+        else:
+            built = metrics.built_after_wait(events, longest, single)
         serialized, coalesced = built is True, built is False
     return RunResult(
         run_id=run_id,

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from lab import subjects, template
 from lab.check import Report
-from lab.contract import LAB_RUNNER, Clock, Event, Op, Phase, StepKind
+from lab.contract import ENVS_BUCKET, LAB_RUNNER, Clock, Event, LockKind, Op, Phase, StepKind
 from lab.result import RunResult, summarize
 from lab.scenario import Scenario
 from lab.vocabulary import Outcome, RunStatus, Verdict
 
 K = "sdists-v11/editable/k"
+ENV = f"{ENVS_BUCKET}/e"
 
 
 def _e(t: float, runner: str, op: Op, phase: str, key: str | None = None, **data: object) -> Event:
@@ -61,3 +62,28 @@ def test_a_run_of_several_steps_is_measured_by_its_last_run_step() -> None:
     assert last.longest_wait is None and not last.serialized
     assert last.makespan_s == 1.5
     assert [r.lock_wait_s for r in last.runners] == [0, 0]
+
+
+def _env_wait(then: Event) -> list[Event]:
+    """runner-2 waits 3 s of a 4 s build for the build env runner-1 is making, then ``then``."""
+    make = f"{ENVS_BUCKET}/e.make"
+    return [
+        _e(0.0, "runner-1", Op.RUN, "start"),
+        _e(0.0, "runner-2", Op.RUN, "start"),
+        _e(0.1, "runner-1", Op.LOCK, "acquired", make, kind=LockKind.ENV_MAKE),
+        _e(0.2, "runner-2", Op.LOCK, "wait", make, kind=LockKind.ENV_MAKE),
+        _e(3.1, "runner-1", Op.LOCK, "released", make, kind=LockKind.ENV_MAKE),
+        _e(3.2, "runner-2", Op.LOCK, "acquired", make, kind=LockKind.ENV_MAKE),
+        then,
+        _e(3.3, "runner-2", Op.LOCK, "released", make, kind=LockKind.ENV_MAKE),
+        _e(4.0, "runner-1", Op.RUN, "end", rc=0),
+        _e(7.0, "runner-2", Op.RUN, "end", rc=0),
+    ]
+
+
+def test_a_wait_for_a_build_env_is_coalesced_only_where_the_env_was_taken() -> None:
+    took = _summary(_env_wait(_e(3.2, "runner-2", Op.ENV, "hit", ENV, coalesced=True)))
+    assert took.coalesced and not took.serialized
+    assert took.longest_hold_s == 0  # held to make an env, not to publish
+    made = _summary(_env_wait(_e(3.2, "runner-2", Op.ENV, "miss", ENV)))
+    assert made.serialized and not made.coalesced  # its maker failed: it made it again

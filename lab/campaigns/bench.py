@@ -186,10 +186,12 @@ def subjects_at_scale(
 def against_uv(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row with its makespan over uv's one build (lock-free uv's fastest runner, at the
     fewest runners measured) and over lock-free uv's makespan at the same N."""
-    bars = {r["runners"]: r for r in rows if r["subject"] == LOCK_FREE_UV and r["makespan_s"]}
+    ok = [r for r in rows if r["status"] == RunStatus.OK and r["makespan_s"]]
+    bars = {r["runners"]: r for r in ok if r["subject"] == LOCK_FREE_UV}
     one_build = bars[min(bars)]["single_build_s"] if bars else None
     for r in rows:
-        bar, made = bars.get(r["runners"]), r["makespan_s"]
+        bar = bars.get(r["runners"])
+        made = r["makespan_s"] if r["status"] == RunStatus.OK else None
         r["vs_uv_one_build"] = round(made / one_build, 3) if made and one_build else None
         r["vs_lock_free_uv"] = round(made / bar["makespan_s"], 3) if made and bar else None
     return rows
@@ -221,11 +223,11 @@ def _subjects_markdown(report: dict[str, object]) -> str:
     assert isinstance(rows, list)
     lines = [
         "| N | subject | makespan | / uv's one build | / lock-free uv, same N | / its own fastest "
-        "runner | longest wait | entry lock hold p50 | p95 | max |",
+        "runner | longest entry lock wait | entry lock hold p50 | p95 | max |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if r["makespan_s"] is None:
+        if r["status"] != RunStatus.OK or r["makespan_s"] is None:
             lines.append(f"| {r['runners']} | {r['subject']} | {r['status']} | | | | | | | |")
             continue
         one, free = r.get("vs_uv_one_build"), r.get("vs_lock_free_uv")

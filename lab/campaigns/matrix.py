@@ -152,9 +152,9 @@ def markdown(cells: Sequence[Cell], backend: str, build_delay: float) -> str:
         f"2 runners, {backend} backend, build delay {build_delay} s. Ratio: makespan over one "
         "build; wait: serialized, the longest wait for a lock (the tree lock of a shared tree "
         "included) when a runner sat out half a build or more and then built anyway; "
-        "coalesced: such a wait that ended in reusing the holder's build; hold: the longest "
-        "hold of a cache lock. valid: the checker found every runner with its own checkout's "
-        "install, the cache intact and no lock held twice at once."
+        "coalesced: such a wait that ended in reusing the holder's build or build env; hold: "
+        "the longest hold of a lock taken to publish. valid: the checker found every runner "
+        "with its own checkout's install, the cache intact and no lock held twice at once."
     )
     return "\n".join(lines)
 

@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lab import history, subjects, template
 from lab import scenario as scenarios
-from lab import subjects, template
-from lab.contract import SCRATCH_DIR, SCRATCH_GRACE_S
+from lab.contract import SCRATCH_DIR, SCRATCH_GRACE_S, Op, Phase
 from lab.errors import LabError, UsageError
 from lab.nemesis import RunFaults, mounts
 from lab.nemesis.schedule import Fault, TrialPlan, plan
@@ -63,6 +63,10 @@ class TrialResult:
     leaked: list[str]
     first_violation: str | None
     runs: list[str]  # run directories, relative to the campaign's
+    # whether a kill or pause struck: a failpoint armed in a runner that never reaches it
+    # (it took the build env another runner made, say) strikes nothing; None for the faults
+    # of the file system, in force for the whole run
+    struck: bool | None = None
 
 
 def _slug(text: str) -> str:
@@ -120,6 +124,10 @@ class _Trial:
                     cache_views=views, locks_exclude=False, note=self.spec.describe(self.failpoints)
                 )
             faulted = self._run(faults)
+            struck = None
+            if fault in (Fault.KILL, Fault.PAUSE):
+                events = history.read(self.root / "runs" / faulted.run_id / history.FILENAME)
+                struck = any(e.op is Op.FAULT and e.phase is Phase.STRUCK for e in events)
             if any(r.rc is None or not 0 <= r.rc <= 128 for r in faulted.runners):
                 # a killed builder's scratch dir is a sweeper's once its heartbeat is old
                 time.sleep(SCRATCH_GRACE_S + 0.5)
@@ -147,6 +155,7 @@ class _Trial:
                 str((self.root / "runs" / r.run_id).relative_to(self.context.out))
                 for r in self.results
             ],
+            struck=struck,
         )
 
     def _leaked(self) -> list[str]:
@@ -232,7 +241,8 @@ def run(
                     )
                 results.append(result)
                 log(
-                    f"trial {spec.trial} · {subject} · {result.what}: {result.outcome}"
+                    f"trial {spec.trial} · {subject} · {result.what}"
+                    f"{' (not struck)' if result.struck is False else ''}: {result.outcome}"
                     f"{', recovered' if result.recovered else ', NOT recovered'}"
                     f"{f', leaked {len(result.leaked)}' if result.leaked else ''}"
                 )
@@ -272,7 +282,8 @@ def markdown(settings: Settings, backend: str, results: Sequence[TrialResult]) -
     for r in results:
         first = (r.first_violation or "").replace("|", "\\|")
         lines.append(
-            f"| {r.trial} | {r.subject} | {r.what} | {r.outcome} | "
+            f"| {r.trial} | {r.subject} | {r.what}"
+            f"{' (**not struck**)' if r.struck is False else ''} | {r.outcome} | "
             f"{'yes' if r.recovered else '**no**'} | {len(r.leaked) or ''} | {first} |"
         )
     lines.append("")
@@ -282,8 +293,10 @@ def markdown(settings: Settings, backend: str, results: Sequence[TrialResult]) -
         summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
         recovered = sum(r.recovered for r in mine)
         leaked = sum(bool(r.leaked) for r in mine)
+        missed = sum(r.struck is False for r in mine)
         lines.append(
-            f"- {subject}: {summary}; {recovered} of {len(mine)} recovered; {leaked} leaked."
+            f"- {subject}: {summary}; {recovered} of {len(mine)} recovered; {leaked} leaked"
+            + (f"; {missed} planned fault(s) struck nothing." if missed else ".")
         )
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
     <cache>/editable-v1/<key>/.lock          the entry lock, held only to publish
     <cache>/editable-v1/<key>/<revision>/    immutable once published: wheel + entry.json
     <cache>/envs-v1/<env>/ and <env>.lock    build environments, published the same way
+    <cache>/envs-v1/<env>.make.lock          held by the one runner making that env
     <cache>/tmp/<id>/ and <id>.alive         private build dirs; <id>.alive is held while
                                              their builder lives
 

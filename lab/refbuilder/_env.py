@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib.util
 import json
 import marshal
 import os
@@ -53,6 +54,10 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+# 2: byte code is in "files", and every .pyc loaded before the env was published.
+_MANIFEST_FORMAT = 2
+
+
 def _files(path: Path) -> dict[str, str]:
     """Every file of an env, byte code included, as path -> sha256. Byte code too: a damaged
     .pyc is not recompiled but fails the import ("marshal data too short")."""
@@ -70,6 +75,8 @@ def _read(path: Path) -> BuildEnv | None:
     damaged env is a miss, to be rebuilt and replaced."""
     try:
         meta = json.loads((path / ENV_MANIFEST).read_text())
+        if meta.get("format") != _MANIFEST_FORMAT:
+            return None  # made by an older builder, whose manifest left byte code out
         env = BuildEnv(path, tuple(meta["requirements"]), tuple(meta.get("wheels", ())))
         files = dict(meta["files"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -229,8 +236,11 @@ def _check_bytecode(path: Path) -> None:
     so a file system that fills up leaves a truncated .pyc in place of a failure; it fails
     here as the full file system it is (the builder then builds around the cache)."""
     for pyc in path.rglob("__pycache__/*.pyc"):
+        data = pyc.read_bytes()
+        if data[:4] != importlib.util.MAGIC_NUMBER:
+            continue  # another Python's, shipped in a wheel: not ours to load
         try:
-            marshal.loads(pyc.read_bytes()[16:])  # past the header: flags, mtime, size
+            marshal.loads(data[16:])  # past the header: magic, flags, mtime, size
         except (EOFError, ValueError, TypeError) as exc:
             full = OSError(errno.ENOSPC, f"a short write of byte code: {pyc}: {exc}")
             raise CacheError(f"creating the build env {path} failed: {full}") from full
@@ -305,10 +315,12 @@ class BuildEnvs:
             except LockTimeout:
                 pass
             else:
-                found = _read(final)
-                if found is not None:
-                    events.emit(Op.ENV, Phase.HIT, name, coalesced=True)
-                    return found
+                if (final / ENV_MANIFEST).is_file():
+                    making.close()  # checked whole without the lock: the others wait for it
+                    found = _read(final)
+                    if found is not None:
+                        events.emit(Op.ENV, Phase.HIT, name, coalesced=True)
+                        return found
             events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
             with self.cache.scratch() as scratch:
                 built = scratch / "env"
@@ -356,6 +368,7 @@ class BuildEnvs:
             _install(wheels, path, python, facts, True, struck)
         _check_bytecode(path)
         manifest = {
+            "format": _MANIFEST_FORMAT,
             "key": key,
             "requirements": list(requirements),
             "wheels": list(names),

@@ -32,6 +32,8 @@ def test_every_row_is_over_uv_s_one_build_and_lock_free_uv_at_its_n() -> None:
             _row(8, "uv", 28.0, 4.0),
             _row(8, "narrow", 6.3, 6.0),
             _row(8, "wide", None, None),  # a failed run is a row without figures
+            {**_row(16, bench.LOCK_FREE_UV, 9.0, 8.0), "status": RunStatus.FAILED},
+            _row(16, "narrow", 9.0, 8.5),  # no bar at 16: a failed run is none
         ]
     )
     assert [(r["vs_uv_one_build"], r["vs_lock_free_uv"]) for r in rows] == [
@@ -41,9 +43,11 @@ def test_every_row_is_over_uv_s_one_build_and_lock_free_uv_at_its_n() -> None:
         (7.0, 4.667),
         (1.575, 1.05),
         (None, None),
+        (None, None),
+        (2.25, None),
     ]
     table = bench.markdown(
         {"benchmark": bench.Suite.SUBJECTS, "backend": "local", "build_delay_s": 3, "rows": rows}
     )
     assert "| 8 | narrow | 6.3 s | 1.57 | 1.05 | 1.05 |" in table
-    assert "| 8 | wide | failed |" in table
+    assert "| 8 | wide | failed |" in table and "| 16 | uv, different paths | failed |" in table
