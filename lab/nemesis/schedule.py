@@ -45,6 +45,14 @@ KILLS: tuple[tuple[str, FaultAction], ...] = (
     (Failpoint.MID_INSTALL.value, FaultAction.KILL_GROUP),
     (Failpoint.ENV_CREATE.value, FaultAction.KILL_GROUP),
 )
+# Points only the runner that makes a build env reaches (the others wait for it and take it),
+# and the head start that makes the armed runner that one.
+_ENV_POINTS = (
+    Failpoint.ENV_CREATE.value,
+    f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}",
+    f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV_MAKE}",
+)
+ENV_HEAD_START_S = 0.5
 # Where the pause trials hang a job, in turn: holding a lock that runners share, for longer
 # than the lock timeout (no waiter should wait that long), then for less.
 PAUSES: tuple[tuple[str, bool], ...] = (
@@ -80,7 +88,12 @@ class TrialPlan:
         them). File-system faults are the campaign's to make; they only show here."""
         if self.fault is Fault.KILL:
             if failpoints:
-                return RunFaults(failpoints={self.runner: f"{self.failpoint}={self.kill}"})
+                armed = {self.runner: f"{self.failpoint}={self.kill}"}
+                if self.failpoint not in _ENV_POINTS:
+                    return RunFaults(failpoints=armed)
+                # one runner makes a build env for all: the armed one, started first
+                later = {r: ENV_HEAD_START_S for r in runners if r != self.runner}
+                return RunFaults(failpoints=armed, start_delays=later)
             strike = Strike(self.runner, FaultAction.KILL, self.after, self.delay_s)
             return RunFaults(strikes=(strike,))
         if self.fault is Fault.PAUSE:
@@ -96,7 +109,8 @@ class TrialPlan:
     def describe(self, failpoints: bool) -> str:
         if self.fault is Fault.KILL:
             if failpoints:
-                return f"{self.kill} of {self.runner} at {self.failpoint}"
+                first = " (started first)" if self.failpoint in _ENV_POINTS else ""
+                return f"{self.kill} of {self.runner}{first} at {self.failpoint}"
             op, phase = self.after
             return f"{self.kill} of {self.runner} {self.delay_s:.2f} s after its {op}/{phase}"
         if self.fault is Fault.PAUSE:
