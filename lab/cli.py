@@ -401,7 +401,10 @@ def _demo(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     console.print(f"backend {backend.name} ({why})")
 
     def compare(planned: scenario.Scenario, names: Sequence[str]) -> list[RunResult]:
-        each = [planned.with_subject(name) for name in names]
+        each = [
+            scenario.from_mapping({**planned.model_dump(), "subject": name}, planned.name)
+            for name in names
+        ]
         return _run_each(each, backend, tc, args.runs_dir, console)
 
     page = demo.tour(

@@ -311,10 +311,6 @@ class Scenario(BaseModel):
             raise ValueError("steps: at least one run step, or nothing is measured")
         return self
 
-    def with_subject(self, subject: str) -> Scenario:
-        """This scenario with another subject, validated as a file's would be."""
-        return Scenario.model_validate({**self.model_dump(), "subject": subject})
-
     @property
     def plan(self) -> tuple[Step, ...]:
         """The steps to take: the scenario's, or a single run."""

@@ -107,28 +107,23 @@ def run(
 ) -> tuple[Path, list[Cell]]:
     chosen = _chosen(only)
     canonical = [subjects.canonical(name) for name in subject_names]
-    # every cell's scenario is checked before anything runs
-    plans = [
-        (s, subject, scenario.load(path, [*overrides, f"subject={subject}"]))
-        for s, path in chosen
-        for subject in canonical
-    ]
-    needed = {  # what is missing here stops the catalog before any run
-        resource
-        for _, subject, planned in plans
-        for resource in subjects.make(
-            subject, planned, template.get(planned.template)
-        ).needs.resources
-    }
-    for resource in sorted(needed):
+    # every cell's scenario and subject is checked before anything runs
+    plans = []
+    for s, path in chosen:
+        for subject in canonical:
+            planned = scenario.load(path, [*overrides, f"subject={subject}"])
+            plans.append(
+                (s, planned, subjects.make(subject, planned, template.get(planned.template)))
+            )
+    needed = {r for _, _, made in plans for r in made.needs.resources}
+    for resource in sorted(needed):  # what is missing here stops the catalog before any run
         toolchain.resource(resource)
     out = runs_dir / f"catalog-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
     cells: list[Cell] = []
     done: set[tuple[str, str]] = set()
     try:
-        for entry, subject, planned in plans:
-            made = subjects.make(subject, planned, template.get(planned.template))
+        for entry, planned, made in plans:
             wanted = expectation(entry, made.name)
             if wanted is None or (entry.name, made.name) in done:
                 continue  # not this scenario's kind of subject, or run already (uv, uv@X)
