@@ -18,13 +18,11 @@ import json
 import marshal
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import packaging
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
@@ -32,10 +30,10 @@ from installer.sources import WheelFile
 from lab.contract import ENV_IN_USE, ENV_MANIFEST, ENVS_BUCKET, Failpoint, Op, Phase
 from lab.refbuilder import _failpoints, _locks
 from lab.refbuilder._cache import Cache, write_file
-from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError, LockTimeout
-from lab.refbuilder._resolve import Target, Wheel, resolve
+from lab.refbuilder._resolve import Wheel, resolve
 from lab.refbuilder._tree import file_digest
+from lab.refbuilder._venvs import Interpreter, VenvError
 
 
 @dataclass(frozen=True)
@@ -58,15 +56,18 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
 _MANIFEST_FORMAT = 2
 
 
-def _files(path: Path) -> dict[str, str]:
+def _files(path: Path, known: dict[str, str] | None = None) -> dict[str, str]:
     """Every file of an env, byte code included, as path -> sha256. Byte code too: a damaged
-    .pyc is not recompiled but fails the import ("marshal data too short")."""
+    .pyc is not recompiled but fails the import ("marshal data too short"). ``known``: files
+    whose digests are known already, not read again."""
+    known = known or {}
     found = {}
     for dirpath, _, filenames in os.walk(path):
         for name in filenames:
             file = Path(dirpath) / name
             if name != ENV_MANIFEST and not file.is_symlink():
-                found[file.relative_to(path).as_posix()] = file_digest(file)
+                rel = file.relative_to(path).as_posix()
+                found[rel] = known.get(rel) or file_digest(file)
     return found
 
 
@@ -88,28 +89,6 @@ def _read(path: Path) -> BuildEnv | None:
     except OSError:
         return None
     return env if whole else None
-
-
-def _run(what: str, cmd: list[str], env_path: Path) -> str:
-    """Run ``cmd`` to make the env at ``env_path``; its output, or CacheError in one line."""
-    try:
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            check=False,
-            preexec_fn=die_with_parent,
-        )
-    except OSError as exc:  # e.g. --python names no interpreter
-        raise CacheError(f"creating the build env {env_path} failed: `{cmd[0]}`: {exc}") from exc
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)  # all of it for the log; its last line for the message
-        said = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
-        raise CacheError(
-            f"creating the build env {env_path} failed: {what} exited {proc.returncode}: "
-            f"{said[-1] if said else 'no message'}"
-        )
-    return proc.stdout
 
 
 def _use_lock(env_dir: Path) -> Path:
@@ -135,70 +114,11 @@ def remove_unused(cache: Cache) -> tuple[list[str], list[str]]:
     return removed, kept
 
 
-# Run under the build envs' interpreter with -I (nothing of the caller's environment): its
-# marker values, the wheel tags it takes, its byte code's tag, and the install scheme of its
-# venvs, "/@prefix@" standing for a venv's directory. packaging is the builder's own (argv[1]).
-_PREFIX = "/@prefix@"
-_QUERY = f"""\
-import json, sys, sysconfig
-sys.path.insert(0, sys.argv[1])
-from packaging.markers import default_environment
-from packaging.tags import sys_tags
-scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
-paths = sysconfig.get_paths(scheme, vars={{"base": "{_PREFIX}", "platbase": "{_PREFIX}"}})
-print(json.dumps({{
-    "markers": dict(default_environment()),
-    "tags": [str(tag) for tag in sys_tags()],
-    "cache_tag": sys.implementation.cache_tag,
-    "paths": {{name: paths[name] for name in ("purelib", "platlib", "scripts", "data")}},
-}}))
-"""
-
-
-@dataclass(frozen=True)
-class _Interpreter:
-    """What installing into a venv of the build envs' interpreter takes."""
-
-    target: Target
-    cache_tag: str | None
-    paths: dict[str, str]  # purelib, platlib, scripts, data, below "/@prefix@"
-
-    def scheme(self, venv: Path, distribution: str) -> dict[str, str]:
-        """``installer``'s scheme for ``distribution`` in ``venv``, as pip's: headers go
-        below the venv, not into the interpreter's own include directory."""
-        scheme = {name: path.replace(_PREFIX, str(venv), 1) for name, path in self.paths.items()}
-        version = self.target.markers["python_version"]
-        headers = venv / "include" / "site" / f"python{version}" / distribution
-        return scheme | {"headers": str(headers)}
-
-
-def _interpreter(python: Path, env_path: Path) -> _Interpreter:
-    """Ask ``python`` what ``_QUERY`` prints (once per builder: it names one interpreter)."""
-    root = str(Path(packaging.__file__).resolve().parent.parent)
-    out = _run(f"asking {python} for its tags", [str(python), "-I", "-c", _QUERY, root], env_path)
-    try:
-        said = json.loads(out)
-        paths = {name: str(path) for name, path in said["paths"].items()}
-        markers = {name: str(value) for name, value in said["markers"].items()}
-        tags, cache_tag = tuple(said["tags"]), said["cache_tag"]
-    except (ValueError, KeyError, TypeError, AttributeError):  # e.g. a sitecustomize that prints
-        raise CacheError(
-            f"creating the build env {env_path} failed: {python} did not answer what it is "
-            f"(its output: {out[:200]!r})"
-        ) from None
-    if not all(path.startswith(_PREFIX) for path in paths.values()):
-        raise CacheError(
-            f"creating the build env {env_path} failed: {python}'s venvs install outside "
-            f"the venv: {paths}"
-        )
-    return _Interpreter(Target(markers, tags), cache_tag, paths)
-
-
 def _install(
     wheels: Sequence[Wheel],
     path: Path,
     python: Path,
-    interpreter: _Interpreter,
+    interpreter: Interpreter,
     overwrite: bool,
     struck: Callable[[], None],
 ) -> None:
@@ -253,9 +173,10 @@ def _copy_tree(source: Path, dest: Path) -> None:
     shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(ENV_MANIFEST))
 
 
-def _relocate_scripts(path: Path, old: Path, new: Path) -> None:
+def _relocate_scripts(path: Path, old: Path, new: Path) -> list[str]:
     """Point the scripts of the env in ``path`` that run the interpreter ``old`` at ``new``,
-    each written anew and renamed into place."""
+    each written anew and renamed into place; the ones rewritten, relative to ``path``."""
+    rewritten = []
     before, after = str(old).encode(), str(new).encode()
     for script in (path / "bin").iterdir():
         if script.is_symlink() or not script.is_file():
@@ -268,6 +189,8 @@ def _relocate_scripts(path: Path, old: Path, new: Path) -> None:
         header = b"\n".join(data.split(b"\n", 3)[:3])
         if before in header:
             write_file(script, header.replace(before, after) + data[len(header) :])
+            rewritten.append(script.relative_to(path).as_posix())
+    return rewritten
 
 
 class BuildEnvs:
@@ -282,7 +205,7 @@ class BuildEnvs:
         self.wheelhouse = wheelhouse
         self.atomic = atomic
         self._in_use: list[int] = []
-        self._facts: _Interpreter | None = None
+        self._facts: Interpreter | None = None
 
     def release(self) -> None:
         """Say we no longer use the envs we were given (the process's end says it too)."""
@@ -333,10 +256,13 @@ class BuildEnvs:
             raise CacheError(f"the build env {final} vanished after publishing")
         return env
 
-    def _interpreter(self, env_path: Path) -> _Interpreter:
+    def _interpreter(self, env_path: Path) -> Interpreter:
         """Our interpreter's facts, asked once (for the env in ``env_path``)."""
         if self._facts is None:
-            self._facts = _interpreter(self.python, env_path)
+            try:
+                self._facts = Interpreter.of(self.python)
+            except VenvError as exc:
+                raise CacheError(f"creating the build env {env_path} failed: {exc}") from exc
         return self._facts
 
     def _create(
@@ -359,12 +285,15 @@ class BuildEnvs:
             if requirements:
                 _failpoints.hit(Failpoint.ENV_CREATE, self.cache.events)
 
-        extended = False
+        copied = None  # the files copied from base, as path -> sha256
         if base is not None and base.wheels and set(base.wheels) <= set(names):
             rest = [wheel for wheel in wheels if wheel.path.name not in base.wheels]
-            extended = _extend(base, path, rest, facts, python, struck)
-        if not extended:
-            _run("venv", [str(self.python), "-m", "venv", "--without-pip", str(path)], path)
+            copied = _extend(base, path, rest, facts, python, struck)
+        if copied is None:
+            try:
+                facts.create(path)
+            except VenvError as exc:
+                raise CacheError(f"creating the build env {path} failed: {exc}") from exc
             _install(wheels, path, python, facts, True, struck)
         _check_bytecode(path)
         manifest = {
@@ -372,7 +301,7 @@ class BuildEnvs:
             "key": key,
             "requirements": list(requirements),
             "wheels": list(names),
-            "files": _files(path),
+            "files": _files(path, known=copied),
         }
         write_file(path / ENV_MANIFEST, json.dumps(manifest).encode())
         return BuildEnv(final, tuple(requirements), names)
@@ -382,15 +311,16 @@ def _extend(
     base: BuildEnv,
     path: Path,
     wheels: Sequence[Wheel],
-    facts: _Interpreter,
+    facts: Interpreter,
     python: Path,
     struck: Callable[[], None],
-) -> bool:
-    """Make the env in ``path`` a copy of ``base`` plus ``wheels``, whose scripts
-    run ``python``; False where that cannot be done safely, and then nothing is at ``path``:
-    the copy is not what ``base`` was published with, or a wheel would overwrite its files."""
+) -> dict[str, str] | None:
+    """Make the env in ``path`` a copy of ``base`` plus ``wheels``, whose scripts run
+    ``python``; the digests of the files copied and left as they were. None where that
+    cannot be done safely, and then nothing is at ``path``: the copy is not what ``base``
+    was published with, or a wheel would overwrite its files."""
     if path.exists():  # `none` builds in place, maybe over a damaged env: no copy
-        return False
+        return None
     try:
         published = json.loads((base.path / ENV_MANIFEST).read_text())["files"]
         _copy_tree(base.path, path)
@@ -403,7 +333,8 @@ def _extend(
         except FileExistsError:
             pass
         else:
-            _relocate_scripts(path, base.python, python)
-            return True
+            for rewritten in _relocate_scripts(path, base.python, python):
+                published.pop(rewritten, None)
+            return dict(published)
     shutil.rmtree(path, ignore_errors=True)
-    return False
+    return None

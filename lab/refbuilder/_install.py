@@ -12,22 +12,17 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
+from lab.refbuilder import _venvs
 from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import InstallError
 
 
 def ensure_venv(venv: Path, python: Path) -> None:
-    interpreter = venv / "bin" / "python"
-    if not interpreter.exists():
-        proc = subprocess.run(
-            [str(python), "-m", "venv", "--without-pip", str(venv)],
-            capture_output=True,
-            text=True,
-            check=False,
-            preexec_fn=die_with_parent,
-        )
-        if proc.returncode != 0:
-            raise InstallError(f"cannot create the venv {venv}: {proc.stderr.strip()}")
+    if not (venv / "bin" / "python").exists():
+        try:
+            _venvs.create(venv, python)
+        except _venvs.VenvError as exc:
+            raise InstallError(f"cannot create the venv {venv}: {exc}") from exc
 
 
 def install_wheel(wheel: Path, venv: Path) -> None:
