@@ -79,7 +79,7 @@ matrix: images
 torture: images
 	for seed in 1 2 3; do $(CACHELAB) torture none-race --subjects none --trials 10 \
 		--seed $$seed --backend $(BACKEND); [ $$? = 1 ] || exit 1; done
-	$(CACHELAB) torture issue-15380 --faults kill,pause,enospc,readonly,liar --subjects uv,narrow \
+	$(CACHELAB) torture issue-15380 --faults kill,pause,enospc,readonly,liar --subjects uv,narrow,coalesce \
 		--trials 10 --seed 1 --backend $(BACKEND)
 
 bench: images

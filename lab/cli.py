@@ -36,6 +36,8 @@ from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.vocabulary import EXIT_CODES_HELP, ExitCode, RunStatus, Verdict
 
+# every subject but uv, which also takes a version
+_NAMED = [name for name in subjects.names() if name != "uv"]
 # `builders` is the subjects suite's old name
 _SUITES = {**{s.value: s for s in bench.Suite}, "builders": bench.Suite.SUBJECTS}
 
@@ -76,7 +78,7 @@ def _subjects_option(parser: argparse.ArgumentParser, default: str | None, what:
         dest="subjects",
         default=default,
         metavar="LIST",
-        help=f"comma-separated subjects: uv, uv@VERSION, pip, narrow, wide, none ({what})",
+        help=f"comma-separated subjects: uv, uv@VERSION, {', '.join(_NAMED)} ({what})",
     )
 
 

@@ -89,6 +89,7 @@ class LockKind(enum.StrEnum):
     ENV = "env"  # a build environment being published
     ENV_MAKE = "env-make"  # a build environment being made: one runner makes it, others wait
     TREE = "tree"  # a lock inside one physical source tree
+    BUILD = "build"  # a build of one key and revision under way: who would reuse it waits
 
 
 class LockMode(enum.StrEnum):

@@ -45,9 +45,10 @@ def is_tree_lock(key: str) -> bool:
 
 def guards_work(span: LockSpan) -> bool:
     """A lock held for a whole piece of work by design, not only to publish: a tree lock
-    around a build, the lock under which one runner makes a build env for the others. Its
-    holds are not the cache's lock holds."""
-    return is_tree_lock(span.key) or span.kind == LockKind.ENV_MAKE
+    around a build, the lock under which one runner makes a build env for the others, the
+    build lock under which one runner builds for the others (coalesce). Its holds are not the
+    cache's lock holds."""
+    return is_tree_lock(span.key) or span.kind in (LockKind.ENV_MAKE, LockKind.BUILD)
 
 
 @dataclass

@@ -122,7 +122,7 @@ class Expectation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subject: str  # a subject family: uv, pip, narrow, wide, none
+    subject: str  # a subject family: uv, pip, narrow, coalesce, wide, none
     versions: str = ""  # a PEP 440 specifier on the subject's version, e.g. ">=0.9.16"
     outcome: Outcome
     serialized: StrictBool | None = None
@@ -206,7 +206,7 @@ class Scenario(BaseModel):
     # GitHub container job. With different-paths, each runner's path gets "-<runner>" added.
     checkout_path: str = "/src"
     # What runs in every runner: uv, uv@VERSION, pip, or the reference builder under one of its
-    # lock policies (narrow, wide, none). `builder` is the field's old name.
+    # lock policies (narrow, coalesce, wide, none). `builder` is the field's old name.
     subject: str = Field(default="uv", validation_alias=AliasChoices("subject", "builder"))
     # When the reference builder may reuse an entry built in another checkout: "content" (its
     # own rule) or "ctime" (uv's rule, so every checkout rebuilds, as in the issue).

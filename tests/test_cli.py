@@ -184,8 +184,8 @@ def test_matrix_and_compare_name_what_is_allowed(
     assert "--templates hatchling,nope: choose from " in capsys.readouterr().err
     assert main(["compare", "issue-15380", "--subjects", "uv,fast"]) == 2
     assert (
-        "--subjects uv,fast: unknown subject 'fast'; choose from uv, pip, narrow, wide, none"
-        in capsys.readouterr().err
+        "--subjects uv,fast: unknown subject 'fast'; "
+        "choose from uv, pip, narrow, coalesce, wide, none" in capsys.readouterr().err
     )
     # --builders is the option's old name; a release the toolchain lacks says how to add it,
     # before anything is written

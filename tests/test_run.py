@@ -189,6 +189,28 @@ def _check_narrow(tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, ru
     assert sorted(e.phase for e in published) == [Phase.DROPPED] * (runners - 1) + [Phase.PUBLISHED]
 
 
+def test_coalesce_builds_once_for_identical_checkouts(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    """Four checkouts with the same content at one path: one runner builds, the others wait
+    for its build under the build lock and install it; no entry lock is held for long."""
+    result = _run(tmp_path, local_backend, lab_toolchain, "subject=coalesce", "runners=4")
+    assert result.status is RunStatus.OK, result
+    assert result.verdict is Verdict.VALID, result.violations
+    assert result.coalesced and not result.serialized
+    assert result.longest_hold_s <= 0.05
+    events = _history(tmp_path, result)
+    builds = [e.runner for e in events if e.op is Op.BUILD and e.phase is Phase.START]
+    assert len(builds) == 1
+    reused = {
+        e.runner
+        for e in events
+        if e.op is Op.LOOKUP and e.phase is Phase.HIT and e.data.get("coalesced")
+    }
+    assert reused == {r.name for r in result.runners} - set(builds)
+    assert result.ratio is not None and result.ratio <= 1.3
+
+
 @pytest.mark.parametrize("subject", ["uv", "narrow"])
 def test_one_shared_tree_in_every_runner(
     tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, subject: str

@@ -44,15 +44,18 @@ KILLS: tuple[tuple[str, FaultAction], ...] = (
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}", FaultAction.KILL),
     (Failpoint.MID_INSTALL.value, FaultAction.KILL_GROUP),
     (Failpoint.ENV_CREATE.value, FaultAction.KILL_GROUP),
+    (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.BUILD}", FaultAction.KILL),
 )
-# Points only the runner that makes a build env reaches (the others wait for it and take it),
-# and the head start that makes the armed runner that one.
-_ENV_POINTS = (
+# Points only the runner that goes first reaches: it makes a build env (the others wait for
+# it and take it), or it holds the build lock of the coalesce policy (the others wait for its
+# build); and the head start that makes the armed runner that one.
+_FIRST_POINTS = (
     Failpoint.ENV_CREATE.value,
     f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}",
     f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV_MAKE}",
+    f"{Failpoint.LOCK_ACQUIRED}.{LockKind.BUILD}",
 )
-ENV_HEAD_START_S = 0.5
+HEAD_START_S = 0.5
 # Where the pause trials hang a job, in turn: holding a lock that runners share, for longer
 # than the lock timeout (no waiter should wait that long), then for less.
 PAUSES: tuple[tuple[str, bool], ...] = (
@@ -61,6 +64,7 @@ PAUSES: tuple[tuple[str, bool], ...] = (
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}", True),
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENTRY}", False),
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV_MAKE}", True),  # the others make their own
+    (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.BUILD}", True),  # the others build their own
 )
 # After which event of its own output the nemesis kills a subject without failpoints.
 TRIGGERS = (
@@ -89,10 +93,10 @@ class TrialPlan:
         if self.fault is Fault.KILL:
             if failpoints:
                 armed = {self.runner: f"{self.failpoint}={self.kill}"}
-                if self.failpoint not in _ENV_POINTS:
+                if self.failpoint not in _FIRST_POINTS:
                     return RunFaults(failpoints=armed)
-                # one runner makes a build env for all: the armed one, started first
-                later = {r: ENV_HEAD_START_S for r in runners if r != self.runner}
+                # one runner makes a build env or a build for all: the armed one, started first
+                later = {r: HEAD_START_S for r in runners if r != self.runner}
                 return RunFaults(failpoints=armed, start_delays=later)
             strike = Strike(self.runner, FaultAction.KILL, self.after, self.delay_s)
             return RunFaults(strikes=(strike,))
@@ -109,7 +113,7 @@ class TrialPlan:
     def describe(self, failpoints: bool) -> str:
         if self.fault is Fault.KILL:
             if failpoints:
-                first = " (started first)" if self.failpoint in _ENV_POINTS else ""
+                first = " (started first)" if self.failpoint in _FIRST_POINTS else ""
                 return f"{self.kill} of {self.runner}{first} at {self.failpoint}"
             op, phase = self.after
             return f"{self.kill} of {self.runner} {self.delay_s:.2f} s after its {op}/{phase}"

@@ -2,6 +2,9 @@
 
     <cache>/editable-v1/<key>/.lock          the entry lock, held only to publish
     <cache>/editable-v1/<key>/<revision>/    immutable once published: wheel + entry.json
+    <cache>/editable-v1/<key>/<revision>.build.lock
+                                             held while one runner builds that revision
+                                             (the coalesce policy; the others wait for it)
     <cache>/envs-v1/<env>/ and <env>.lock    build environments, published the same way
     <cache>/envs-v1/<env>.make.lock          held by the one runner making that env
     <cache>/tmp/<id>/ and <id>.alive         private build dirs; <id>.alive is held while
@@ -143,6 +146,12 @@ class Cache:
 
     def entry_dir(self, key: str, revision: str) -> Path:
         return self.root / EDITABLE_BUCKET / key / revision
+
+    def build_lock(self, key: str, revision: str) -> LockSpec:
+        """Held while one runner builds ``revision`` of ``key``, which the others that would
+        reuse it wait for (the coalesce policy)."""
+        path = self.root / EDITABLE_BUCKET / key / f"{revision}.build.lock"
+        return LockSpec(path, f"{self.entry_name(key)}/{revision}.build", LockKind.BUILD)
 
     def env_name(self, env_key: str) -> str:
         return f"{self.label}{ENVS_BUCKET}/{env_key}"

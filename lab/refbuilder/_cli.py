@@ -1,7 +1,7 @@
 """The builder's command line, and its inverse for whoever starts the builder.
 
     python -m lab.refbuilder editable SRC --cache DIR --venv DIR --wheelhouse DIR
-        [--policy narrow|wide|none] [--python PY] [--import MODULE] [--runner NAME]
+        [--policy narrow|coalesce|wide|none] [--python PY] [--import MODULE] [--runner NAME]
         [--history FILE] [--key-glob GLOB]... [--freshness content|ctime] [--no-tree-lock]
         [--lock-timeout SECONDS]
     python -m lab.refbuilder sweep --cache DIR

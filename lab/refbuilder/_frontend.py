@@ -2,6 +2,9 @@
 
 - ``narrow``: look up without a lock; on a miss build in a private scratch dir under the
   tree lock only; take the entry lock for the atomic rename that publishes the result.
+- ``coalesce``: as ``narrow``, but a runner that misses while another builds the same key
+  and revision waits for that build and takes its result, where it is expected to serve
+  this checkout too (``_reuse``); one build instead of N, each wait bounded.
 - ``wide``: as uv does today: the entry lock from lookup until installed, around the build.
 - ``none``: no locks, and the entry is written in place: the unsafe baseline.
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.contract import TREE_LOCK_NAME, Failpoint, LockKind, Op, Phase
-from lab.refbuilder import _failpoints, _install, _project, _tree, _wheel
+from lab.refbuilder import _failpoints, _install, _project, _reuse, _tree, _wheel
 from lab.refbuilder._cache import Cache, Entry, LockSpec, read_entry, write_manifest
 from lab.refbuilder._env import BuildEnv, BuildEnvs
 from lab.refbuilder._errors import BuildError, CacheError, InstallError, LockTimeout
@@ -119,22 +122,61 @@ class _Install:
             )
             entry, reason = _lookup(plan)
             phase = Phase.HIT if entry else Phase.MISS
+            reuse: dict[str, object] = {}
+            if entry is None and self.locking.coalesce:
+                expected, why = _reuse.expected(plan.entry_dir.parent, plan.system)
+                reuse = {"reuse_expected": expected, "reuse_why": why}
             self.events.emit(
-                Op.LOOKUP, phase, plan.entry_name, revision=plan.revision, reason=reason
+                Op.LOOKUP, phase, plan.entry_name, revision=plan.revision, reason=reason, **reuse
             )
             if entry is not None:
                 try:
                     return _result(plan, entry, None, self._install(plan, entry))
                 except InstallError as exc:  # never poisoned: build our own instead
-                    reason = f"the entry does not install here: {exc}"
-                    self.events.emit(
-                        Op.LOOKUP,
-                        Phase.MISS,
-                        plan.entry_name,
-                        revision=plan.revision,
-                        reason=reason,
-                    )
+                    self._unusable(plan, exc)
+                return self._build_and_publish(plan)
+            if reuse.get("reuse_expected"):
+                return self._coalesced(plan)
             return self._build_and_publish(plan)
+
+    def _unusable(self, plan: Plan, exc: InstallError) -> None:
+        reason = f"the entry does not install here: {exc}"
+        self.events.emit(
+            Op.LOOKUP, Phase.MISS, plan.entry_name, revision=plan.revision, reason=reason
+        )
+
+    def _coalesced(self, plan: Plan) -> Installed:
+        """Wait for a build of the same revision under way elsewhere and take its result;
+        where there is none, build and publish, holding the build lock so that the next
+        runners wait for this build in turn. A wait past the lock timeout (its builder
+        stopped or slow) ends in a build of our own, as does a result this tree cannot use."""
+        with contextlib.ExitStack() as building:
+            try:
+                building.enter_context(
+                    self.cache.held(self.cache.build_lock(plan.key, plan.revision))
+                )
+            except LockTimeout:
+                return self._build_and_publish(plan)
+            found = _lookup(plan)[0]
+            if found is None and plan.entry_dir.exists():
+                # built, but not for this tree: ours would not serve the next ones either
+                building.close()
+            if found is None:  # else its builder failed: ours is the build the others await
+                return self._build_and_publish(plan)
+            building.close()
+            self.events.emit(
+                Op.LOOKUP,
+                Phase.HIT,
+                plan.entry_name,
+                revision=plan.revision,
+                reason="published by the build it waited for",
+                coalesced=True,
+            )
+            try:
+                return _result(plan, found, None, self._install(plan, found))
+            except InstallError as exc:
+                self._unusable(plan, exc)
+        return self._build_and_publish(plan)
 
     def _prepared_metadata(self, project: _project.Project) -> str:
         """The metadata the backend would build, as a digest, where the key cannot cover its

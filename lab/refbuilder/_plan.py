@@ -1,11 +1,17 @@
 """What one editable install will do, computed once before anything is locked or built.
 
-The three policies share one code path; they differ only in their row of ``LOCKING``:
+The four policies share one code path; they differ only in their row of ``LOCKING``:
 
-    policy   entry lock          tree lock   where the build goes
-    narrow   for the publish     yes         a scratch dir, then one rename
-    wide     lookup to installed no          a scratch dir, then one rename (as uv)
-    none     never               no          the final directory itself (unsafe on purpose)
+    policy    entry lock          tree lock  where the build goes             same build
+    narrow    for the publish     yes        a scratch dir, then one rename   built again
+    coalesce  for the publish     yes        a scratch dir, then one rename   waited for
+    wide      lookup to installed no         a scratch dir, then one rename   (as uv)
+    none      never               no         the final directory itself (unsafe on purpose)
+
+"Same build": what a runner does that misses while another builds the same key and
+revision. ``coalesce`` waits for that build (under the build lock, bounded by the lock
+timeout) where its result is expected to serve this checkout too (``_reuse``), and builds
+in parallel, as ``narrow``, where it is not.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from lab.refbuilder._project import BuildSystem, Project
 
 class Policy(enum.StrEnum):
     NARROW = "narrow"
+    COALESCE = "coalesce"
     WIDE = "wide"
     NONE = "none"
 
@@ -45,10 +52,12 @@ class Locking:
     entry: EntryLock
     tree: bool  # the lock inside the source tree, around build and publish
     atomic: bool  # build in scratch, publish by rename; False: write the entry in place
+    coalesce: bool = False  # wait for another runner's build of the same revision
 
 
 LOCKING = {
     Policy.NARROW: Locking(EntryLock.PUBLISH, tree=True, atomic=True),
+    Policy.COALESCE: Locking(EntryLock.PUBLISH, tree=True, atomic=True, coalesce=True),
     Policy.WIDE: Locking(EntryLock.WHOLE, tree=False, atomic=True),
     Policy.NONE: Locking(EntryLock.NEVER, tree=False, atomic=False),
 }

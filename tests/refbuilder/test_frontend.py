@@ -165,6 +165,8 @@ def test_policies_differ_only_in_what_they_lock(
         "lock:released:entry",
     ]
     assert orders[Policy.NONE] == ["build:start:", "build:end:"]
+    # coalesce: an in-tree backend's build serves no other tree, so none waits for it
+    assert orders[Policy.COALESCE] == orders[Policy.NARROW]
 
 
 def test_sigkill_mid_build_leaves_no_entry_and_the_next_run_sweeps(

@@ -46,7 +46,7 @@ def test_names_are_checked_and_canonical(spec: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("poetry", "unknown subject 'poetry'; choose from uv, pip, narrow, wide, none"),
+        ("poetry", "unknown subject 'poetry'; choose from uv, pip, narrow, coalesce, wide, none"),
         ("uv@latest", "uv 'latest' is not a release number; e.g. uv@0.12.24"),
         ("wide@2", "subject 'wide' takes no @VERSION"),
         ("pip@24.0", "subject 'pip' takes no @VERSION"),
