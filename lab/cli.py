@@ -281,14 +281,21 @@ def _parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "suite",
         choices=list(_SUITES),
-        help="backends: docker against local; subjects (or builders): uv, wide, narrow at "
-        "N = 1, 2, 4, 8",
+        help="backends: docker against local; subjects (or builders): uv and the reference "
+        "builder's policies at N runners, per workload, against lock-free uv",
+    )
+    bench_cmd.add_argument(
+        "--workloads",
+        default=",".join(w.name for w in bench.WORKLOADS),
+        metavar="LIST",
+        help="subjects suite: comma-separated, from "
+        f"{', '.join(w.name for w in bench.WORKLOADS)} (default: all)",
     )
     bench_cmd.add_argument(
         "--repeat", type=_count(1), default=3, help="trials per backend (backends)"
     )
     _subjects_option(
-        bench_cmd, ",".join(subjects.COMPARED), "subjects suite; default: uv,wide,narrow"
+        bench_cmd, ",".join(bench.MEASURED), f"subjects suite; default: {','.join(bench.MEASURED)}"
     )
     _backend_option(bench_cmd, " for the subjects suite")
     bench_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -533,6 +540,8 @@ def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
 
 
 def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    known = [w.name for w in bench.WORKLOADS]
+    workloads = bench.workloads(_choices("--workloads", args.workloads, known))
     tc = toolchain.Toolchain(args.lab_dir.resolve())
     runs = args.runs_dir.resolve()
     if _SUITES[args.suite] is bench.Suite.BACKENDS:
@@ -541,13 +550,13 @@ def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         backend, why = select.choose(args.backend, args.base_image)
         log(f"backend {backend.name} ({why})")
         names = _subject_list(args.subjects)
-        found = bench.subjects_at_scale(tc, runs, backend, subject_names=names, log=log)
+        found = bench.subjects_at_scale(
+            tc, runs, backend, subject_names=names, chosen=workloads, log=log
+        )
     out = bench.save(found, runs)
     print(bench.markdown(found))
-    log(f"saved in {out}")
-    rows = found.get("rows")
-    failed = isinstance(rows, list) and any(r["status"] != RunStatus.OK for r in rows)
-    return ExitCode.FAILED if failed else ExitCode.OK
+    log(f"saved in {out} (page: {html.render(out)})")
+    return ExitCode.FAILED if bench.failed(found) else ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -89,7 +89,7 @@ class RunResult:
         tmp.replace(path)
 
 
-def _last_run_step(events: list[Event]) -> list[Event]:
+def last_run_step(events: list[Event]) -> list[Event]:
     """The events from the last run step on: a run of several steps is measured by its last
     run step, the one whose runners the checker judges."""
     starts = [
@@ -110,7 +110,7 @@ def summarize(
     subject: Subject,
     report: Report,
 ) -> RunResult:
-    events = _last_run_step(events)
+    events = last_run_step(events)
     # The scenario's runners: not a cache step's own runner, nor the lab's step events.
     names = set(runner_names(scenario.runners))
     all_spans = [s for s in metrics.lock_spans(events) if s.runner in names]

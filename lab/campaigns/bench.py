@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import history, metrics, run, scenario, subjects
+from lab import history, metrics, run, scenario
 from lab.contract import Event, LockKind, Op, Phase
 from lab.errors import LabError
+from lab.refbuilder import DEFAULT_POLICY
+from lab.result import RunResult, last_run_step
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
@@ -117,6 +119,103 @@ def _percentile(values: list[float], q: float) -> float:
 # The bar every subject is measured against: uv's own work without a lock, the same N runners
 # each at its own path, so that no one shares a key and nobody waits.
 LOCK_FREE_UV = "uv, different paths"
+# The subjects suite's subjects: uv against every safe policy of the reference builder.
+MEASURED = ("uv", "wide", "narrow", "coalesce")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What every runner builds: a template, how long its build sleeps, at which N."""
+
+    name: str
+    template: str
+    build_delay: float
+    runner_counts: tuple[int, ...]
+    what: str
+
+
+WORKLOADS = (
+    Workload("sleep", "hatchling", 3.0, (1, 2, 4, 8, 16, 32), "hatchling, its hook sleeping 3 s"),
+    Workload("c-extension", "setuptools-c", 0.0, (1, 2, 4, 8), "setuptools compiling C"),
+    Workload("maturin", "maturin", 0.0, (1, 2, 4, 8), "maturin compiling pyo3 with cargo"),
+)
+
+
+def workloads(names: Sequence[str]) -> list[Workload]:
+    """The workloads named, in their order; ValueError names what would be one."""
+    known = {w.name: w for w in WORKLOADS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown workload {unknown[0]!r}; choose from {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+def _scenario(workload: Workload, subject: str, overrides: Sequence[str]) -> scenario.Scenario:
+    return scenario.load_named(
+        scenario.ISSUE_SCENARIO,
+        [
+            f"template={workload.template}",
+            f"build_delay={workload.build_delay}",
+            f"subject={subject}",
+            *overrides,
+        ],
+    )
+
+
+def _cell(
+    workload: Workload, n: int, label: str, result: RunResult, events: list[Event]
+) -> dict[str, Any]:
+    entry_keys = _entry_lock_keys(events)
+    spans = [s for s in metrics.lock_spans(events) if s.key in entry_keys]
+    holds = [s.hold_s for s in spans if s.acquired is not None]
+    waits = [s.wait_s for s in spans]
+    starts = _start_latencies(events)
+    return {
+        "workload": workload.name,
+        "runners": n,
+        "subject": label,
+        "ratio": result.ratio,
+        "makespan_s": result.makespan_s,
+        "single_build_s": result.single_build_s,
+        "wait_p50_s": round(_percentile(waits, 0.5), 3),
+        "wait_p99_s": round(_percentile(waits, 0.99), 3),
+        "hold_p50_ms": round(_percentile(holds, 0.5) * 1000, 1),
+        "hold_p99_ms": round(_percentile(holds, 0.99) * 1000, 1),
+        "start_p50_s": round(statistics.median(starts), 3) if starts else None,
+        "serialized": result.serialized,
+        "coalesced": result.coalesced,
+        "status": result.status,
+        "verdict": result.verdict,
+        "run_id": result.run_id,
+    }
+
+
+def _reuse_hit(
+    tc: Toolchain, runs_dir: Path, backend: Backend, workload: Workload, subject: str
+) -> dict[str, Any]:
+    """A fresh checkout identical to one already built, on the cache that build filled: its
+    runner's wall time and, where the subject reports it, lookup to installed."""
+    base = _scenario(workload, subject, ["runners=2"])
+    steps = [{"kind": "run", "runners": ["runner-1"]}, {"kind": "run", "runners": ["runner-2"]}]
+    s = scenario.from_mapping({**base.model_dump(), "steps": steps}, "the reuse-hit benchmark")
+    result = run.execute(s, backend, tc, runs_dir)
+    events = history.read(runs_dir / result.run_id / history.FILENAME)
+    mine = [e for e in last_run_step(events) if e.runner == "runner-2"]
+    looked = [e.t_mono for e in mine if e.op is Op.LOOKUP and e.phase is Phase.START]
+    installed = [e.t_mono for e in mine if e.op is Op.INSTALL and e.phase is Phase.END]
+    hit = any(e.op is Op.LOOKUP and e.phase is Phase.HIT for e in mine)
+    return {
+        "workload": workload.name,
+        "subject": subject,
+        "wall_s": result.makespan_s,
+        "hit": hit if looked else None,
+        "lookup_to_installed_s": round(installed[-1] - looked[0], 3)
+        if looked and installed
+        else None,
+        "status": result.status,
+        "verdict": result.verdict,
+        "run_id": result.run_id,
+    }
 
 
 def subjects_at_scale(
@@ -124,81 +223,145 @@ def subjects_at_scale(
     runs_dir: Path,
     backend: Backend,
     *,
-    subject_names: Sequence[str] = subjects.COMPARED,
-    runner_counts: tuple[int, ...] = (1, 2, 4, 8, 16),
-    build_delay: float = 3.0,
+    subject_names: Sequence[str] = MEASURED,
+    chosen: Sequence[Workload] = WORKLOADS,
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
-    """uv against the reference builder's wide and narrow policies at N runners, each N
-    beside lock-free uv at the same N.
-
-    Every subject rebuilds in every checkout (``freshness=ctime``, uv's rule), so the only
-    difference between wide and narrow is how long they lock.
-    """
+    """Every subject at every N of every workload, each N beside lock-free uv at the same N,
+    then each subject's reuse hit. The reference builder's policies judge freshness by
+    content (their own rule), uv by its own (ctime): identical checkouts are what CI has."""
     rows = []
-    for n in runner_counts:
-        for label, subject, topology in [
-            (LOCK_FREE_UV, "uv", scenario.Topology.DIFFERENT_PATHS),
-            *((name, name, scenario.Topology.SAME_PATH) for name in subject_names),
-        ]:
-            s = scenario.load_named(
-                scenario.ISSUE_SCENARIO,
-                [
-                    f"runners={n}",
-                    f"build_delay={build_delay}",
-                    f"subject={subject}",
-                    f"topology={topology}",
-                    "freshness=ctime",
-                ],
-            )
-            result = run.execute(s, backend, tc, runs_dir)  # a failed run is a row, too
-            events = history.read(runs_dir / result.run_id / history.FILENAME)
-            entry_keys = _entry_lock_keys(events)
-            spans = [s for s in metrics.lock_spans(events) if s.key in entry_keys]
-            holds = [s.hold_s for s in spans if s.acquired is not None]
-            waits = [s.wait_s for s in spans]
-            rows.append(
-                {
-                    "runners": n,
-                    "subject": label,
-                    "ratio": result.ratio,
-                    "makespan_s": result.makespan_s,
-                    "single_build_s": result.single_build_s,
-                    "longest_wait_s": round(max(waits, default=0.0), 3),
-                    "hold_p50_ms": round(_percentile(holds, 0.5) * 1000, 1),
-                    "hold_p95_ms": round(_percentile(holds, 0.95) * 1000, 1),
-                    "hold_max_ms": round(max(holds, default=0.0) * 1000, 1),
-                    "status": result.status,
-                    "verdict": result.verdict,
-                    "run_id": result.run_id,
-                }
-            )
-            log(f"N={n} {label}: makespan {result.makespan_s} s, ratio {result.ratio}")
-    return {
+    reuse = []
+    for workload in chosen:
+        for n in workload.runner_counts:
+            for label, subject, topology in [
+                (LOCK_FREE_UV, "uv", scenario.Topology.DIFFERENT_PATHS),
+                *((name, name, scenario.Topology.SAME_PATH) for name in subject_names),
+            ]:
+                s = _scenario(workload, subject, [f"runners={n}", f"topology={topology}"])
+                result = run.execute(s, backend, tc, runs_dir)  # a failed run is a row, too
+                events = history.read(runs_dir / result.run_id / history.FILENAME)
+                rows.append(_cell(workload, n, label, result, events))
+                log(
+                    f"{workload.name} N={n} {label}: makespan {result.makespan_s} s, "
+                    f"{result.status}, {result.verdict}"
+                )
+        for subject in subject_names:
+            reuse.append(_reuse_hit(tc, runs_dir, backend, workload, subject))
+            log(f"{workload.name} reuse hit {subject}: {reuse[-1]['wall_s']} s")
+    report: dict[str, Any] = {
         "benchmark": Suite.SUBJECTS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "backend": backend.name,
-        "build_delay_s": build_delay,
+        "lock_free_label": LOCK_FREE_UV,
+        "workloads": [asdict(w) for w in chosen],
         "rows": against_uv(rows),
+        "reuse": reuse,
     }
+    report["claims"] = [asdict(c) for c in claims(report)]
+    return report
 
 
 def against_uv(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row with its makespan over uv's one build (lock-free uv's fastest runner, at the
-    fewest runners measured) and over lock-free uv's makespan at the same N."""
+    fewest runners measured, in the same workload) and over lock-free uv's makespan at the
+    same N."""
     ok = [r for r in rows if r["status"] == RunStatus.OK and r["makespan_s"]]
-    bars = {r["runners"]: r for r in ok if r["subject"] == LOCK_FREE_UV}
-    one_build = bars[min(bars)]["single_build_s"] if bars else None
+    bars = {(r["workload"], r["runners"]): r for r in ok if r["subject"] == LOCK_FREE_UV}
+    fewest: dict[str, int] = {}
+    for workload, n in bars:
+        fewest[workload] = min(n, fewest.get(workload, n))
     for r in rows:
-        bar = bars.get(r["runners"])
+        workload = r["workload"]
+        bar = bars.get((workload, r["runners"]))
+        one = bars[(workload, fewest[workload])]["single_build_s"] if workload in fewest else None
         made = r["makespan_s"] if r["status"] == RunStatus.OK else None
-        r["vs_uv_one_build"] = round(made / one_build, 3) if made and one_build else None
+        r["vs_uv_one_build"] = round(made / one, 3) if made and one else None
         r["vs_lock_free_uv"] = round(made / bar["makespan_s"], 3) if made and bar else None
     return rows
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A bar the subjects suite is held to, and whether this run met it."""
+
+    claim: str
+    figure: str  # what was measured, as the claim states it
+    met: bool | None  # None: a run it needs failed or was not measured
+
+
+def _makespan(
+    rows: list[dict[str, Any]], workload: str, subject: str, n: int
+) -> tuple[bool, float | None]:
+    """Whether that cell was measured, and its makespan where its run went well."""
+    for r in rows:
+        if (r["workload"], r["subject"], r["runners"]) == (workload, subject, n):
+            return True, r["makespan_s"] if r["status"] == RunStatus.OK else None
+    return False, None
+
+
+def _held_to(claim: str, mine: float | None, bar: float | None, limit: float) -> Claim:
+    """``mine / bar`` against ``limit``: at most it, or, with ``limit`` 1, below it. Our
+    run failed: not met; the bar's run failed: not known."""
+    if mine is None:
+        return Claim(claim, "its run failed", False)
+    if not bar:
+        return Claim(claim, "n/a: the run it is measured against failed", None)
+    ratio = mine / bar
+    return Claim(claim, _ratio(ratio), ratio < 1.0 if limit == 1.0 else ratio <= limit)
+
+
+def claims(report: dict[str, Any]) -> list[Claim]:
+    """The bars of issue 14, computed from this run's rows: the default policy as fast as
+    uv's own work without a lock, coalescing below it, the native build below uv's, a reuse
+    hit in 0.3 s. A bar whose cells were not measured is left out; one whose run failed is
+    not met."""
+    rows, found = report["rows"], []
+    default = str(DEFAULT_POLICY)
+    one_build = next(
+        (
+            r["single_build_s"]
+            for r in rows
+            if (r["workload"], r["subject"], r["runners"]) == ("sleep", LOCK_FREE_UV, 1)
+            and r["status"] == RunStatus.OK
+        ),
+        None,
+    )
+    measured, mine = _makespan(rows, "sleep", default, 1)
+    if measured:
+        found.append(_held_to(f"sleep: {default}'s one build ≤ 1.05 × uv's", mine, one_build, 1.05))
+    for n in (2, 4, 8, 16):
+        measured, mine = _makespan(rows, "sleep", default, n)
+        free = _makespan(rows, "sleep", LOCK_FREE_UV, n)[1]
+        if measured:
+            bar = max(one_build, free) if one_build and free else None
+            claim = f"sleep, N={n}: {default} ≤ 1.05 × max(uv's one build, lock-free uv)"
+            found.append(_held_to(claim, mine, bar, 1.05))
+    for n in (8, 16):
+        measured, mine = _makespan(rows, "sleep", "coalesce", n)
+        if measured:
+            free = _makespan(rows, "sleep", LOCK_FREE_UV, n)[1]
+            found.append(_held_to(f"sleep, N={n}: coalesce below lock-free uv", mine, free, 1.0))
+    measured, mine = _makespan(rows, "c-extension", default, 4)
+    if measured:
+        uv = _makespan(rows, "c-extension", "uv", 4)[1]
+        found.append(_held_to(f"c-extension, N=4: {default} below uv", mine, uv, 1.0))
+    for hit in report.get("reuse", []):
+        if hit["subject"] in ("uv", "wide") or hit["workload"] != "sleep":
+            continue  # uv rebuilds a fresh checkout (ctime); wide is not held to this
+        took = hit["lookup_to_installed_s"]
+        found.append(
+            Claim(
+                f"sleep: {hit['subject']}'s reuse hit ≤ 0.3 s, lookup to installed",
+                "n/a" if took is None else f"{took:.3f} s",
+                took <= 0.3 if took is not None else None,
+            )
+        )
+    return found
+
+
 def markdown(report: dict[str, object]) -> str:
-    if report["benchmark"] is Suite.SUBJECTS:
+    if report["benchmark"] == Suite.SUBJECTS:
         return _subjects_markdown(report)
     rows = [
         "| backend | start-up per runner (median) | makespan - build delay (median) |",
@@ -218,36 +381,78 @@ def markdown(report: dict[str, object]) -> str:
     return "\n".join(rows)
 
 
-def _subjects_markdown(report: dict[str, object]) -> str:
-    rows = report["rows"]
-    assert isinstance(rows, list)
-    lines = [
-        "| N | subject | makespan | / uv's one build | / lock-free uv, same N | / its own fastest "
-        "runner | longest entry lock wait | entry lock hold p50 | p95 | max |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        if r["status"] != RunStatus.OK or r["makespan_s"] is None:
-            lines.append(f"| {r['runners']} | {r['subject']} | {r['status']} | | | | | | | |")
-            continue
-        one, free = r.get("vs_uv_one_build"), r.get("vs_lock_free_uv")
-        lines.append(
-            f"| {r['runners']} | {r['subject']} | {r['makespan_s']:.1f} s | {_ratio(one)} | "
-            f"{_ratio(free)} | {_ratio(r['ratio'])} | {r['longest_wait_s']:.2f} s | "
-            f"{r['hold_p50_ms']:.1f} ms | {r['hold_p95_ms']:.1f} ms | {r['hold_max_ms']:.1f} ms |"
-        )
-    lines.append("")
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def _subjects_markdown(report: dict[str, Any]) -> str:
+    lines = []
+    for workload in report["workloads"]:
+        lines += [
+            f"### {workload['name']}: {workload['what']}",
+            "",
+            "| N | subject | makespan | / uv's one build | / lock-free uv, same N | / its own "
+            "fastest runner | entry lock wait p50 | p99 | entry lock hold p50 | p99 | start-up "
+            "p50 | verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in (r for r in report["rows"] if r["workload"] == workload["name"]):
+            if r["status"] != RunStatus.OK or r["makespan_s"] is None:
+                lines.append(
+                    f"| {r['runners']} | {r['subject']} | {r['status']} | | | | | | | | | "
+                    f"{r.get('verdict', '')} |"
+                )
+                continue
+            lines.append(
+                f"| {r['runners']} | {r['subject']} | {r['makespan_s']:.1f} s | "
+                f"{_ratio(r.get('vs_uv_one_build'))} | {_ratio(r.get('vs_lock_free_uv'))} | "
+                f"{_ratio(r['ratio'])} | {r['wait_p50_s']:.2f} s | {r['wait_p99_s']:.2f} s | "
+                f"{r['hold_p50_ms']:.1f} ms | {r['hold_p99_ms']:.1f} ms | "
+                f"{_seconds(r.get('start_p50_s'))} | {r.get('verdict', '')} |"
+            )
+        lines.append("")
+    reuse = report.get("reuse", [])
+    if reuse:
+        lines += [
+            "### Reuse hit: a fresh identical checkout on the cache another one filled",
+            "",
+            "| workload | subject | runner wall | lookup to installed | hit | verdict |",
+            "|---|---|---|---|---|---|",
+        ]
+        for hit in reuse:
+            was = {True: "yes", False: "no (built)", None: "n/a (uv reports no lookup)"}
+            lines.append(
+                f"| {hit['workload']} | {hit['subject']} | {_seconds(hit['wall_s'])} | "
+                f"{_seconds(hit['lookup_to_installed_s'])} | {was[hit['hit']]} | "
+                f"{hit['verdict']} |"
+            )
+        lines.append("")
+    if report.get("claims"):
+        lines += ["### The bars", "", "| bar | measured | met |", "|---|---|---|"]
+        mark = {True: "yes", False: "**no**", None: "n/a"}
+        lines += [f"| {c['claim']} | {c['figure']} | {mark[c['met']]} |" for c in report["claims"]]
+        lines.append("")
     lines.append(
-        f"{report['backend']} backend, build delay {report['build_delay_s']} s, every checkout "
-        "rebuilds (uv's ctime freshness for every subject), one run per cell, all cells in one "
-        f'run. "{LOCK_FREE_UV}": uv with the same N runners each at its own path (no shared '
-        "key, nobody waits); uv's one build is its fastest runner at the fewest runners."
+        f"{report['backend']} backend, one run per cell, all cells in one run. "
+        f'"{LOCK_FREE_UV}": uv with the same N runners each at its own path (no shared key, '
+        "nobody waits); uv's one build is its fastest runner at the fewest runners. The "
+        "reference builder judges freshness by content, uv by ctime (its own rules)."
     )
     return "\n".join(lines)
 
 
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
+
+
+def failed(report: dict[str, object]) -> bool:
+    """Whether a run of the suite failed, or a bar it is held to was not met."""
+    rows = report.get("rows")
+    if not isinstance(rows, list):
+        return False
+    said = report.get("claims")
+    unmet = isinstance(said, list) and any(c["met"] is False for c in said)
+    return unmet or any(r["status"] != RunStatus.OK for r in rows)
 
 
 def save(report: dict[str, object], runs_dir: Path) -> Path:

@@ -46,15 +46,9 @@ KILLS: tuple[tuple[str, FaultAction], ...] = (
     (Failpoint.ENV_CREATE.value, FaultAction.KILL_GROUP),
     (f"{Failpoint.LOCK_ACQUIRED}.{LockKind.BUILD}", FaultAction.KILL),
 )
-# Points only the runner that goes first reaches: it makes a build env (the others wait for
-# it and take it), or it holds the build lock of the coalesce policy (the others wait for its
-# build); and the head start that makes the armed runner that one.
-_FIRST_POINTS = (
-    Failpoint.ENV_CREATE.value,
-    f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV}",
-    f"{Failpoint.LOCK_ACQUIRED}.{LockKind.ENV_MAKE}",
-    f"{Failpoint.LOCK_ACQUIRED}.{LockKind.BUILD}",
-)
+# Many points only the runner that goes first reaches: it makes a build env (the others wait
+# for it and take it), or, under the coalesce policy, it builds (the others wait for its
+# build); so the armed runner starts first, by this much.
 HEAD_START_S = 0.5
 # Where the pause trials hang a job, in turn: holding a lock that runners share, for longer
 # than the lock timeout (no waiter should wait that long), then for less.
@@ -93,9 +87,6 @@ class TrialPlan:
         if self.fault is Fault.KILL:
             if failpoints:
                 armed = {self.runner: f"{self.failpoint}={self.kill}"}
-                if self.failpoint not in _FIRST_POINTS:
-                    return RunFaults(failpoints=armed)
-                # one runner makes a build env or a build for all: the armed one, started first
                 later = {r: HEAD_START_S for r in runners if r != self.runner}
                 return RunFaults(failpoints=armed, start_delays=later)
             strike = Strike(self.runner, FaultAction.KILL, self.after, self.delay_s)
@@ -113,8 +104,7 @@ class TrialPlan:
     def describe(self, failpoints: bool) -> str:
         if self.fault is Fault.KILL:
             if failpoints:
-                first = " (started first)" if self.failpoint in _FIRST_POINTS else ""
-                return f"{self.kill} of {self.runner}{first} at {self.failpoint}"
+                return f"{self.kill} of {self.runner} (started first) at {self.failpoint}"
             op, phase = self.after
             return f"{self.kill} of {self.runner} {self.delay_s:.2f} s after its {op}/{phase}"
         if self.fault is Fault.PAUSE:

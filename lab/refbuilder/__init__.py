@@ -18,12 +18,13 @@ from lab.refbuilder._frontend import (
     Request,
     editable_install,
 )
-from lab.refbuilder._plan import Freshness, Policy
+from lab.refbuilder._plan import DEFAULT_POLICY, Freshness, Policy
 from lab.refbuilder._wheel import problem as wheel_problem
 from lab.refbuilder._wheel import record_hash_matches, record_rows
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT_S",
+    "DEFAULT_POLICY",
     "BuildError",
     "CacheError",
     "Freshness",

@@ -27,7 +27,7 @@ from lab.refbuilder._env import remove_unused
 from lab.refbuilder._errors import BuildError, CacheError, InstallError, ProjectError
 from lab.refbuilder._events import Events
 from lab.refbuilder._frontend import DEFAULT_LOCK_TIMEOUT_S, Request, editable_install
-from lab.refbuilder._plan import Freshness, Policy
+from lab.refbuilder._plan import DEFAULT_POLICY, Freshness, Policy
 
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     ed.add_argument(
         "--wheelhouse", type=Path, required=True, help="offline wheels for build environments"
     )
-    ed.add_argument("--policy", type=Policy, choices=list(Policy), default=Policy.NARROW)
+    ed.add_argument("--policy", type=Policy, choices=list(Policy), default=DEFAULT_POLICY)
     ed.add_argument(
         "--python",
         type=Path,

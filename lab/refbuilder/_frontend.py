@@ -34,7 +34,15 @@ from lab.refbuilder._env import BuildEnv, BuildEnvs
 from lab.refbuilder._errors import BuildError, CacheError, InstallError, LockTimeout
 from lab.refbuilder._events import Events
 from lab.refbuilder._hooks import BuildBackend
-from lab.refbuilder._plan import EntryLock, Freshness, Plan, Policy, locking, make_plan
+from lab.refbuilder._plan import (
+    DEFAULT_POLICY,
+    EntryLock,
+    Freshness,
+    Plan,
+    Policy,
+    locking,
+    make_plan,
+)
 
 DEFAULT_LOCK_TIMEOUT_S = 300.0  # uv's UV_LOCK_TIMEOUT default
 
@@ -48,7 +56,7 @@ class Request:
     venv: Path
     wheelhouse: Path
     python: Path  # the interpreter for build envs and the target venv
-    policy: Policy = Policy.NARROW
+    policy: Policy = DEFAULT_POLICY
     module: str | None = None  # imported in the venv afterwards, if given
     key_globs: tuple[str, ...] = field(default_factory=tuple)
     freshness: Freshness = Freshness.CONTENT

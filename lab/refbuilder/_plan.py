@@ -34,6 +34,11 @@ class Policy(enum.StrEnum):
     NONE = "none"
 
 
+# The policy a builder runs unless told otherwise. ``coalesce`` becomes it only once it has
+# passed the fault campaign and the benchmarks as narrow has (docs/benchmarks.md).
+DEFAULT_POLICY = Policy.NARROW
+
+
 class Freshness(enum.StrEnum):
     """When an entry built in one checkout may serve another at the same path."""
 

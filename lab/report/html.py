@@ -22,7 +22,7 @@ from lab import history
 from lab import result as result_file
 from lab.contract import LINE_PREFIX
 from lab.errors import UsageError
-from lab.report import chart, timeline
+from lab.report import chart, curves, timeline
 from lab.report.timeline import BarKind, MarkKind
 
 PAGE = "report.html"
@@ -199,6 +199,28 @@ def render_demo(directory: Path) -> Path:
     return _write(directory / PAGE, html)
 
 
+def render_bench(directory: Path) -> Path:
+    """The subjects suite's page, with a chart per workload (also written beside it as
+    ``chart-<workload>.svg``, for documents); the backends suite's figures."""
+    found = _read_json(directory / "bench.json")
+    env = _environment()
+    charts = {}
+    links: dict[str, str | None] = {}
+    if "workloads" in found:  # the subjects suite
+        labels = list(dict.fromkeys(r["subject"] for r in found["rows"]))
+        for w in found["workloads"]:
+            rows = [r for r in found["rows"] if r["workload"] == w["name"]]
+            charts[w["name"]] = curves.chart(f"{w['name']}: makespan against N", rows, labels)
+            macros: Any = env.get_template("_curves.svg.j2").module
+            svg = macros.curves(charts[w["name"]])
+            _write(directory / f"chart-{w['name']}.svg", str(svg).strip() + "\n")
+        for r in [*found["rows"], *found.get("reuse", [])]:
+            page = directory.parent / r["run_id"] / PAGE
+            links[r["run_id"]] = f"../{r['run_id']}/{PAGE}" if page.is_file() else None
+    html = env.get_template("bench.html.j2").render(bench=found, charts=charts, links=links)
+    return _write(directory / PAGE, html)
+
+
 _KINDS: list[tuple[str, Callable[[Path], Path]]] = [
     (history.FILENAME, render_run),
     (COMPARE_FILE, render_compare),
@@ -206,6 +228,7 @@ _KINDS: list[tuple[str, Callable[[Path], Path]]] = [
     ("campaign.json", render_campaign),
     ("catalog.json", render_catalog),
     ("demo.json", render_demo),
+    ("bench.json", render_bench),
 ]
 
 
@@ -225,5 +248,6 @@ def render(directory: Path) -> Path:
                 ) from None
     expected = ", ".join(marker for marker, _ in _KINDS)
     raise UsageError(
-        f"{directory} holds no run, compare, matrix, campaign, catalog or demo (none of {expected})"
+        f"{directory} holds no run, compare, matrix, campaign, catalog, demo or benchmark "
+        f"(none of {expected})"
     )

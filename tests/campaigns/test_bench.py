@@ -1,53 +1,143 @@
-"""The subjects suite measures every subject against uv's own work without a lock."""
+"""The subjects suite measures every subject against uv's own work without a lock, and says
+which of its bars this run met."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from lab.campaigns import bench
+from lab.report import html
 from lab.vocabulary import RunStatus
 
 
-def _row(n: int, subject: str, makespan: float | None, single: float | None) -> dict[str, Any]:
+def _row(
+    n: int, subject: str, makespan: float | None, single: float | None, workload: str = "sleep"
+) -> dict[str, Any]:
     return {
+        "workload": workload,
         "runners": n,
         "subject": subject,
         "makespan_s": makespan,
         "single_build_s": single,
         "ratio": makespan / single if makespan and single else None,
-        "longest_wait_s": 0.0,
+        "wait_p50_s": 0.0,
+        "wait_p99_s": 0.01,
         "hold_p50_ms": 0.1,
-        "hold_p95_ms": 0.2,
-        "hold_max_ms": 0.3,
+        "hold_p99_ms": 0.3,
+        "start_p50_s": 0.05,
         "status": RunStatus.OK if makespan else RunStatus.FAILED,
+        "verdict": "valid" if makespan else "unknown",
+        "run_id": f"run-{workload}-{n}-{subject}",
     }
 
 
-def test_every_row_is_over_uv_s_one_build_and_lock_free_uv_at_its_n() -> None:
-    rows = bench.against_uv(
-        [
-            _row(1, bench.LOCK_FREE_UV, 4.0, 4.0),
-            _row(1, "narrow", 4.4, 4.4),
-            _row(8, bench.LOCK_FREE_UV, 6.0, 5.5),
-            _row(8, "uv", 28.0, 4.0),
-            _row(8, "narrow", 6.3, 6.0),
-            _row(8, "wide", None, None),  # a failed run is a row without figures
-            {**_row(16, bench.LOCK_FREE_UV, 9.0, 8.0), "status": RunStatus.FAILED},
-            _row(16, "narrow", 9.0, 8.5),  # no bar at 16: a failed run is none
-        ]
-    )
+ROWS = [
+    _row(1, bench.LOCK_FREE_UV, 4.0, 4.0),
+    _row(1, "narrow", 4.4, 4.4),
+    _row(8, bench.LOCK_FREE_UV, 6.0, 5.5),
+    _row(8, "uv", 28.0, 4.0),
+    _row(8, "narrow", 6.3, 6.0),
+    _row(8, "coalesce", 4.5, 4.4),
+    _row(8, "wide", None, None),  # a failed run is a row without figures
+    {**_row(16, bench.LOCK_FREE_UV, 9.0, 8.0), "status": RunStatus.FAILED},
+    _row(16, "narrow", 9.0, 8.5),  # no bar at 16: a failed run is none
+    _row(1, bench.LOCK_FREE_UV, 2.0, 2.0, "c-extension"),
+    _row(4, "uv", 8.0, 2.0, "c-extension"),
+    _row(4, "narrow", 5.0, 4.8, "c-extension"),
+]
+
+
+def _report() -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "benchmark": bench.Suite.SUBJECTS,
+        "when": "now",
+        "backend": "local",
+        "lock_free_label": bench.LOCK_FREE_UV,
+        "workloads": [
+            {"name": "sleep", "what": "sleeps"},
+            {"name": "c-extension", "what": "compiles"},
+        ],
+        "rows": bench.against_uv([dict(r) for r in ROWS]),
+        "reuse": [
+            {
+                "workload": "sleep",
+                "subject": "narrow",
+                "wall_s": 0.5,
+                "hit": True,
+                "lookup_to_installed_s": 0.21,
+                "status": RunStatus.OK,
+                "verdict": "valid",
+                "run_id": "reuse-narrow",
+            },
+            {
+                "workload": "sleep",
+                "subject": "uv",
+                "wall_s": 3.9,
+                "hit": None,
+                "lookup_to_installed_s": None,
+                "status": RunStatus.OK,
+                "verdict": "valid",
+                "run_id": "reuse-uv",
+            },
+        ],
+    }
+    report["claims"] = [c.__dict__ for c in bench.claims(report)]
+    return report
+
+
+def test_every_row_is_over_uv_s_one_build_and_lock_free_uv_at_its_n_in_its_workload() -> None:
+    rows = _report()["rows"]
     assert [(r["vs_uv_one_build"], r["vs_lock_free_uv"]) for r in rows] == [
         (1.0, 1.0),
         (1.1, 1.1),
         (1.5, 1.0),
         (7.0, 4.667),
         (1.575, 1.05),
+        (1.125, 0.75),
         (None, None),
         (None, None),
         (2.25, None),
+        (1.0, 1.0),  # the c-extension's own one build
+        (4.0, None),
+        (2.5, None),
     ]
-    table = bench.markdown(
-        {"benchmark": bench.Suite.SUBJECTS, "backend": "local", "build_delay_s": 3, "rows": rows}
-    )
+
+
+def test_the_bars_are_computed_from_the_rows_and_a_failed_run_meets_none() -> None:
+    found = {c["claim"]: (c["figure"], c["met"]) for c in _report()["claims"]}
+    assert found == {
+        "sleep: narrow's one build ≤ 1.05 × uv's": ("1.10", False),
+        "sleep, N=8: narrow ≤ 1.05 × max(uv's one build, lock-free uv)": ("1.05", True),
+        "sleep, N=16: narrow ≤ 1.05 × max(uv's one build, lock-free uv)": (
+            "n/a: the run it is measured against failed",
+            None,
+        ),
+        "sleep, N=8: coalesce below lock-free uv": ("0.75", True),
+        "c-extension, N=4: narrow below uv": ("0.62", True),
+        "sleep: narrow's reuse hit ≤ 0.3 s, lookup to installed": ("0.210 s", True),
+    }
+    report = _report()
+    assert bench.failed(report)  # a bar not met, and a run that failed
+    report["rows"] = [r for r in report["rows"] if r["status"] == RunStatus.OK]
+    report["claims"] = [c for c in report["claims"] if c["met"] is not False]
+    assert not bench.failed(report)
+
+
+def test_the_tables_and_the_page_with_its_charts(tmp_path: Path) -> None:
+    report = _report()
+    table = bench.markdown(report)
+    assert "### sleep: sleeps" in table and "### c-extension: compiles" in table
     assert "| 8 | narrow | 6.3 s | 1.57 | 1.05 | 1.05 |" in table
     assert "| 8 | wide | failed |" in table and "| 16 | uv, different paths | failed |" in table
+    assert "| sleep | uv | 3.90 s | n/a | n/a (uv reports no lookup) | valid |" in table
+    assert "| sleep: narrow's one build ≤ 1.05 × uv's | 1.10 | **no** |" in table
+    out = tmp_path / "bench-subjects-now"
+    out.mkdir()
+    (out / "bench.json").write_text(json.dumps(report))
+    page = html.render(out).read_text()
+    assert page.count('<svg class="curves"') == 2
+    chart = (out / "chart-sleep.svg").read_text()
+    assert chart.startswith("<svg") and "coalesce" in chart and "<polyline" in chart
+    assert "sleep, N=8: coalesce below lock-free uv" in page
