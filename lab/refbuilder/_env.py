@@ -10,6 +10,7 @@ as a copy of it, verified against its manifest, plus the wheels it lacks.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import errno
 import hashlib
@@ -30,6 +31,7 @@ from installer.sources import WheelFile
 from lab.contract import ENV_IN_USE, ENV_MANIFEST, ENVS_BUCKET, Failpoint, Op, Phase
 from lab.refbuilder import _failpoints, _locks
 from lab.refbuilder._cache import Cache, write_file
+from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError, LockTimeout
 from lab.refbuilder._resolve import Wheel, resolve
 from lab.refbuilder._tree import file_digest
@@ -91,6 +93,11 @@ def _read(path: Path) -> BuildEnv | None:
     return env if whole else None
 
 
+# Byte code is compiled on up to this many processes, where there are this many modules.
+_COMPILE_WORKERS = min(os.cpu_count() or 1, 4)
+_FORK_FROM_MODULES = 64
+
+
 def _use_lock(env_dir: Path) -> Path:
     """Held shared by every builder that uses the env; a cleaner takes it exclusively."""
     return env_dir.with_name(f"{env_dir.name}{ENV_IN_USE}")
@@ -123,21 +130,18 @@ def _install(
     struck: Callable[[], None],
 ) -> None:
     """Install ``wheels`` into the venv at ``path`` with ``installer``, their scripts
-    running ``python`` (the env's final place), compiling byte code where the builder's
-    interpreter makes the env's. ``struck`` runs once the first wheel is in, the env half
-    made (or at the end, where there is none)."""
-    levels = (0,) if interpreter.cache_tag == sys.implementation.cache_tag else ()
+    running ``python`` (the env's final place); byte code is ``_compile``'s. ``struck`` runs
+    once the first wheel is in, the env half made (or at the end, where there is none)."""
     for wheel in wheels:
         destination = SchemeDictionaryDestination(
             interpreter.scheme(path, wheel.name),
             interpreter=str(python),
             script_kind="posix",
-            bytecode_optimization_levels=levels,
+            bytecode_optimization_levels=(),
             overwrite_existing=overwrite,
         )
         try:
-            # compileall reports a file it cannot compile on stdout, the builder's result's
-            with contextlib.redirect_stdout(sys.stderr), WheelFile.open(wheel.path) as source:
+            with WheelFile.open(wheel.path) as source:
                 install(source, destination, {"INSTALLER": b"cachelab\n"})
         except FileExistsError:  # only where told not to overwrite: the caller's to handle
             raise
@@ -149,6 +153,42 @@ def _install(
             struck()
     if not wheels:
         struck()
+
+
+def _compile_module(file: str) -> None:
+    # quiet: a file that does not compile (a vendored Python 2 test, say) stays without byte
+    # code, as installer leaves it; nothing may reach stdout, the builder's result's
+    compileall.compile_file(file, quiet=2)
+
+
+def _compile(path: Path, interpreter: Interpreter) -> None:
+    """Compile the byte code of every module in the env ``path`` that lacks it, where the
+    builder's interpreter makes the env's. Many modules are compiled on several processes
+    forked from the builder (dying with it): every runner that needs the env waits for it."""
+    if interpreter.cache_tag != sys.implementation.cache_tag:
+        return
+    roots = {Path(interpreter.scheme(path, "-")[name]) for name in ("purelib", "platlib")}
+    files = [
+        str(module)
+        for root in roots
+        for module in root.rglob("*.py")
+        if not Path(importlib.util.cache_from_source(str(module))).exists()
+    ]
+    if len(files) < _FORK_FROM_MODULES or _COMPILE_WORKERS < 2:
+        for file in files:
+            _compile_module(file)
+        return
+    # imported here: most builds never fork, and the builder starts faster without them
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        _COMPILE_WORKERS, mp_context=fork, initializer=die_with_parent
+    ) as pool:
+        chunk = max(1, len(files) // (4 * _COMPILE_WORKERS))
+        for _ in pool.map(_compile_module, files, chunksize=chunk):
+            pass
 
 
 def _check_bytecode(path: Path) -> None:
@@ -295,6 +335,7 @@ class BuildEnvs:
             except VenvError as exc:
                 raise CacheError(f"creating the build env {path} failed: {exc}") from exc
             _install(wheels, path, python, facts, True, struck)
+        _compile(path, facts)
         _check_bytecode(path)
         manifest = {
             "format": _MANIFEST_FORMAT,

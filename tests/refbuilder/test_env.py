@@ -188,13 +188,13 @@ def test_byte_code_cut_short_while_making_an_env_is_a_full_cache(
 ) -> None:
     """py_compile ignores a short write on a full file system: the env fails as a full cache
     would, so the builder builds around it, and nothing is published."""
-    install = _env._install
+    compile_ = _env._compile
 
-    def short_write(wheels: Any, path: Path, *args: Any) -> None:
-        install(wheels, path, *args)
+    def short_write(path: Path, *args: Any) -> None:
+        compile_(path, *args)
         _truncate_byte_code(path)
 
-    monkeypatch.setattr(_env, "_install", short_write)
+    monkeypatch.setattr(_env, "_compile", short_write)
     cache = Cache(tmp_path / "cache", events)
     envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
     with pytest.raises(CacheError, match="a short write of byte code") as failed:
@@ -250,3 +250,22 @@ def test_a_maker_that_stops_costs_the_others_no_more_than_the_lock_timeout(
     envs.release()
     assert _run_in(env, "import backend; print('ok')") == "ok"
     assert Phase.TIMEOUT in events.phases(Op.LOCK)
+
+
+def test_many_modules_are_compiled_on_several_processes_and_all_load(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    """Byte code is part of an env: every module has it before the env is published, however
+    it was compiled; a module that does not compile is left without, as installer leaves it."""
+    files = {f"big/m{i}.py": f"VALUE = {i}\n".encode() for i in range(_env._FORK_FROM_MODULES * 2)}
+    files["big/__init__.py"] = b""
+    files["big/py2.py"] = b"print 'old'\n"
+    write_wheel(tmp_path / "wh", "big", files=files)
+    envs = BuildEnvs(Cache(tmp_path / "cache", events), BASE_PYTHON, tmp_path / "wh", True)
+    env = envs.ensure(["big"])
+    envs.release()
+    compiled = {p.name.split(".")[0] for p in env.path.rglob("big/__pycache__/*.pyc")}
+    assert compiled == {Path(name).stem for name in files} - {"py2"}
+    assert _run_in(env, "import big.m100 as m; print(m.VALUE)") == "100"
+    manifest = json.loads((env.path / ENV_MANIFEST).read_text())
+    assert sum(".pyc" in name for name in manifest["files"]) == len(compiled)
