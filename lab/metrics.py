@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lab.contract import TREE_KEY_PREFIX, Clock, Event, LockKind, Op, Phase
+from lab.contract import TREE_KEY_PREFIX, Clock, Event, FaultAction, LockKind, Op, Phase
 
 # How much earlier than its stamp an event may have happened, by who stamped it. The subject's
 # own stamps are taken where it happened (the reference builder stamps a release while it
@@ -62,7 +62,9 @@ class _Attempt:
 def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     """Pair each runner's request/wait/acquired/released lines per key, in time order. A
     runner that ended (killed, say) while it held or waited for a lock let go of it then: the
-    kernel drops a dead process's flocks."""
+    kernel drops a dead process's flocks. So did a subject that killed itself at a failpoint
+    (``fault``/``struck``, stamped by itself just before), though its runner's shell may go
+    on a while (the lab's probe) before the run ends."""
     attempts: dict[tuple[str, str], _Attempt] = {}
     spans: list[LockSpan] = []
 
@@ -76,10 +78,10 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     relevant = [
         e
         for e in events
-        if (e.op is Op.LOCK and e.key) or (e.op is Op.RUN and e.phase is Phase.END)
+        if (e.op is Op.LOCK and e.key) or (e.op is Op.RUN and e.phase is Phase.END) or _killed(e)
     ]
     for e in sorted(relevant, key=lambda e: e.t_mono):
-        if e.op is Op.RUN:  # the runner ended: whatever it still held or awaited, it let go
+        if e.op is not Op.LOCK:  # the holder died: whatever it still held or awaited, it let go
             for runner, key in [k for k in attempts if k[0] == e.runner]:
                 if attempts[(runner, key)].acquired is None:
                     close(runner, key, None, gave_up=e.t_mono)
@@ -107,6 +109,16 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     for runner, key in list(attempts):
         close(runner, key, None)
     return sorted(spans, key=lambda s: s.asked)
+
+
+def _killed(event: Event) -> bool:
+    """A subject that killed itself (or its process group) at a failpoint, stamped by itself."""
+    return (
+        event.op is Op.FAULT
+        and event.phase is Phase.STRUCK
+        and event.clock is Clock.SOURCE
+        and event.data.get("action") in (FaultAction.KILL, FaultAction.KILL_GROUP)
+    )
 
 
 def run_bounds(events: Iterable[Event]) -> dict[str, tuple[float, float | None, int | None]]:

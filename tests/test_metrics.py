@@ -106,3 +106,29 @@ def test_a_wait_then_a_build_is_serialized_a_wait_then_reuse_is_not() -> None:
     killed = SERIAL[:8]
     span = metrics.lock_spans(killed)[1]
     assert metrics.built_after_wait(killed, span, one_build_s=10.0) is None
+
+
+def test_a_subject_that_killed_itself_let_go_of_its_locks_then() -> None:
+    """A builder killed at a failpoint says so just before it dies; its runner's shell runs
+    the probe on, so the run ends later: the next holder took the lock in between."""
+
+    def source(event: Event) -> Event:
+        return dataclasses.replace(event, clock=Clock.SOURCE)
+
+    handover = [
+        source(_e(0.0, "a", LOCK, "acquired", K)),
+        source(_e(0.5, "b", LOCK, "wait", K)),
+        source(_e(1.0, "a", Op.FAULT, "struck", "lock-acquired.env", action="kill")),
+        source(_e(1.01, "b", LOCK, "acquired", K)),
+        _e(1.3, "a", RUN, "end", rc=137),
+        source(_e(2.0, "b", LOCK, "released", K)),
+    ]
+    a, b = metrics.lock_spans(handover)
+    assert a.released == 1.0 and b.acquired == 1.01
+    assert metrics.overlapping_holds([a, b]) == []
+    # a pause strikes too, but the paused holder still holds: that is an overlap
+    paused = [
+        dataclasses.replace(e, data={"action": "pause"}) if e.op is Op.FAULT else e
+        for e in handover
+    ]
+    assert len(metrics.overlapping_holds(metrics.lock_spans(paused))) == 1
