@@ -302,9 +302,9 @@ class _Install:
         name = plan.entry_name
         self.events.emit(Op.INSTALL, Phase.START, name, wheel=entry.manifest["wheel"])
         venv = self.req.venv.absolute()
-        _install.ensure_venv(venv, self.req.python)
+        made_by = _install.ensure_venv(venv, self.req.python)
         _failpoints.hit(Failpoint.MID_INSTALL, self.events)
-        _install.install_wheel(entry.wheel, venv)
+        _install.install_wheel(entry.wheel, venv, made_by)
         module = self.req.module
         imported = _install.check_import(venv, module) if module else None
         self.events.emit(Op.INSTALL, Phase.END, name, imported_from=imported)

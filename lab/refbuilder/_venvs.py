@@ -6,6 +6,7 @@ subprocess costs more than the work. Any other interpreter is asked, and runs ``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -57,7 +58,10 @@ class Interpreter:
     paths: dict[str, str]  # purelib, platlib, scripts, data, below _describe.PREFIX
 
     @classmethod
+    @functools.cache
     def of(cls, python: Path) -> Interpreter:
+        """``python``'s facts, asked once per builder: the build envs' and the target venv's
+        interpreter are one."""
         if _is_running(python):
             said = _describe.describe()
         else:
