@@ -82,9 +82,10 @@ torture: images
 	$(CACHELAB) torture issue-15380 --faults kill,pause,enospc,readonly,liar --subjects uv,narrow,coalesce \
 		--trials 10 --seed 1 --backend $(BACKEND)
 
+# Each suite appends its tables and charts to docs/benchmarks.md (about 30 minutes here).
 bench: images
-	$(CACHELAB) bench backends
-	$(CACHELAB) bench subjects --backend $(BENCH_BACKEND)
+	$(CACHELAB) bench backends --record docs/benchmarks.md
+	$(CACHELAB) bench subjects --backend $(BENCH_BACKEND) --record docs/benchmarks.md
 
 # The bug family, scenario by scenario, with uv 0.8.12 and 0.13.9, pip and the reference
 # builder (exit 1 where a cell is not as its scenario expects).

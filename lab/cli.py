@@ -299,6 +299,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _backend_option(bench_cmd, " for the subjects suite")
     bench_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    bench_cmd.add_argument(
+        "--record",
+        type=Path,
+        metavar="DOC",
+        help="append this run's tables to DOC, a Markdown file, with its charts beside it "
+        "(make bench: docs/benchmarks.md)",
+    )
     return parser
 
 
@@ -556,6 +563,8 @@ def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     out = bench.save(found, runs)
     print(bench.markdown(found))
     log(f"saved in {out} (page: {html.render(out)})")
+    if args.record is not None:
+        log(f"recorded in {bench.record(found, out, args.record)}")
     return ExitCode.FAILED if bench.failed(found) else ExitCode.OK
 
 

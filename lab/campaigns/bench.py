@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import enum
 import json
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -88,6 +90,7 @@ def backends(
     return {
         "benchmark": Suite.BACKENDS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": _commit(),
         "runners": runners,
         "build_delay_s": build_delay,
         "figures": [asdict(f) for f in figures.values()],
@@ -252,6 +255,7 @@ def subjects_at_scale(
     report: dict[str, Any] = {
         "benchmark": Suite.SUBJECTS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": _commit(),
         "backend": backend.name,
         "lock_free_label": LOCK_FREE_UV,
         "workloads": [asdict(w) for w in chosen],
@@ -453,6 +457,44 @@ def failed(report: dict[str, object]) -> bool:
     said = report.get("claims")
     unmet = isinstance(said, list) and any(c["met"] is False for c in said)
     return unmet or any(r["status"] != RunStatus.OK for r in rows)
+
+
+def record(report: dict[str, object], out: Path, doc: Path) -> Path:
+    """Append the run saved in ``out`` to the Markdown file ``doc``: a dated section with its
+    tables, and its charts (drawn in ``out`` by its page) copied to ``<doc's dir>/bench/``."""
+    stamp = out.name.removeprefix("bench-")
+    charts = doc.parent / "bench"
+    lines = [
+        "",
+        f"## `cachelab bench {report['benchmark']}`, {report['when']}, "
+        f"commit {report.get('commit', 'unknown')}",
+        "",
+    ]
+    for chart in sorted(out.glob("chart-*.svg")):
+        charts.mkdir(parents=True, exist_ok=True)
+        target = charts / f"{stamp}-{chart.name.removeprefix('chart-')}"
+        shutil.copyfile(chart, target)
+        workload = chart.stem.removeprefix("chart-")
+        lines += [f"![{workload}: makespan against N]({target.relative_to(doc.parent)})", ""]
+    lines += [markdown(report).replace("\n### ", "\n#### ").replace("### ", "#### ", 1), ""]
+    with doc.open("a") as f:
+        f.write("\n".join(lines))
+    return doc
+
+
+def _commit() -> str:
+    """The lab's commit, where it runs from a git checkout."""
+    try:
+        said = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return said.stdout.strip()
 
 
 def save(report: dict[str, object], runs_dir: Path) -> Path:

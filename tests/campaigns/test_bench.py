@@ -141,3 +141,22 @@ def test_the_tables_and_the_page_with_its_charts(tmp_path: Path) -> None:
     chart = (out / "chart-sleep.svg").read_text()
     assert chart.startswith("<svg") and "coalesce" in chart and "<polyline" in chart
     assert "sleep, N=8: coalesce below lock-free uv" in page
+
+
+def test_a_run_is_recorded_in_a_document_with_its_charts(tmp_path: Path) -> None:
+    report = _report()
+    out = tmp_path / "runs" / "bench-subjects-20261130-120000"
+    out.mkdir(parents=True)
+    (out / "bench.json").write_text(json.dumps(report))
+    html.render(out)
+    doc = tmp_path / "docs" / "benchmarks.md"
+    doc.parent.mkdir()
+    doc.write_text("# Benchmarks\n")
+    bench.record(report, out, doc)
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\n\n## `cachelab bench subjects`, now, commit unknown")
+    assert "![sleep: makespan against N](bench/subjects-20261130-120000-sleep.svg)" in text
+    assert (
+        (doc.parent / "bench" / "subjects-20261130-120000-sleep.svg").read_text().startswith("<svg")
+    )
+    assert "#### sleep: sleeps" in text and "\n### " not in text
