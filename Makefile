@@ -75,12 +75,17 @@ matrix: images
 
 # The fault campaign. First the unsafe policy, which the checker must catch with every seed
 # (torture exits 1 on an invalid trial: anything else fails here), then every fault on uv and
-# the reference builder (exit 1 where a trial was invalid or leaked, 3 where one was unknown).
+# the reference builder (exit 1 where a trial was invalid or leaked, 3 where one was unknown),
+# then every kill point (coalesce's build lock among them) and every pause in turn.
 torture: images
 	for seed in 1 2 3; do $(CACHELAB) torture none-race --subjects none --trials 10 \
 		--seed $$seed --backend $(BACKEND); [ $$? = 1 ] || exit 1; done
 	$(CACHELAB) torture issue-15380 --faults kill,pause,enospc,readonly,liar --subjects uv,narrow,coalesce \
 		--trials 10 --seed 1 --backend $(BACKEND)
+	$(CACHELAB) torture issue-15380 --faults kill --subjects narrow,coalesce --trials 10 --seed 2 \
+		--backend $(BACKEND)
+	$(CACHELAB) torture issue-15380 --faults pause --subjects coalesce --trials 6 --seed 3 \
+		--backend $(BACKEND)
 
 # Each suite appends its tables and charts to docs/benchmarks.md (about 30 minutes here).
 bench: images

@@ -112,7 +112,9 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
 
 
 def _killed(event: Event) -> bool:
-    """A subject that killed itself (or its process group) at a failpoint, stamped by itself."""
+    """A subject that killed itself (or its process group) at a failpoint, stamped by itself.
+    Every lock a runner reports is its subject's one process's (the reference builder takes
+    its locks in-process; its children hold none), so that kill ended them all."""
     return (
         event.op is Op.FAULT
         and event.phase is Phase.STRUCK

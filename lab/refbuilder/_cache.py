@@ -169,14 +169,14 @@ class Cache:
         return LockSpec(path, f"{self.env_name(env_key)}.make", LockKind.ENV_MAKE)
 
     @contextlib.contextmanager
-    def held(self, lock: LockSpec | None) -> Iterator[None]:
+    def held(self, lock: LockSpec | None) -> Iterator[bool]:
         """Hold ``lock`` for the block (None: no lock, for policies that take none), waiting
-        no longer than the lock timeout."""
+        no longer than the lock timeout; yields whether it had to wait for another holder."""
         if lock is None:
-            yield
+            yield False
             return
-        with _locks.held(lock.path, lock.key, lock.kind, self.events, self.lock_timeout):
-            yield
+        with _locks.held(lock.path, lock.key, lock.kind, self.events, self.lock_timeout) as waited:
+            yield waited
 
     def unwritable(self, failure: BaseException | None = None) -> str | None:
         """Why nothing can be written into the cache (read-only, full, not ours), or None.

@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-tree-lock",
         dest="tree_lock",
         action="store_false",
-        help="narrow: skip the lock inside the source tree (unsafe on a shared tree)",
+        help="narrow, coalesce: skip the lock inside the source tree (unsafe on a shared tree)",
     )
     sw = sub.add_parser("sweep", help="remove scratch dirs of builders that are gone")
     sw.add_argument("--cache", type=Path, required=True)

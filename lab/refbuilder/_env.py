@@ -19,6 +19,7 @@ import json
 import marshal
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -94,8 +95,8 @@ def _read(path: Path) -> BuildEnv | None:
 
 
 # Byte code is compiled on up to this many processes, where there are this many modules.
-_COMPILE_WORKERS = min(os.cpu_count() or 1, 4)
-_FORK_FROM_MODULES = 64
+_COMPILE_WORKERS = min(len(os.sched_getaffinity(0)), 4)
+_IN_PARALLEL_FROM = 64
 
 
 def _use_lock(env_dir: Path) -> Path:
@@ -155,40 +156,43 @@ def _install(
         struck()
 
 
-def _compile_module(file: str) -> None:
-    # quiet: a file that does not compile (a vendored Python 2 test, say) stays without byte
-    # code, as installer leaves it; nothing may reach stdout, the builder's result's
-    compileall.compile_file(file, quiet=2)
-
-
 def _compile(path: Path, interpreter: Interpreter) -> None:
     """Compile the byte code of every module in the env ``path`` that lacks it, where the
-    builder's interpreter makes the env's. Many modules are compiled on several processes
-    forked from the builder (dying with it): every runner that needs the env waits for it."""
+    builder's interpreter makes the env's. Many modules are compiled by ``compileall`` on
+    several processes, in a child of its own (it dies with the builder; being exec'd, it
+    holds none of the builder's locks): every runner that needs the env waits for it."""
     if interpreter.cache_tag != sys.implementation.cache_tag:
         return
-    roots = {Path(interpreter.scheme(path, "-")[name]) for name in ("purelib", "platlib")}
+    roots = sorted({interpreter.scheme(path, "-")[name] for name in ("purelib", "platlib")})
     files = [
-        str(module)
+        module
         for root in roots
-        for module in root.rglob("*.py")
+        for module in Path(root).rglob("*.py")
         if not Path(importlib.util.cache_from_source(str(module))).exists()
     ]
-    if len(files) < _FORK_FROM_MODULES or _COMPILE_WORKERS < 2:
-        for file in files:
-            _compile_module(file)
+    if len(files) >= _IN_PARALLEL_FROM and _COMPILE_WORKERS > 1:
+        # -qq: a module that does not compile (a vendored Python 2 test, say) stays without
+        # byte code, as installer leaves it
+        cmd = [sys.executable, "-I", "-m", "compileall", "-qq", "-j", str(_COMPILE_WORKERS)]
+        _run_compileall([*cmd, *roots], path)
         return
-    # imported here: most builds never fork, and the builder starts faster without them
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    for module in files:
+        # quiet: nothing may reach stdout, which carries the builder's result
+        compileall.compile_file(str(module), quiet=2)
 
-    fork = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        _COMPILE_WORKERS, mp_context=fork, initializer=die_with_parent
-    ) as pool:
-        chunk = max(1, len(files) // (4 * _COMPILE_WORKERS))
-        for _ in pool.map(_compile_module, files, chunksize=chunk):
-            pass
+
+def _run_compileall(cmd: list[str], path: Path) -> None:
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, preexec_fn=die_with_parent
+        )
+    except OSError as exc:  # e.g. no process can be started: the system's limit
+        raise CacheError(f"creating the build env {path} failed: compileall: {exc}") from exc
+    # compileall exits 1 where a module did not compile; only a signal means it did not run
+    if proc.returncode < 0:
+        raise CacheError(
+            f"creating the build env {path} failed: compileall died by signal {-proc.returncode}"
+        )
 
 
 def _check_bytecode(path: Path) -> None:
@@ -245,7 +249,6 @@ class BuildEnvs:
         self.wheelhouse = wheelhouse
         self.atomic = atomic
         self._in_use: list[int] = []
-        self._facts: Interpreter | None = None
 
     def release(self) -> None:
         """Say we no longer use the envs we were given (the process's end says it too)."""
@@ -297,13 +300,11 @@ class BuildEnvs:
         return env
 
     def _interpreter(self, env_path: Path) -> Interpreter:
-        """Our interpreter's facts, asked once (for the env in ``env_path``)."""
-        if self._facts is None:
-            try:
-                self._facts = Interpreter.of(self.python)
-            except VenvError as exc:
-                raise CacheError(f"creating the build env {env_path} failed: {exc}") from exc
-        return self._facts
+        """Our interpreter's facts (for the env in ``env_path``)."""
+        try:
+            return Interpreter.of(self.python)
+        except VenvError as exc:
+            raise CacheError(f"creating the build env {env_path} failed: {exc}") from exc
 
     def _create(
         self, path: Path, key: str, requirements: Sequence[str], final: Path, base: BuildEnv | None

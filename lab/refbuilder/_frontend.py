@@ -1,4 +1,4 @@
-"""One editable install, under one of three locking policies that share this code path.
+"""One editable install, under one of four locking policies that share this code path.
 
 - ``narrow``: look up without a lock; on a miss build in a private scratch dir under the
   tree lock only; take the entry lock for the atomic rename that publishes the result.
@@ -155,21 +155,23 @@ class _Install:
 
     def _coalesced(self, plan: Plan) -> Installed:
         """Wait for a build of the same revision under way elsewhere and take its result;
-        where there is none, build and publish, holding the build lock so that the next
-        runners wait for this build in turn. A wait past the lock timeout (its builder
-        stopped or slow) ends in a build of our own, as does a result this tree cannot use."""
+        where none was under way, build and publish, holding the build lock so that the next
+        runners wait for this build. A wait that ends without a result this tree can use (its
+        builder failed, was killed, or built what serves only its own tree) or past the lock
+        timeout (its builder stopped or slow) ends in a build of our own, in parallel with
+        the other waiters': a build that fails every time fails them all at once, not in
+        turn."""
         with contextlib.ExitStack() as building:
             try:
-                building.enter_context(
+                waited = building.enter_context(
                     self.cache.held(self.cache.build_lock(plan.key, plan.revision))
                 )
             except LockTimeout:
                 return self._build_and_publish(plan)
             found = _lookup(plan)[0]
-            if found is None and plan.entry_dir.exists():
-                # built, but not for this tree: ours would not serve the next ones either
-                building.close()
-            if found is None:  # else its builder failed: ours is the build the others await
+            if found is None:
+                if waited:
+                    building.close()
                 return self._build_and_publish(plan)
             building.close()
             self.events.emit(
@@ -302,9 +304,9 @@ class _Install:
         name = plan.entry_name
         self.events.emit(Op.INSTALL, Phase.START, name, wheel=entry.manifest["wheel"])
         venv = self.req.venv.absolute()
-        made_by = _install.ensure_venv(venv, self.req.python)
+        _install.ensure_venv(venv, self.req.python)
         _failpoints.hit(Failpoint.MID_INSTALL, self.events)
-        _install.install_wheel(entry.wheel, venv, made_by)
+        _install.install_wheel(entry.wheel, venv)
         module = self.req.module
         imported = _install.check_import(venv, module) if module else None
         self.events.emit(Op.INSTALL, Phase.END, name, imported_from=imported)

@@ -46,16 +46,19 @@ def _holder(path: Path) -> str:
 @contextmanager
 def held(
     path: Path, key: str, kind: LockKind, events: Events, timeout: float | None = None
-) -> Iterator[None]:
+) -> Iterator[bool]:
     """Hold the exclusive lock ``path`` and report it; wait ``timeout`` seconds at most (None:
-    for ever), then LockTimeout names the lock, its kind and who holds it."""
+    for ever), then LockTimeout names the lock, its kind and who holds it. Yields whether it
+    had to wait for another holder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock(path)
     events.emit(Op.LOCK, Phase.REQUEST, key, kind=kind, lock=str(path))
+    waited = False
     try:
         try:
             lock.acquire(blocking=False)
         except filelock.Timeout:
+            waited = True
             events.emit(Op.LOCK, Phase.WAIT, key, kind=kind, lock=str(path))
             lock.acquire(timeout=-1 if timeout is None else timeout)
     except filelock.Timeout:
@@ -82,7 +85,7 @@ def held(
             )
     try:
         _failpoints.hit(Failpoint.LOCK_ACQUIRED, events, kind)
-        yield
+        yield waited
     finally:
         # Stamped while still held: a recorded hold always lies inside the real one, so the
         # next holder's "acquired" can never seem to come first.

@@ -107,5 +107,5 @@ def create(venv_dir: Path, python: Path) -> None:
         return
     try:
         venv.EnvBuilder(symlinks=os.name != "nt", with_pip=False).create(venv_dir)
-    except (OSError, subprocess.CalledProcessError) as exc:
+    except (OSError, ValueError, subprocess.CalledProcessError) as exc:  # ValueError: a bad path
         raise VenvError(f"venv: {exc}") from exc

@@ -2,8 +2,8 @@
 
 A subject is named as in ``--subjects``: ``uv`` (the scenario's ``uv_version``), ``uv@VERSION``
 (a pinned release, or one ``cachelab setup --uv-version`` added to the toolchain), ``pip``, or
-a policy of the reference builder: ``narrow``, ``wide``, ``none``. Adding a subject means one
-module with a ``Subject`` and one entry in ``_FAMILIES`` here.
+a policy of the reference builder: ``narrow``, ``coalesce``, ``wide``, ``none``. Adding a
+subject means one module with a ``Subject`` and one entry in ``_FAMILIES`` here.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ _FAMILIES: dict[str, _Family] = {
     "pip": _Family(lambda _version, _scenario, _template: Pip(toolchain.PIP_VERSION)),
     **{policy.value: _reference(policy) for policy in Policy},
 }
-# uv against the reference builder's two safe policies: what benchmarks and the matrix compare
+# uv against the reference builder's wide and narrow policies: what the matrix compares
 COMPARED = ("uv", "wide", "narrow")
 
 

@@ -252,12 +252,12 @@ def test_a_maker_that_stops_costs_the_others_no_more_than_the_lock_timeout(
     assert Phase.TIMEOUT in events.phases(Op.LOCK)
 
 
-def test_many_modules_are_compiled_on_several_processes_and_all_load(
+def test_many_modules_are_compiled_in_parallel_and_all_load(
     tmp_path: Path, events: RecordedEvents
 ) -> None:
     """Byte code is part of an env: every module has it before the env is published, however
     it was compiled; a module that does not compile is left without, as installer leaves it."""
-    files = {f"big/m{i}.py": f"VALUE = {i}\n".encode() for i in range(_env._FORK_FROM_MODULES * 2)}
+    files = {f"big/m{i}.py": f"VALUE = {i}\n".encode() for i in range(_env._IN_PARALLEL_FROM * 2)}
     files["big/__init__.py"] = b""
     files["big/py2.py"] = b"print 'old'\n"
     write_wheel(tmp_path / "wh", "big", files=files)

@@ -25,8 +25,18 @@ def test_asked_in_process_and_by_running_it_say_the_same(
 ) -> None:
     here = Interpreter.of(BASE_PYTHON)
     monkeypatch.setattr(_venvs, "_is_running", lambda python: False)
+    Interpreter.of.cache_clear()  # asked once per builder: ask again, by running it
+    ran: list[tuple[str, list[str]]] = []
+    run = _venvs._run
+
+    def counted(what: str, cmd: list[str]) -> str:
+        ran.append((what, cmd))
+        return run(what, cmd)
+
+    monkeypatch.setattr(_venvs, "_run", counted)
     asked = Interpreter.of(BASE_PYTHON)
-    assert asked == here
+    Interpreter.of.cache_clear()
+    assert len(ran) == 1 and asked == here
     assert here.target.tags[0].startswith("cp3")
     assert here.scheme(Path("/v"), "dist")["purelib"].startswith("/v/lib/python3.")
     assert here.scheme(Path("/v"), "dist")["headers"].endswith("/dist")
@@ -48,6 +58,12 @@ def test_a_venv_is_made_without_pip_and_runs(
     )
     assert out.stdout.strip() == "True"
     assert not list((tmp_path / "venv").rglob("pip"))
+
+
+def test_a_venv_where_a_file_is_fails_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(VenvError, match="venv: "):
+        _venvs.create(tmp_path / "file", BASE_PYTHON)
 
 
 def test_an_interpreter_that_is_not_there_fails_in_one_line(tmp_path: Path) -> None:
