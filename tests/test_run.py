@@ -180,7 +180,9 @@ def _check_narrow(tmp_path: Path, backend: Backend, lab_toolchain: Toolchain, ru
     result = _run(tmp_path, backend, lab_toolchain, "subject=narrow", f"runners={runners}")
     assert result.status is RunStatus.OK, result
     assert result.verdict is Verdict.VALID, result.violations
-    assert result.ratio is not None and result.ratio <= (1.10 if runners == 2 else 1.20)
+    # not a benchmark: far below the 2 × one build that a serialized pair takes, whatever
+    # else the machine is doing (the benchmarks measure how far below)
+    assert result.ratio is not None and result.ratio <= 1.3
     assert result.longest_hold_s <= 0.05
     assert not result.serialized and result.overlapping_holds == 0
     events = _history(tmp_path, result)

@@ -15,7 +15,8 @@ from lab.scenario import Topology
 from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus, Verdict
 
-REDUCED = ("hatchling", "setuptools-c", "maturin")
+# maturin builds for minutes on two cores: test_frontend and the catalog cover it
+REDUCED = ("hatchling", "setuptools-c", "inplace")
 
 
 @pytest.mark.integration
