@@ -55,6 +55,7 @@ def _report() -> dict[str, Any]:
         "when": "now",
         "backend": "local",
         "lock_free_label": bench.LOCK_FREE_UV,
+        "default_policy": "narrow",  # the bars hold the default policy of the run
         "workloads": [
             {"name": "sleep", "what": "sleeps"},
             {"name": "c-extension", "what": "compiles"},
