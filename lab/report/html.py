@@ -208,10 +208,10 @@ def render_bench(directory: Path) -> Path:
     links: dict[str, str | None] = {}
     if "workloads" in found:  # the subjects suite
         labels = list(dict.fromkeys(r["subject"] for r in found["rows"]))
+        macros: Any = env.get_template("_curves.svg.j2").module
         for w in found["workloads"]:
             rows = [r for r in found["rows"] if r["workload"] == w["name"]]
             charts[w["name"]] = curves.chart(f"{w['name']}: makespan against N", rows, labels)
-            macros: Any = env.get_template("_curves.svg.j2").module
             svg = macros.curves(charts[w["name"]])
             _write(directory / f"chart-{w['name']}.svg", str(svg).strip() + "\n")
         for r in [*found["rows"], *found.get("reuse", [])]:
