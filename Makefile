@@ -69,9 +69,10 @@ clean:
 distclean: clean
 	rm -rf $(VENV) .lab
 
-# Every template × subject × topology with 2 runners, then the shared-tree setuptools trials.
+# Every template × subject × topology with 2 runners, the median of 3 trials per cell (about
+# an hour here), then the shared-tree setuptools trials; appended to docs/benchmarks.md.
 matrix: images
-	$(CACHELAB) matrix --backend $(BACKEND) --trials 10
+	$(CACHELAB) matrix --backend $(BACKEND) --repeat 3 --trials 10 --record docs/benchmarks.md
 
 # The fault campaign. First the unsafe policy, which the checker must catch with every seed
 # (torture exits 1 on an invalid trial: anything else fails here), then every fault on uv and

@@ -185,7 +185,9 @@ def _parser() -> argparse.ArgumentParser:
         sub, "matrix", "template × subject × topology, 2 runners each, with verdicts"
     )
     matrix_cmd.add_argument("--templates", help="comma-separated (default: all templates)")
-    _subjects_option(matrix_cmd, ",".join(subjects.COMPARED), "default: uv,wide,narrow")
+    _subjects_option(
+        matrix_cmd, ",".join(subjects.COMPARED), f"default: {','.join(subjects.COMPARED)}"
+    )
     matrix_cmd.add_argument("--topologies", default="same-path,shared-tree")
     matrix_cmd.add_argument("--build-delay", type=float, default=2.0)
     matrix_cmd.add_argument(
@@ -194,8 +196,21 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="also run the shared-tree setuptools trials with and without the tree lock",
     )
+    matrix_cmd.add_argument(
+        "--repeat",
+        type=_count(1),
+        default=1,
+        help="trials per cell; each cell shows its median trial (make matrix: 3)",
+    )
     _backend_option(matrix_cmd, "")
     matrix_cmd.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    matrix_cmd.add_argument(
+        "--record",
+        type=Path,
+        metavar="DOC",
+        help="append the table and its bars to this Markdown file (make matrix: "
+        "docs/benchmarks.md)",
+    )
 
     torture_cmd = _command(
         sub,
@@ -378,6 +393,7 @@ def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         subject_names=subject_names,
         topologies=topologies,
         build_delay=args.build_delay,
+        trials=args.repeat,
         log=log,
     )
     print((out / "matrix.md").read_text())
@@ -385,7 +401,12 @@ def _matrix(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         trials = matrix.shared_tree_trials(tc, backend, out, trials=args.trials, log=log)
         print(json.dumps(trials, indent=2))
     log(f"saved in {out}")
-    return _exit_code([c.status for c in cells], [c.verdict for c in cells])
+    if args.record:
+        log(f"recorded in {matrix.record(out, args.record)}")
+    code = _exit_code([c.status for c in cells], [c.verdict for c in cells])
+    if code == ExitCode.OK and any(c.met is False for c in matrix.bars(cells)):
+        return ExitCode.FAILED
+    return code
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

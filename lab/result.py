@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,23 @@ class RunResult:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         tmp.replace(path)
+
+
+def representative(trials: Sequence[RunResult]) -> RunResult:
+    """The trial that stands for a cell run several times: the median one by makespan where
+    every trial ran and the checker found it valid, else the first that did not, so that a
+    failure is never hidden behind a median."""
+    if not trials:
+        raise ValueError("no trials to choose from")
+    bad = [
+        t
+        for t in trials
+        if t.status is not RunStatus.OK or t.verdict is not Verdict.VALID or t.makespan_s is None
+    ]
+    if bad:
+        return bad[0]
+    ordered = sorted(trials, key=lambda t: t.makespan_s or 0.0)
+    return ordered[(len(ordered) - 1) // 2]  # the lower median of an even count: a real run
 
 
 def last_run_step(events: list[Event]) -> list[Event]:

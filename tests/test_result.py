@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+
 from lab import subjects, template
 from lab.check import Report
 from lab.contract import ENVS_BUCKET, LAB_RUNNER, Clock, Event, LockKind, Op, Phase, StepKind
-from lab.result import RunResult, summarize
-from lab.scenario import Scenario
+from lab.result import RunResult, representative, summarize
+from lab.scenario import Scenario, Topology
 from lab.vocabulary import Outcome, RunStatus, Verdict
 
 K = "sdists-v11/editable/k"
@@ -87,3 +89,33 @@ def test_a_wait_for_a_build_env_is_coalesced_only_where_the_env_was_taken() -> N
     assert took.longest_hold_s == 0  # held to make an env, not to publish
     made = _summary(_env_wait(_e(3.2, "runner-2", Op.ENV, "miss", ENV)))
     assert made.serialized and not made.coalesced  # its maker failed: it made it again
+
+
+def _trial(run_id: str, makespan: float | None, **changes: object) -> RunResult:
+    trial = RunResult(
+        run_id=run_id,
+        scenario="issue-15380",
+        status=RunStatus.OK,
+        backend="local",
+        subject="narrow",
+        subject_label="narrow builder",
+        topology=Topology.SAME_PATH,
+        build_delay_s=2.0,
+        runners=[],
+        single_build_s=makespan,
+        makespan_s=makespan,
+        ratio=1.0,
+        longest_wait=None,
+        verdict=Verdict.VALID,
+    )
+    return dataclasses.replace(trial, **changes)  # type: ignore[arg-type]
+
+
+def test_a_cell_run_several_times_stands_for_its_median_trial_or_its_failure() -> None:
+    trials = [_trial("a", 5.0), _trial("b", 3.0), _trial("c", 4.0)]
+    assert representative(trials).run_id == "c"
+    assert representative(trials[:2]).run_id == "b"  # the lower median: a run that happened
+    failed = _trial("d", None, status=RunStatus.FAILED)
+    invalid = _trial("e", 3.5, verdict=Verdict.INVALID)
+    assert representative([*trials, invalid, failed]).run_id == "e"
+    assert representative([failed, *trials]).run_id == "d"

@@ -8,7 +8,6 @@ import enum
 import json
 import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import history, metrics, run, scenario
+from lab.campaigns.claims import Claim, any_unmet, claims_markdown, commit
 from lab.contract import Event, LockKind, Op, Phase
 from lab.errors import LabError
 from lab.refbuilder import DEFAULT_POLICY
@@ -90,7 +90,7 @@ def backends(
     return {
         "benchmark": Suite.BACKENDS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": _commit(),
+        "commit": commit(),
         "runners": runners,
         "build_delay_s": build_delay,
         "figures": [asdict(f) for f in figures.values()],
@@ -255,7 +255,7 @@ def subjects_at_scale(
     report: dict[str, Any] = {
         "benchmark": Suite.SUBJECTS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": _commit(),
+        "commit": commit(),
         "default_policy": str(DEFAULT_POLICY),
         "backend": backend.name,
         "lock_free_label": LOCK_FREE_UV,
@@ -284,15 +284,6 @@ def against_uv(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         r["vs_uv_one_build"] = round(made / one, 3) if made and one else None
         r["vs_lock_free_uv"] = round(made / bar["makespan_s"], 3) if made and bar else None
     return rows
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A bar the subjects suite is held to, and whether this run met it."""
-
-    claim: str
-    figure: str  # what was measured, as the claim states it
-    met: bool | None  # None: a run it needs failed or was not measured
 
 
 def _cell_of(
@@ -426,10 +417,7 @@ def _subjects_markdown(report: dict[str, Any], heading: str) -> str:
             )
         lines.append("")
     if report.get("claims"):
-        lines += [f"{heading} The bars", "", "| bar | measured | met |", "|---|---|---|"]
-        mark = {True: "yes", False: "**no**", None: "n/a"}
-        lines += [f"| {c['claim']} | {c['figure']} | {mark[c['met']]} |" for c in report["claims"]]
-        lines.append("")
+        lines += claims_markdown(report["claims"], heading)
     lines.append(
         f"{report['backend']} backend, one run per cell, all cells in one run. "
         f'"{LOCK_FREE_UV}": uv with the same N runners each at its own path (no shared key, '
@@ -449,7 +437,7 @@ def failed(report: dict[str, object]) -> bool:
     if not isinstance(rows, list):
         return False
     said = report.get("claims")
-    unmet = isinstance(said, list) and any(c["met"] is False for c in said)
+    unmet = isinstance(said, list) and any_unmet(said)
     reuse = report.get("reuse")
     runs = [*rows, *(reuse if isinstance(reuse, list) else [])]
     return unmet or any(r["status"] != RunStatus.OK for r in runs)
@@ -476,21 +464,6 @@ def record(report: dict[str, object], out: Path, doc: Path) -> Path:
     with doc.open("a", encoding="utf-8") as f:
         f.write("\n".join(lines))
     return doc
-
-
-def _commit() -> str:
-    """The lab's commit, where it runs from a git checkout."""
-    try:
-        said = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return said.stdout.strip()
 
 
 def save(report: dict[str, object], runs_dir: Path) -> Path:

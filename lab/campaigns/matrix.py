@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lab import scenario, subjects
+from lab.campaigns.claims import Claim, claims_markdown, commit
 from lab.contract import parse_event_line
 from lab.errors import LabError
+from lab.refbuilder import DEFAULT_POLICY
 from lab.report import html
-from lab.result import RunResult
+from lab.result import RunResult, representative
 from lab.run import execute
 from lab.runners.base import Backend
 from lab.toolchain import Toolchain
@@ -26,8 +29,16 @@ from lab.vocabulary import RunStatus, Verdict
 TOPOLOGIES = (scenario.Topology.SAME_PATH, scenario.Topology.SHARED_TREE)
 
 
+# The bar of issue 14: in every row, the default policy's makespan (the median trial) at most
+# this much over uv's.
+BAR = 1.03
+
+
 @dataclass(frozen=True)
 class Cell:
+    """One template × topology × subject, run ``trials`` times: its figures are the median
+    trial's (``result.representative``), or the first failed one's."""
+
     template: str
     subject: str
     topology: scenario.Topology
@@ -40,19 +51,63 @@ class Cell:
     verdict: Verdict
     reasons: list[str]
     run_id: str
+    makespan_s: float | None = None
+    makespans_s: list[float] = field(default_factory=list)  # every trial's, in run order
 
 
-def _run_cell(
+def _execute(
     s: scenario.Scenario, tc: Toolchain, backend: Backend, runs_dir: Path
-) -> tuple[RunResult | None, Verdict, list[str]]:
-    """Run one cell; the checker judges it. A cell that cannot run is "unknown", not the
-    matrix's end."""
+) -> RunResult | LabError:
+    """One run; a run that cannot start is the cell's result ("unknown"), not the matrix's
+    end."""
     try:
-        result = execute(s, backend, tc, runs_dir)
+        return execute(s, backend, tc, runs_dir)
     except LabError as exc:
-        return None, Verdict.UNKNOWN, [str(exc)]
-    reasons = [v.message for v in result.violations] + [u.reason for u in result.unknowns]
-    return result, result.verdict, reasons
+        return exc
+
+
+def _said(ran: RunResult | LabError) -> str:
+    if isinstance(ran, LabError):
+        return f"error: {ran}"
+    return f"{ran.status}, makespan {ran.makespan_s} s, {ran.verdict}"
+
+
+def _cell(s: scenario.Scenario, trials: Sequence[RunResult | LabError]) -> Cell:
+    errors = [str(t) for t in trials if isinstance(t, LabError)]
+    results = [t for t in trials if not isinstance(t, LabError)]
+    if errors or not results:
+        return Cell(
+            template=s.template,
+            subject=s.subject,
+            topology=s.topology,
+            status=None,
+            ratio=None,
+            longest_wait_s=0.0,
+            longest_hold_s=0.0,
+            serialized=False,
+            coalesced=False,
+            verdict=Verdict.UNKNOWN,
+            reasons=errors,
+            run_id="",
+        )
+    chosen = representative(results)
+    wait = chosen.longest_wait
+    return Cell(
+        template=s.template,
+        subject=s.subject,
+        topology=s.topology,
+        status=chosen.status,
+        ratio=chosen.ratio,
+        longest_wait_s=wait.wait_s if wait else 0.0,
+        longest_hold_s=chosen.longest_hold_s,
+        serialized=chosen.serialized,
+        coalesced=chosen.coalesced,
+        verdict=chosen.verdict,
+        reasons=[v.message for v in chosen.violations] + [u.reason for u in chosen.unknowns],
+        run_id=chosen.run_id,
+        makespan_s=chosen.makespan_s,
+        makespans_s=[r.makespan_s for r in results if r.makespan_s is not None],
+    )
 
 
 def run(
@@ -64,68 +119,89 @@ def run(
     subject_names: Sequence[str] = subjects.COMPARED,
     topologies: Sequence[str] = TOPOLOGIES,
     build_delay: float = 2.0,
+    trials: int = 1,
     log: Callable[[str], None] = print,
 ) -> tuple[Path, list[Cell]]:
+    """Every cell ``trials`` times. A row's subjects take turns trial by trial, so that the
+    ones compared are measured in the same minutes."""
     # Every cell's scenario and toolchain are checked before anything is written.
-    plans = [
-        scenario.load_named(
-            scenario.ISSUE_SCENARIO,
-            [
-                f"template={tmpl}",
-                f"subject={subject}",
-                f"topology={topology}",
-                f"build_delay={build_delay}",
-                "runners=2",
-            ],
-        )
+    rows = [
+        [
+            scenario.load_named(
+                scenario.ISSUE_SCENARIO,
+                [
+                    f"template={tmpl}",
+                    f"subject={subject}",
+                    f"topology={topology}",
+                    f"build_delay={build_delay}",
+                    "runners=2",
+                ],
+            )
+            for subject in subject_names
+        ]
         for tmpl in templates
         for topology in topologies
-        for subject in subject_names
     ]
     out = runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
     cells: list[Cell] = []
     try:
-        for s in plans:
-            result, verdict, reasons = _run_cell(s, tc, backend, out / "runs")
-            wait = result.longest_wait if result else None
-            cell = Cell(
-                template=s.template,
-                subject=s.subject,
-                topology=s.topology,
-                status=result.status if result else None,
-                ratio=result.ratio if result else None,
-                longest_wait_s=wait.wait_s if wait else 0.0,
-                longest_hold_s=result.longest_hold_s if result else 0.0,
-                serialized=result.serialized if result else False,
-                coalesced=result.coalesced if result else False,
-                verdict=verdict,
-                reasons=reasons,
-                run_id=result.run_id if result else "",
-            )
-            cells.append(cell)
-            log(
-                f"{cell.template} · {cell.topology} · {cell.subject}: {cell.status or 'error'}, "
-                f"ratio {cell.ratio}, {cell.verdict}"
-            )
-    finally:  # an interrupted matrix still reports the cells it finished
+        for row in rows:
+            done: list[list[RunResult | LabError]] = [[] for _ in row]
+            for trial in range(1, trials + 1):
+                for s, runs in zip(row, done, strict=True):
+                    runs.append(_execute(s, tc, backend, out / "runs"))
+                    log(
+                        f"{s.template} · {s.topology} · {s.subject} ({trial}/{trials}): "
+                        f"{_said(runs[-1])}"
+                    )
+            cells += [_cell(s, runs) for s, runs in zip(row, done, strict=True)]
+    finally:  # an interrupted matrix still reports the rows it finished
         report = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "commit": commit(),
             "backend": backend.name,
             "runners": 2,
             "build_delay_s": build_delay,
+            "trials": trials,
+            "default_policy": str(DEFAULT_POLICY),
             "cells": [asdict(c) for c in cells],
         }
+        report["claims"] = [asdict(c) for c in bars(cells)]
         (out / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "matrix.md").write_text(markdown(cells, backend.name, build_delay) + "\n")
+        (out / "matrix.md").write_text(markdown(report) + "\n")
         html.render_matrix(out)
     return out, cells
+
+
+def bars(cells: Sequence[Cell], default: str = str(DEFAULT_POLICY)) -> list[Claim]:
+    """Issue 14's bar in every row that has both: the default policy's makespan at most
+    ``BAR`` × uv's, both the median trial."""
+    rows: dict[tuple[str, str], dict[str, Cell]] = {}
+    for c in cells:
+        rows.setdefault((c.template, c.topology), {})[c.subject] = c
+    found = []
+    for (tmpl, topology), by_subject in rows.items():
+        mine, uv = by_subject.get(default), by_subject.get("uv")
+        if mine is None or uv is None:
+            continue
+        claim = f"{tmpl}, {topology}: {default} ≤ {BAR} × uv"
+        if mine.status is not RunStatus.OK or mine.makespan_s is None:
+            found.append(Claim(claim, "its run failed", False))
+        elif uv.status is not RunStatus.OK or not uv.makespan_s:
+            found.append(Claim(claim, "n/a: uv's run failed", None))
+        else:
+            ratio = mine.makespan_s / uv.makespan_s
+            found.append(Claim(claim, f"{ratio:.2f}", ratio <= BAR))
+    return found
 
 
 def _cell_text(cell: Cell) -> str:
     if cell.status is not RunStatus.OK:
         return f"**{cell.status or 'error'}** ({cell.verdict})"
     ratio = f"{cell.ratio:.2f}×" if cell.ratio is not None else "-"
+    if cell.makespan_s is not None:
+        ratio += f" ({cell.makespan_s:.1f} s)"
     if cell.serialized:
         lock = f"wait {cell.longest_wait_s:.1f} s"
     elif cell.coalesced:
@@ -135,7 +211,9 @@ def _cell_text(cell: Cell) -> str:
     return f"ok {ratio}, {lock}, {cell.verdict}"
 
 
-def markdown(cells: Sequence[Cell], backend: str, build_delay: float) -> str:
+def markdown(report: Mapping[str, Any]) -> str:
+    """The table of a saved matrix report, then its bars."""
+    cells = [Cell(**c) for c in report["cells"]]
     names = list(dict.fromkeys(c.subject for c in cells))
     lines = [
         "| template | topology | " + " | ".join(names) + " |",
@@ -148,15 +226,20 @@ def markdown(cells: Sequence[Cell], backend: str, build_delay: float) -> str:
         texts = [_cell_text(by_subject[n]) if n in by_subject else "" for n in names]
         lines.append(f"| {tmpl} | {topology} | " + " | ".join(texts) + " |")
     lines.append("")
+    trials = report.get("trials", 1)
     lines.append(
-        f"2 runners, {backend} backend, build delay {build_delay} s. Ratio: makespan over one "
-        "build; wait: serialized, the longest wait for a lock (the tree lock of a shared tree "
-        "included) when a runner sat out half a build or more and then built anyway; "
-        "coalesced: such a wait that ended in reusing the holder's build or build env; hold: "
-        "the longest hold of a lock taken to publish. valid: the checker found every runner "
-        "with its own checkout's install, the cache intact and no lock held twice at once."
+        f"2 runners, {report['backend']} backend, build delay {report['build_delay_s']} s, "
+        + (f"the median of {trials} trials per cell. " if trials > 1 else "one trial per cell. ")
+        + "Ratio: makespan over one build; wait: serialized, the longest wait for a lock (the "
+        "tree lock of a shared tree included) when a runner sat out half a build or more and "
+        "then built anyway; coalesced: such a wait that ended in reusing the holder's build or "
+        "build env; hold: the longest hold of a lock taken to publish. valid: the checker found "
+        "every runner with its own checkout's install, the cache intact and no lock held twice "
+        "at once."
     )
-    return "\n".join(lines)
+    if report.get("claims"):
+        lines += ["", *claims_markdown(report["claims"], "####")]
+    return "\n".join(lines).rstrip("\n")
 
 
 @dataclass(frozen=True)
@@ -206,15 +289,20 @@ def shared_tree_trials(
                     f"tree_lock={str(tree_lock).lower()}",
                 ],
             )
-            result, verdict, reasons = _run_cell(s, tc, backend, out / "runs")
-            if result is None or verdict is not Verdict.VALID or result.status is not RunStatus.OK:
+            result = _execute(s, tc, backend, out / "runs")
+            if isinstance(result, LabError):
                 failed[tree_lock] += 1
-                errors[tree_lock] += (
-                    _error_lines(out / "runs" / result.run_id) if result else reasons
-                )
+                errors[tree_lock].append(str(result))
+            elif result.verdict is not Verdict.VALID or result.status is not RunStatus.OK:
+                failed[tree_lock] += 1
+                errors[tree_lock] += _error_lines(out / "runs" / result.run_id)
             log(
                 f"trial {trial}/{trials}, tree lock {'on' if tree_lock else 'off'}: "
-                f"{result.status if result else 'error'}, {verdict}"
+                + (
+                    "error"
+                    if isinstance(result, LabError)
+                    else f"{result.status}, {result.verdict}"
+                )
             )
     report = {
         "template": template_name,
@@ -227,3 +315,18 @@ def shared_tree_trials(
     }
     (out / "trials.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def record(out: Path, doc: Path) -> Path:
+    """Append the matrix saved in ``out`` to the Markdown file ``doc``, as a dated section."""
+    report = json.loads((out / "matrix.json").read_text())
+    section = [
+        "",
+        f"## `cachelab matrix`, {report['when']}, commit {report.get('commit', 'unknown')}",
+        "",
+        markdown(report),
+        "",
+    ]
+    with doc.open("a", encoding="utf-8") as f:
+        f.write("\n".join(section))
+    return doc

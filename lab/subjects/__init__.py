@@ -63,8 +63,9 @@ _FAMILIES: dict[str, _Family] = {
     "pip": _Family(lambda _version, _scenario, _template: Pip(toolchain.PIP_VERSION)),
     **{policy.value: _reference(policy) for policy in Policy},
 }
-# uv against the reference builder's wide and narrow policies: what the matrix compares
-COMPARED = ("uv", "wide", "narrow")
+# What the matrix compares: uv against the reference builder's safe policies (coalesce is
+# the default)
+COMPARED = ("uv", "wide", "narrow", "coalesce")
 
 
 def names() -> list[str]:

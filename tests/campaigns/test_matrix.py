@@ -36,7 +36,7 @@ def test_reduced_matrix(
         # valid: every runner's check passed (for native templates it calls compiled code)
         # and no lock was ever held by two runners at once
         assert (cell.status, cell.verdict) == (RunStatus.OK, Verdict.VALID), cell
-        if cell.subject == "narrow":
+        if cell.subject in ("narrow", "coalesce"):
             assert cell.ratio is not None and cell.ratio <= 1.2, cell
             assert cell.longest_hold_s <= 0.05, cell
             assert not cell.serialized, cell
@@ -70,14 +70,43 @@ def _cell(subject: str, **changes: object) -> matrix.Cell:
 
 def test_the_table_tells_serialized_coalesced_and_invalid_apart() -> None:
     cells = [
-        _cell("uv", ratio=1.96, longest_wait_s=10.2, serialized=True),
+        _cell("uv", ratio=1.96, longest_wait_s=10.2, serialized=True, makespan_s=8.04),
         _cell("wide", ratio=1.03, longest_wait_s=5.2, coalesced=True),
         _cell("narrow", verdict=Verdict.INVALID, reasons=["runner-1: wrong version"]),
         _cell("none", status=None, verdict=Verdict.UNKNOWN),
     ]
-    table = matrix.markdown(cells, "local", 2.0).splitlines()
+    report = {
+        "backend": "local",
+        "build_delay_s": 2.0,
+        "trials": 3,
+        "cells": [dataclasses.asdict(c) for c in cells],
+    }
+    table = matrix.markdown(report).splitlines()
     assert table[0] == "| template | topology | uv | wide | narrow | none |"
     assert table[2] == (
-        "| hatchling | same-path | ok 1.96×, wait 10.2 s, valid | ok 1.03×, coalesced 5.2 s, "
-        "valid | ok 1.02×, hold 0.7 ms, invalid | **error** (unknown) |"
+        "| hatchling | same-path | ok 1.96× (8.0 s), wait 10.2 s, valid | ok 1.03×, coalesced "
+        "5.2 s, valid | ok 1.02×, hold 0.7 ms, invalid | **error** (unknown) |"
     )
+    assert "the median of 3 trials per cell" in table[-1]
+
+
+def test_the_bar_holds_the_default_policy_to_uv_row_by_row() -> None:
+    cells = [
+        _cell("uv", makespan_s=4.0),
+        _cell("coalesce", makespan_s=4.1),  # 1.025: met
+        _cell("narrow", makespan_s=9.0),  # not the default: not held to it
+        _cell("uv", template="flit-core", makespan_s=4.0),
+        _cell("coalesce", template="flit-core", makespan_s=4.2),  # 1.05: not met
+        _cell("uv", template="inplace", status=RunStatus.FAILED, makespan_s=None),
+        _cell("coalesce", template="inplace", makespan_s=4.0),  # nothing to hold it to
+        _cell("uv", template="pdm-backend", makespan_s=4.0),
+        _cell("coalesce", template="pdm-backend", status=RunStatus.FAILED),  # ours failed
+        _cell("narrow", template="maturin", makespan_s=30.0),  # no default, no uv: no bar
+    ]
+    found = {c.claim.split(",")[0]: (c.figure, c.met) for c in matrix.bars(cells, "coalesce")}
+    assert found == {
+        "hatchling": ("1.02", True),
+        "flit-core": ("1.05", False),
+        "inplace": ("n/a: uv's run failed", None),
+        "pdm-backend": ("its run failed", False),
+    }

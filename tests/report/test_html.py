@@ -175,7 +175,13 @@ def test_matrix_and_campaign_pages_link_each_run(tmp_path: Path) -> None:
         "cells": [cell],
     }
     (matrix / "matrix.json").write_text(json.dumps(summary))
-    assert 'href="runs/r1/report.html"' in pages.render(matrix).read_text()
+    assert 'href="runs/r1/report.html"' in pages.render(matrix).read_text()  # an older report
+    bar = {"claim": "hatchling, same-path: coalesce ≤ 1.03 × uv", "figure": "1.07", "met": False}
+    summary |= {"trials": 3, "claims": [bar], "cells": [cell | {"makespan_s": 4.2}]}
+    (matrix / "matrix.json").write_text(json.dumps(summary))
+    page = pages.render(matrix).read_text()
+    assert "the median of 3 trials per cell" in page and "4.2" in page
+    assert 'coalesce ≤ 1.03 × uv</td><td class="num">1.07</td><td>NO' in page
 
     campaign = tmp_path / "campaign"
     _copy("narrow-valid", campaign / "narrow-01" / "runs" / "r2")
