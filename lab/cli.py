@@ -24,6 +24,7 @@ from lab import (
     scenario,
     subjects,
     template,
+    testswarm,
     toolchain,
 )
 from lab.campaigns import bench, catalog, matrix, torture
@@ -34,6 +35,7 @@ from lab.result import RunResult
 from lab.runners import select
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
+from lab.runners.swarm import SwarmBackend
 from lab.vocabulary import EXIT_CODES_HELP, ExitCode, RunStatus, Verdict
 
 # every subject but uv, which also takes a version
@@ -88,7 +90,9 @@ def _backend_option(parser: argparse.ArgumentParser, what: str) -> None:
         choices=select.CHOICES,
         default="auto",
         help=f"the runner backend{what}: docker (containers), local (private namespaces, no "
-        "engine needed), auto (default: docker where the engine answers and has the image)",
+        "engine needed), swarm (swarm jobs: the test swarm of `cachelab swarm up`, else the "
+        "manager DOCKER_HOST names), auto (default: docker where the engine answers and has "
+        "the image)",
     )
 
 
@@ -180,6 +184,16 @@ def _parser() -> argparse.ArgumentParser:
         help="do nothing (exit 0) where no Docker engine answers, for `make reproduce`",
     )
     _command(sub, "templates", "list the demo project templates")
+
+    swarm_cmd = _command(
+        sub, "swarm", "a local test swarm of Docker engines the lab starts itself (as root)"
+    )
+    swarm_sub = swarm_cmd.add_subparsers(dest="swarm_command", metavar="ACTION", required=True)
+    swarm_up = _command(
+        swarm_sub, "up", "start N engines, form a swarm, load the runner image into each"
+    )
+    swarm_up.add_argument("--nodes", type=_count(1), default=2, help="how many (default: 2)")
+    _command(swarm_sub, "down", "take the test swarm down: no engine, mount or data left")
 
     matrix_cmd = _command(
         sub, "matrix", "template × subject × topology, 2 runners each, with verdicts"
@@ -297,7 +311,14 @@ def _parser() -> argparse.ArgumentParser:
         "suite",
         choices=list(_SUITES),
         help="backends: docker against local; subjects (or builders): uv and the reference "
-        "builder's policies at N runners, per workload, against lock-free uv",
+        "builder's policies at N runners, per workload, against lock-free uv; swarm: the "
+        "default policy at 8-64 runners over a test swarm's nodes and on one engine (root)",
+    )
+    bench_cmd.add_argument(
+        "--nodes",
+        type=_count(1),
+        default=3,
+        help="swarm suite: the test swarm's nodes, formed for it and taken down after (default: 3)",
     )
     bench_cmd.add_argument(
         "--workloads",
@@ -307,7 +328,10 @@ def _parser() -> argparse.ArgumentParser:
         f"{', '.join(w.name for w in bench.WORKLOADS)} (default: all)",
     )
     bench_cmd.add_argument(
-        "--repeat", type=_count(1), default=3, help="trials per backend (backends)"
+        "--repeat",
+        type=_count(1),
+        help="trials per backend (backends: 3) or per cell (subjects: each workload's own, "
+        "3 for sleep and 1 for the CPU-bound ones); a cell shows its median trial",
     )
     _subjects_option(
         bench_cmd, ",".join(bench.MEASURED), f"subjects suite; default: {','.join(bench.MEASURED)}"
@@ -553,6 +577,19 @@ def _torture(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     return torture.exit_code(results)
 
 
+def _swarm(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    if args.swarm_command == "down":
+        testswarm.down(log=log)
+        return ExitCode.OK
+    toolchain.ensure(args.lab_dir.resolve(), log=log)
+    source = DockerBackend().client()  # the user's engine lends the runner image
+    built = images.ensure(source, args.base_image, log=log)
+    swarm = testswarm.up(args.nodes, built.runner, source, log=log)
+    for node in swarm.nodes:
+        print(f"{node.name}  {node.node_id}  {node.socket}")
+    return ExitCode.OK
+
+
 def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     toolchain.ensure(args.lab_dir.resolve(), log=log)
     try:
@@ -567,19 +604,43 @@ def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     return ExitCode.OK
 
 
+def _bench_swarm(
+    args: argparse.Namespace, tc: toolchain.Toolchain, runs: Path, log: Callable[[str], None]
+) -> dict[str, object]:
+    """The swarm suite on a test swarm of --nodes, formed for it (and taken down after,
+    unless one was up already)."""
+    docker_backend = DockerBackend(args.base_image)
+    docker_backend.check()
+    assert docker_backend.image is not None
+    was_up = testswarm.current() is not None
+    testswarm.up(args.nodes, docker_backend.image, docker_backend.client(), log=log)
+    try:
+        swarm_backend = SwarmBackend(args.base_image)
+        swarm_backend.check()
+        return bench.swarm_at_scale(
+            tc, runs, swarm_backend, docker_backend, nodes=len(swarm_backend.nodes), log=log
+        )
+    finally:
+        if not was_up:
+            testswarm.down(log=log)
+
+
 def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     known = [w.name for w in bench.WORKLOADS]
     workloads = bench.workloads(_choices("--workloads", args.workloads, known))
     tc = toolchain.Toolchain(args.lab_dir.resolve())
     runs = args.runs_dir.resolve()
     if _SUITES[args.suite] is bench.Suite.BACKENDS:
-        found = bench.backends(tc, runs, repeat=args.repeat, base_image=args.base_image, log=log)
+        repeat = args.repeat or bench.BACKEND_TRIALS
+        found = bench.backends(tc, runs, repeat=repeat, base_image=args.base_image, log=log)
+    elif _SUITES[args.suite] is bench.Suite.SWARM:
+        found = _bench_swarm(args, tc, runs, log)
     else:
         backend, why = select.choose(args.backend, args.base_image)
         log(f"backend {backend.name} ({why})")
         names = _subject_list(args.subjects)
         found = bench.subjects_at_scale(
-            tc, runs, backend, subject_names=names, chosen=workloads, log=log
+            tc, runs, backend, subject_names=names, chosen=workloads, trials=args.repeat, log=log
         )
     out = bench.save(found, runs)
     print(bench.markdown(found))
@@ -616,6 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitCode.OK
         if args.command == "images":
             return _images(args, log)
+        if args.command == "swarm":
+            return _swarm(args, log)
         if args.command == "matrix":
             return _matrix(args, log)
         if args.command == "catalog":

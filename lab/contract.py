@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,23 @@ class Clock(enum.StrEnum):
     SOURCE = "source"  # where it happened, inside the runner
     ARRIVAL = "arrival"  # when its output line reached the orchestrator
     ORCHESTRATOR = "orchestrator"  # by the orchestrator itself (a start, an exit)
+
+
+# Data of an event stamped on another node (a swarm runner; ``Event.node`` names it): how far
+# its time can be off once placed on the lab's clocks (the node's clock offset, measured).
+CLOCK_ERROR_KEY = "clock_error_s"
+# Seconds added to every wall-clock stamp a runner takes (its builder's and its stamper's):
+# a node whose clock is off, on purpose, to show that the lab measures and corrects it.
+CLOCK_SKEW_ENV = "CACHELAB_CLOCK_SKEW_S"
+
+
+def wall_skew() -> float:
+    """Seconds by which this runner's wall-clock stamps are off on purpose
+    (``CLOCK_SKEW_ENV``); 0 unless set to a number."""
+    try:
+        return float(os.environ.get(CLOCK_SKEW_ENV) or 0)
+    except ValueError:
+        return 0.0
 
 
 class Failpoint(enum.StrEnum):

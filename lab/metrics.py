@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lab.contract import TREE_KEY_PREFIX, Clock, Event, FaultAction, LockKind, Op, Phase
+from lab.contract import (
+    CLOCK_ERROR_KEY,
+    TREE_KEY_PREFIX,
+    Clock,
+    Event,
+    FaultAction,
+    LockKind,
+    Op,
+    Phase,
+)
 
 # How much earlier than its stamp an event may have happened, by who stamped it. The subject's
 # own stamps are taken where it happened (the reference builder stamps a release while it
@@ -27,6 +36,7 @@ class LockSpan:
     released_clock: Clock = Clock.SOURCE  # who stamped the release
     gave_up: float | None = None  # t_mono of a timeout: it stopped waiting without the lock
     kind: str | None = None  # the lock's kind, where the subject says (LockKind)
+    clock_error_s: float = 0.0  # a runner on another node: how far its placed times can be off
 
     @property
     def wait_s(self) -> float:
@@ -57,6 +67,7 @@ class _Attempt:
     kind: str | None = None
     acquired: float | None = None
     waited_line: bool = False
+    clock_error_s: float = 0.0
 
 
 def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
@@ -71,8 +82,11 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     def close(runner: str, key: str, released: Event | None, gave_up: float | None = None) -> None:
         a = attempts.pop((runner, key))
         at, clock = (released.t_mono, released.clock) if released else (None, Clock.SOURCE)
+        error = max(a.clock_error_s, clock_error(released)) if released else a.clock_error_s
         spans.append(
-            LockSpan(runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up, a.kind)
+            LockSpan(
+                runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up, a.kind, error
+            )
         )
 
     relevant = [
@@ -98,6 +112,7 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
             kind = e.data.get("kind")
             attempts[(e.runner, key)] = _Attempt(e.t_mono, kind if isinstance(kind, str) else None)
             attempt = attempts[(e.runner, key)]
+        attempt.clock_error_s = max(attempt.clock_error_s, clock_error(e))
         if e.phase is Phase.WAIT:
             attempt.waited_line = True
         elif e.phase is Phase.ACQUIRED:
@@ -153,10 +168,22 @@ def holder_during(spans: Sequence[LockSpan], waiting: LockSpan) -> LockSpan | No
     return best
 
 
+def clock_error(event: Event) -> float:
+    """How far ``event``'s time can be off beyond its clock's own slack: a node's clock
+    offset, where a runner on another node stamped it (``CLOCK_ERROR_KEY``)."""
+    error = event.data.get(CLOCK_ERROR_KEY)
+    return float(error) if isinstance(error, int | float) else 0.0
+
+
 def _earliest_release(span: LockSpan) -> float:
     if span.released is None:
         return float("inf")  # never released: held to the end
-    return span.released - CLOCK_UNCERTAINTY_S[span.released_clock]
+    return span.released - CLOCK_UNCERTAINTY_S[span.released_clock] - span.clock_error_s
+
+
+def _latest_acquire(span: LockSpan) -> float:
+    assert span.acquired is not None
+    return span.acquired + span.clock_error_s
 
 
 def overlapping_holds(spans: Sequence[LockSpan]) -> list[tuple[LockSpan, LockSpan]]:
@@ -168,8 +195,8 @@ def overlapping_holds(spans: Sequence[LockSpan]) -> list[tuple[LockSpan, LockSpa
         for b in held[i + 1 :]:
             if a.key != b.key or a.runner == b.runner:
                 continue
-            assert a.acquired is not None and b.acquired is not None
-            if a.acquired < _earliest_release(b) and b.acquired < _earliest_release(a):
+            a_then, b_then = _latest_acquire(a), _latest_acquire(b)
+            if a_then < _earliest_release(b) and b_then < _earliest_release(a):
                 pairs.append((a, b))
     return pairs
 

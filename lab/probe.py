@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.contract import Clock, Event, Op, Phase, event_line
+from lab.contract import Clock, Event, Op, Phase, event_line, wall_skew
 
 _TIMEOUT_S = 120
 
@@ -108,8 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     venv, spec, runner = Path(args[0]), json.loads(args[1]), args[2]
     facts = look(venv, spec)
     event = Event(
-        time.monotonic(), time.time(), runner, Op.FACTS, Phase.REPORTED, None, Clock.SOURCE,
+        time.monotonic(),
+        time.time() + wall_skew(),
+        runner,
+        Op.FACTS,
+        Phase.REPORTED,
+        None,
+        Clock.SOURCE,
         data=facts,
-    )  # fmt: skip
+    )
     print(event_line(event), flush=True)
     return 0

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from lab import archive, check, history, identity, nemesis, resources, steps, subjects, template
 from lab.contract import (
+    CLOCK_ERROR_KEY,
     FAILPOINTS_ENV,
     LAB_RUNNER,
     Clock,
@@ -41,7 +42,16 @@ from lab.nemesis.process import ProcessNemesis
 from lab.report import html
 from lab.result import FILENAME as RESULT_FILE
 from lab.result import RunResult, summarize
-from lab.runners.base import Backend, Mount, Needs, RunnerSpec, RunnerView, RunningRunner
+from lab.runners.base import (
+    Backend,
+    LineCallback,
+    Mount,
+    Needs,
+    RunnerSpec,
+    RunnerView,
+    RunningRunner,
+    Stamp,
+)
 from lab.scenario import Scenario, Step, Topology, runner_names
 from lab.subjects import Observation
 from lab.toolchain import Toolchain
@@ -83,6 +93,16 @@ class RunDir:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(self.path.name)
         tmp.replace(link)
+
+
+def _placed(obs: Observation, stamp: Stamp) -> Observation:
+    """``obs`` from a line that ``stamp`` says its node produced: at the time its subject
+    stamped it there (a node's wall clock), else the line's, on the lab's clocks; with how
+    far off that can be."""
+    clock = stamp.clock
+    at = clock.place(obs.at[1] if obs.at else stamp.node_wall)
+    data = {**obs.data, CLOCK_ERROR_KEY: round(clock.error_s, 6)}
+    return dataclasses.replace(obs, at=at, data=data)
 
 
 class _RunnerLog:
@@ -179,10 +199,15 @@ class Run:
                     self._failed[subscriber] = f"{subscriber!r} on {event.op}/{event.phase}: {exc}"
 
     def _record(
-        self, runner: str, obs: Observation, arrived: tuple[float, float] | None = None
+        self,
+        runner: str,
+        obs: Observation,
+        arrived: tuple[float, float] | None = None,
+        node: str | None = None,
     ) -> None:
         """Stamp what a runner's output said (or what the lab saw) and publish it. The
-        runner is the one whose output it was, whatever the line claimed."""
+        runner is the one whose output it was, whatever the line claimed; ``node``: the
+        host it ran on, where that is not the lab's."""
         if obs.at is not None:
             (t_mono, t_wall), clock = obs.at, Clock.SOURCE
         elif arrived is not None:
@@ -190,7 +215,7 @@ class Run:
         else:
             (t_mono, t_wall), clock = now(), Clock.ORCHESTRATOR
         self._publish(
-            Event(t_mono, t_wall, runner, obs.op, obs.phase, obs.key, clock, data=dict(obs.data))
+            Event(t_mono, t_wall, runner, obs.op, obs.phase, obs.key, clock, node, dict(obs.data))
         )
 
     def execute(self) -> RunResult:
@@ -487,14 +512,14 @@ class Run:
         measured = [codes.get(spec.name) for spec in specs]
         return RunStatus.OK if all(rc == 0 for rc in measured) else RunStatus.FAILED
 
-    def _reader(self, runner: str, log: _RunnerLog) -> Callable[[str, str], None]:
-        """The line callback of one runner: log every line, publish what it tells."""
+    def _reader(self, runner: str, log: _RunnerLog) -> LineCallback:
+        """The line callback of one runner: log every line, publish what it tells. A line
+        its backend stamped where it was produced (another host) is placed on the lab's
+        clocks by that node's clock, and so is what the subject stamped itself there."""
 
-        def on_line(stream: str, line: str) -> None:
-            arrived = now()
-            if log.write(arrived[0], stream, line):
-                # the runner is up: start-up overhead ends here
-                self._record(runner, Observation(Op.RUN, Phase.OUTPUT), arrived)
+        def on_line(stream: str, line: str, stamp: Stamp | None = None) -> None:
+            arrived = stamp.clock.place(stamp.node_wall) if stamp else now()
+            up = Observation(Op.RUN, Phase.OUTPUT)
             obs = self.subject.observe(line)
             if obs is None:
                 event = parse_event_line(line)  # the probe's facts, whatever the subject
@@ -502,8 +527,15 @@ class Run:
                     obs = Observation(
                         event.op, event.phase, None, event.data, at=(event.t_mono, event.t_wall)
                     )
+            node = None
+            if stamp is not None:
+                up, obs = _placed(up, stamp), _placed(obs, stamp) if obs else None
+                node = stamp.clock.node
+            if log.write(arrived[0], stream, line):
+                # the runner is up: start-up overhead ends here
+                self._record(runner, up, arrived, node)
             if obs is not None:
-                self._record(runner, obs, arrived)
+                self._record(runner, obs, arrived, node)
 
         return on_line
 

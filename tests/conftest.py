@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lab import toolchain
-from lab.errors import BackendUnavailable
+from lab import testswarm, toolchain
+from lab.errors import BackendUnavailable, LabError
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
+from lab.runners.swarm import SwarmBackend
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -40,6 +42,26 @@ def docker_backend() -> DockerBackend:
             pytest.fail(f"the Docker tests need a running engine and `make images`: {exc}")
         pytest.skip(str(exc))
     return backend
+
+
+@pytest.fixture(scope="session")
+def swarm_backend(docker_backend: DockerBackend) -> Iterator[SwarmBackend]:
+    """A local two-node test swarm (``cachelab swarm up``), formed for the tests and taken
+    down after them, unless one was up already. Under CI=true a swarm that cannot be formed
+    is a failure."""
+    was_up = testswarm.current() is not None
+    try:
+        testswarm.up(2, docker_backend.image, docker_backend.client(), log=lambda _m: None)
+        backend = SwarmBackend()
+        backend.check()
+    except LabError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the swarm tests need root and dockerd to form a test swarm: {exc}")
+        pytest.skip(str(exc))
+    yield backend
+    if not was_up:
+        testswarm.down(log=lambda _m: None)
+        assert testswarm.leftovers() == []
 
 
 @pytest.fixture(params=["local", "docker"])

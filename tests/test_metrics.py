@@ -3,7 +3,7 @@ from __future__ import annotations
 import dataclasses
 
 from lab import metrics
-from lab.contract import Clock, Event, Op, Phase
+from lab.contract import CLOCK_ERROR_KEY, Clock, Event, Op, Phase
 
 K = "sdists-v11/editable/k"
 RUN, LOCK, BUILD = Op.RUN, Op.LOCK, Op.BUILD
@@ -132,3 +132,32 @@ def test_a_subject_that_killed_itself_let_go_of_its_locks_then() -> None:
         for e in handover
     ]
     assert len(metrics.overlapping_holds(metrics.lock_spans(paused))) == 1
+
+
+def _on(node_error: float, *events: Event) -> list[Event]:
+    """``events`` as a runner on another node gives them: stamped there, placed on the lab's
+    clocks with the error its measured clock offset allows."""
+    return [
+        dataclasses.replace(
+            e, clock=Clock.SOURCE, node="node-2", data={**e.data, CLOCK_ERROR_KEY: node_error}
+        )
+        for e in events
+    ]
+
+
+def test_a_node_s_clock_error_widens_its_spans_and_a_bigger_overlap_is_still_proof() -> None:
+    here = [
+        dataclasses.replace(e, clock=Clock.SOURCE)
+        for e in (_e(0.0, "a", LOCK, "acquired", K), _e(5.0, "a", LOCK, "released", K))
+    ]
+    # b, on another node, seems to take the lock 20 ms before a let go of it
+    there = (_e(4.98, "b", LOCK, "acquired", K), _e(9.0, "b", LOCK, "released", K))
+
+    def overlaps(error: float) -> list[tuple[str, str]]:
+        spans = metrics.lock_spans([*here, *_on(error, *there)])
+        return [(x.runner, y.runner) for x, y in metrics.overlapping_holds(spans)]
+
+    assert overlaps(0.005) == [("a", "b")]  # a 5 ms error cannot explain 20 ms: proof
+    assert overlaps(0.03) == []  # a 30 ms error can: not proof
+    (span,) = [s for s in metrics.lock_spans(_on(0.03, *there))]
+    assert span.clock_error_s == 0.03

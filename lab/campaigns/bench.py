@@ -19,7 +19,7 @@ from lab.campaigns.claims import Claim, any_unmet, claims_markdown, commit
 from lab.contract import Event, LockKind, Op, Phase
 from lab.errors import LabError
 from lab.refbuilder import DEFAULT_POLICY
-from lab.result import RunResult, last_run_step
+from lab.result import RunResult, last_run_step, representative
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
@@ -30,6 +30,7 @@ from lab.vocabulary import RunStatus
 class Suite(enum.StrEnum):
     BACKENDS = "backends"  # docker against local
     SUBJECTS = "subjects"  # subjects at N runners
+    SWARM = "swarm"  # the default policy at N runners over a test swarm's nodes, and on docker
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,97 @@ def _start_latencies(events: list[Event]) -> list[float]:
     ]
 
 
+BACKEND_TRIALS = 3
+SWARM_RUNNERS = (8, 16, 32, 64)
+
+
+def swarm_at_scale(
+    tc: Toolchain,
+    runs_dir: Path,
+    swarm_backend: Backend,
+    docker_backend: Backend,
+    *,
+    nodes: int,
+    runner_counts: Sequence[int] = SWARM_RUNNERS,
+    log: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """The issue's scenario with the default policy at N runners, over the swarm's nodes and
+    on the one engine in turn: the time from the first runner's start (a service created, a
+    container created) to every runner running (its first line), the makespan, the verdict."""
+    rows = []
+    for n in runner_counts:
+        s = _scenario(WORKLOADS[0], str(DEFAULT_POLICY), [f"runners={n}"])
+        for backend in (swarm_backend, docker_backend):
+            result = run.execute(s, backend, tc, runs_dir)  # a failed run is a row, too
+            events = history.read(runs_dir / result.run_id / history.FILENAME)
+            starts = _start_latencies(events)
+            rows.append(
+                {
+                    "backend": backend.name,
+                    "runners": n,
+                    "nodes": nodes if backend is swarm_backend else 1,
+                    "all_running_s": round(max(starts), 3) if len(starts) == n else None,
+                    "start_p50_s": round(statistics.median(starts), 3) if starts else None,
+                    "makespan_s": result.makespan_s,
+                    "status": result.status,
+                    "verdict": result.verdict,
+                    "run_id": result.run_id,
+                }
+            )
+            log(
+                f"N={n} {backend.name}: all running after {rows[-1]['all_running_s']} s, "
+                f"makespan {result.makespan_s} s, {result.status}, {result.verdict}"
+            )
+    report: dict[str, Any] = {
+        "benchmark": Suite.SWARM,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": commit(),
+        "default_policy": str(DEFAULT_POLICY),
+        "workload": asdict(WORKLOADS[0]),
+        "rows": rows,
+    }
+    biggest = max(runner_counts)
+    mine = [r for r in rows if r["backend"] == swarm_backend.name and r["runners"] == biggest]
+    report["claims"] = [
+        asdict(
+            Claim(
+                f"{biggest} runners over {nodes} nodes complete, judged valid",
+                f"{r['status']}, {r['verdict']}",
+                r["status"] == RunStatus.OK and r["verdict"] == "valid",
+            )
+        )
+        for r in mine
+    ]
+    return report
+
+
+def _swarm_markdown(report: dict[str, Any], heading: str) -> str:
+    lines = [
+        "| N | backend | nodes | service or container created to all running | start-up p50 "
+        "| makespan | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["rows"]:
+        lines.append(
+            f"| {r['runners']} | {r['backend']} | {r['nodes']} | {_seconds(r['all_running_s'])} "
+            f"| {_seconds(r['start_p50_s'])} | {_seconds(r['makespan_s'])} | {r['status']}, "
+            f"{r['verdict']} |"
+        )
+    lines += ["", *claims_markdown(report["claims"], heading)]
+    lines.append(
+        f"The issue's scenario ({report['workload']['what']}), {report['default_policy']} (the "
+        "default), on one machine: the swarm's nodes are engines the lab started here, so "
+        "they share its two cores. Start-up: from a runner's start (its service or container "
+        "created) to its first line, stamped where it ran."
+    )
+    return "\n".join(lines)
+
+
 def backends(
     tc: Toolchain,
     runs_dir: Path,
     *,
-    repeat: int = 3,
+    repeat: int = BACKEND_TRIALS,
     runners: int = 2,
     build_delay: float = 2.0,
     base_image: str | None = None,
@@ -135,10 +222,15 @@ class Workload:
     build_delay: float
     runner_counts: tuple[int, ...]
     what: str
+    # per cell, each showing its median trial: the sleeping hook's cells move 10-25 % from
+    # run to run on two cores, the CPU-bound ones far less, and they take minutes
+    trials: int = 1
 
 
 WORKLOADS = (
-    Workload("sleep", "hatchling", 3.0, (1, 2, 4, 8, 16, 32), "hatchling, its hook sleeping 3 s"),
+    Workload(
+        "sleep", "hatchling", 3.0, (1, 2, 4, 8, 16, 32), "hatchling, its hook sleeping 3 s", 3
+    ),
     Workload("c-extension", "setuptools-c", 0.0, (1, 2, 4, 8), "setuptools compiling C"),
     Workload("maturin", "maturin", 0.0, (1, 2, 4, 8), "maturin compiling pyo3 with cargo"),
 )
@@ -166,8 +258,12 @@ def _scenario(workload: Workload, subject: str, overrides: Sequence[str]) -> sce
 
 
 def _cell(
-    workload: Workload, n: int, label: str, result: RunResult, events: list[Event]
+    workload: Workload, n: int, label: str, trials: list[RunResult], runs_dir: Path
 ) -> dict[str, Any]:
+    """The row of a cell run ``trials`` times: its median trial's figures (or its first
+    failure's), and every trial's makespan."""
+    result = representative(trials)
+    events = history.read(runs_dir / result.run_id / history.FILENAME)
     entry_keys = _entry_lock_keys(events)
     spans = [s for s in metrics.lock_spans(events) if s.key in entry_keys]
     holds = [s.hold_s for s in spans if s.acquired is not None]
@@ -190,6 +286,7 @@ def _cell(
         "status": result.status,
         "verdict": result.verdict,
         "run_id": result.run_id,
+        "makespans_s": [t.makespan_s for t in trials],
     }
 
 
@@ -228,27 +325,34 @@ def subjects_at_scale(
     *,
     subject_names: Sequence[str] = MEASURED,
     chosen: Sequence[Workload] = WORKLOADS,
+    trials: int | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
     """Every subject at every N of every workload, each N beside lock-free uv at the same N,
-    then each subject's reuse hit. The reference builder's policies judge freshness by
+    then each subject's reuse hit. Each cell runs ``trials`` times (default: its workload's
+    own), the subjects of one N taking turns trial by trial so that those compared are
+    measured in the same minutes. The reference builder's policies judge freshness by
     content (their own rule), uv by its own (ctime): identical checkouts are what CI has."""
     rows = []
     reuse = []
     for workload in chosen:
         for n in workload.runner_counts:
-            for label, subject, topology in [
+            cells = [
                 (LOCK_FREE_UV, "uv", scenario.Topology.DIFFERENT_PATHS),
                 *((name, name, scenario.Topology.SAME_PATH) for name in subject_names),
-            ]:
-                s = _scenario(workload, subject, [f"runners={n}", f"topology={topology}"])
-                result = run.execute(s, backend, tc, runs_dir)  # a failed run is a row, too
-                events = history.read(runs_dir / result.run_id / history.FILENAME)
-                rows.append(_cell(workload, n, label, result, events))
-                log(
-                    f"{workload.name} N={n} {label}: makespan {result.makespan_s} s, "
-                    f"{result.status}, {result.verdict}"
-                )
+            ]
+            done: dict[str, list[RunResult]] = {label: [] for label, _, _ in cells}
+            count = trials or workload.trials
+            for trial in range(1, count + 1):
+                for label, subject, topology in cells:
+                    s = _scenario(workload, subject, [f"runners={n}", f"topology={topology}"])
+                    result = run.execute(s, backend, tc, runs_dir)  # a failed run is a row, too
+                    done[label].append(result)
+                    log(
+                        f"{workload.name} N={n} {label} ({trial}/{count}): makespan "
+                        f"{result.makespan_s} s, {result.status}, {result.verdict}"
+                    )
+            rows += [_cell(workload, n, label, done[label], runs_dir) for label in done]
         for subject in subject_names:
             reuse.append(_reuse_hit(tc, runs_dir, backend, workload, subject))
             log(f"{workload.name} reuse hit {subject}: {reuse[-1]['wall_s']} s")
@@ -259,7 +363,7 @@ def subjects_at_scale(
         "default_policy": str(DEFAULT_POLICY),
         "backend": backend.name,
         "lock_free_label": LOCK_FREE_UV,
-        "workloads": [asdict(w) for w in chosen],
+        "workloads": [asdict(w) | {"trials": trials or w.trials} for w in chosen],
         "rows": against_uv(rows),
         "reuse": reuse,
     }
@@ -352,6 +456,8 @@ def markdown(report: dict[str, object], heading: str = "###") -> str:
     """The report's tables, its sections headed ``heading`` (the subjects suite's)."""
     if report["benchmark"] == Suite.SUBJECTS:
         return _subjects_markdown(report, heading)
+    if report["benchmark"] == Suite.SWARM:
+        return _swarm_markdown(report, heading)
     rows = [
         "| backend | start-up per runner (median) | makespan - build delay (median) |",
         "|---|---|---|",
@@ -377,8 +483,10 @@ def _seconds(value: float | None) -> str:
 def _subjects_markdown(report: dict[str, Any], heading: str) -> str:
     lines = []
     for workload in report["workloads"]:
+        count = workload.get("trials", 1)
+        each = f"the median of {count} trials per cell" if count > 1 else "one trial per cell"
         lines += [
-            f"{heading} {workload['name']}: {workload['what']}",
+            f"{heading} {workload['name']}: {workload['what']} ({each})",
             "",
             "| N | subject | makespan | / uv's one build | / lock-free uv, same N | / its own "
             "fastest runner | entry lock wait p50 | p99 | entry lock hold p50 | p99 | start-up "
@@ -419,7 +527,8 @@ def _subjects_markdown(report: dict[str, Any], heading: str) -> str:
     if report.get("claims"):
         lines += claims_markdown(report["claims"], heading)
     lines.append(
-        f"{report['backend']} backend, one run per cell, all cells in one run. "
+        f"{report['backend']} backend, all cells in one run, the subjects of one N taking "
+        "turns trial by trial. "
         f'"{LOCK_FREE_UV}": uv with the same N runners each at its own path (no shared key, '
         "nobody waits); uv's one build is its fastest runner at the fewest runners. The "
         "reference builder judges freshness by content, uv by ctime (its own rules)."

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from lab.contract import Event, Op, Phase, event_line
+from lab.contract import Event, Op, Phase, event_line, wall_skew
 
 
 class Events:
@@ -20,11 +20,12 @@ class Events:
         self._stream = sys.stderr if stream is None else stream
         self._history = history
         self._lock = threading.Lock()
+        self._skew = wall_skew()
 
     def emit(self, op: Op, phase: Phase, key: str | None = None, **data: Any) -> None:
         event = Event(
             time.monotonic(),
-            time.time(),
+            time.time() + self._skew,
             self.runner,
             op,
             phase,

@@ -182,4 +182,5 @@ def _lane(lane: Lane, timeline: Timeline, y: float, scale: float, prefix: str) -
     ]
     rows = [DrawnRow(row_label(r, timeline.lock_kinds), row_y[r]) for r in lane.rows]
     exit_text = "killed" if lane.rc is None else f"exit {lane.rc}"
-    return DrawnLane(lane, f"{lane.runner} · {exit_text}", y, rows, bars, marks)
+    where = f" on {lane.node}" if lane.node else ""
+    return DrawnLane(lane, f"{lane.runner}{where} · {exit_text}", y, rows, bars, marks)

@@ -201,7 +201,7 @@ def render_demo(directory: Path) -> Path:
 
 def render_bench(directory: Path) -> Path:
     """The subjects suite's page, with a chart per workload (also written beside it as
-    ``chart-<workload>.svg``, for documents); the backends suite's figures."""
+    ``chart-<workload>.svg``, for documents); the backends and swarm suites' figures."""
     found = _read_json(directory / "bench.json")
     env = _environment()
     charts = {}
@@ -214,9 +214,9 @@ def render_bench(directory: Path) -> Path:
             charts[w["name"]] = curves.chart(f"{w['name']}: makespan against N", rows, labels)
             svg = macros.curves(charts[w["name"]])
             _write(directory / f"chart-{w['name']}.svg", str(svg).strip() + "\n")
-        for r in [*found["rows"], *found.get("reuse", [])]:
-            page = directory.parent / r["run_id"] / PAGE
-            links[r["run_id"]] = f"../{r['run_id']}/{PAGE}" if page.is_file() else None
+    for r in [*found.get("rows", []), *found.get("reuse", [])]:  # the runs, each its page
+        page = directory.parent / r["run_id"] / PAGE
+        links[r["run_id"]] = f"../{r['run_id']}/{PAGE}" if page.is_file() else None
     html = env.get_template("bench.html.j2").render(bench=found, charts=charts, links=links)
     return _write(directory / PAGE, html)
 

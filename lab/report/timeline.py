@@ -73,6 +73,7 @@ class Mark:
 @dataclass
 class Lane:
     runner: str
+    node: str | None = None  # the host it ran on, where that is not the lab's (a swarm node)
     rows: list[str] = field(default_factory=lambda: [PHASES_ROW])
     bars: list[Bar] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
@@ -171,7 +172,8 @@ class _Builder:
                         StepStart(self.rel(e.t_mono), f"{number} {e.data.get('kind')}")
                     )
                 continue
-            self.lane(e.runner)
+            lane = self.lane(e.runner)
+            lane.node = lane.node or e.node
             spot = (e.runner, e.op, e.key)
             if e.op is Op.RUN and e.phase is Phase.START:
                 opened[spot] = e

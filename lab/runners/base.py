@@ -9,12 +9,42 @@ arrive, so the orchestrator can stamp them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-LineCallback = Callable[[str, str], None]  # (stream name, line without newline)
+
+@dataclass(frozen=True)
+class NodeClock:
+    """How one node's wall clock maps onto the lab's clocks, as an exchange measured it: a
+    runner on another host stamps its lines there, and they arrive late and in batches."""
+
+    node: str
+    shift_s: float  # the lab's t_mono = the node's t_wall + shift_s
+    error_s: float  # how far off a placed time can be, either way
+    wall_minus_mono_s: float  # the lab's own: its t_wall = its t_mono + this
+
+    def place(self, node_wall: float) -> tuple[float, float]:
+        """A time the node stamped, as (t_mono, t_wall) on the lab's clocks."""
+        t_mono = node_wall + self.shift_s
+        return t_mono, t_mono + self.wall_minus_mono_s
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """When a line was produced, by the clock of the node where it was."""
+
+    node_wall: float
+    clock: NodeClock
+
+
+class LineCallback(Protocol):
+    def __call__(self, stream: str, line: str, stamp: Stamp | None = None) -> None:
+        """One output line (without its newline) of ``stream``; ``stamp``: where the backend
+        stamps lines where they are produced (else the lab stamps them on arrival)."""
+
+
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

@@ -93,7 +93,7 @@ class DockerSession:
         if root:  # hand the writable mounts to the container's uid, once, before runners write
             for m in spec.mounts:
                 if not m.read_only and m.source not in self._chowned:
-                    _chown_tree(m.source, uid, gid)
+                    chown_tree(m.source, uid, gid)
                     self._chowned.add(m.source)
         mounts = [
             DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
@@ -157,7 +157,7 @@ def _pump(output: Iterator[tuple[bytes | None, bytes | None]], on_line: LineCall
             on_line(stream, rest.decode("utf-8", "replace").rstrip("\r"))
 
 
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
+def chown_tree(root: Path, uid: int, gid: int) -> None:
     """Hand a bind-mounted directory to the container's ordinary uid. What is its already is
     left alone: a chown changes a file's ctime even to the same owner, and uv's freshness
     reads ctimes, so a later step would see a checkout changed that nobody touched."""
@@ -179,7 +179,7 @@ def _log_tail(container: Container) -> str:
     return raw.decode("utf-8", "replace").strip()
 
 
-def _labelled(client: docker.DockerClient, label: str) -> list[Container]:
+def labelled(client: docker.DockerClient, label: str) -> list[Container]:
     try:
         found: list[Container] = client.containers.list(all=True, filters={"label": label})
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
@@ -189,7 +189,7 @@ def _labelled(client: docker.DockerClient, label: str) -> list[Container]:
     return found
 
 
-def _remove(container: Container) -> None:
+def remove_container(container: Container) -> None:
     # NotFound: gone already; a 409 "removal in progress": another orchestrator is on it
     with contextlib.suppress(docker.errors.APIError):
         if container.status == "paused":  # a paused container cannot be removed
@@ -198,18 +198,36 @@ def _remove(container: Container) -> None:
 
 
 def remove_run(client: docker.DockerClient, run_id: str) -> None:
-    for container in _labelled(client, f"{LABEL_RUN}={run_id}"):
-        _remove(container)
+    for container in labelled(client, f"{LABEL_RUN}={run_id}"):
+        remove_container(container)
 
 
 def reap_orphans(client: docker.DockerClient) -> list[str]:
     """Remove containers whose orchestrator on this host is gone; return their names."""
     removed = []
-    for container in _labelled(client, LABEL_OWNER):
+    for container in labelled(client, LABEL_OWNER):
         if not owner.alive(container.labels.get(LABEL_OWNER, "")):
-            _remove(container)
+            remove_container(container)
             removed.append(str(container.name))
     return removed
+
+
+def container_view(checkout_path: str, resources: Mapping[str, Path]) -> RunnerView:
+    """A runner in a container of the runner image: the image carries the binaries; the
+    resources are mounted by name under /opt/cachelab."""
+    targets = {name: f"{RESOURCES_DIR}/{name}" for name in resources}
+    return RunnerView(
+        src=checkout_path,
+        cache="/cache",
+        tmp="/tmp",
+        home="/home/runner",
+        python=images.RUNNER_PYTHON,
+        resources=targets,
+        bin_path=SYSTEM_PATH,
+        mounts=tuple(
+            Mount(path, targets[name], read_only=True) for name, path in resources.items()
+        ),
+    )
 
 
 class DockerBackend:
@@ -253,24 +271,11 @@ class DockerBackend:
         resources: Mapping[str, Path],
         binaries: frozenset[str],
     ) -> RunnerView:
-        # The image carries the binaries; resources are mounted by name under /opt/cachelab.
-        targets = {name: f"{RESOURCES_DIR}/{name}" for name in resources}
-        return RunnerView(
-            src=checkout_path,
-            cache="/cache",
-            tmp="/tmp",
-            home="/home/runner",
-            python=images.RUNNER_PYTHON,
-            resources=targets,
-            bin_path=SYSTEM_PATH,
-            mounts=tuple(
-                Mount(path, targets[name], read_only=True) for name, path in resources.items()
-            ),
-        )
+        return container_view(checkout_path, resources)
 
     def leftovers(self, run_dir: Path) -> list[str]:
         """Containers of the run that are still there (none, after any run)."""
-        return [str(c.name) for c in _labelled(self.client(), f"{LABEL_RUN}={run_dir.name}")]
+        return [str(c.name) for c in labelled(self.client(), f"{LABEL_RUN}={run_dir.name}")]
 
     def session(self, run_id: str) -> DockerSession:
         if self.image is None:

@@ -1,4 +1,5 @@
-"""Choosing a runner backend: ``docker``, ``local``, or ``auto`` (Docker when it can run)."""
+"""Choosing a runner backend: ``docker``, ``local``, ``swarm``, or ``auto`` (Docker when it
+can run)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ from lab.errors import BackendUnavailable
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
+from lab.runners.swarm import SwarmBackend
 
-CHOICES = ("auto", "docker", "local")
+CHOICES = ("auto", "docker", "local", "swarm")
 
 
 def choose(name: str, base_image: str | None = None) -> tuple[Backend, str]:
     """The backend and why it was chosen. An explicit choice that cannot run raises."""
     if name == "local":
         return LocalBackend(), "requested"
+    if name == "swarm":
+        swarm_backend = SwarmBackend(base_image)
+        swarm_backend.check()
+        nodes = ", ".join(n.name for n in swarm_backend.nodes)
+        return swarm_backend, f"requested: {len(swarm_backend.nodes)} nodes ({nodes})"
     docker_backend = DockerBackend(base_image)
     if name == "docker":
         docker_backend.check()

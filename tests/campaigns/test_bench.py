@@ -7,8 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lab.campaigns import bench
 from lab.report import html
+from lab.runners.local import LocalBackend
+from lab.toolchain import Toolchain
 from lab.vocabulary import RunStatus
 
 
@@ -57,7 +61,7 @@ def _report() -> dict[str, Any]:
         "lock_free_label": bench.LOCK_FREE_UV,
         "default_policy": "narrow",  # the bars hold the default policy of the run
         "workloads": [
-            {"name": "sleep", "what": "sleeps"},
+            {"name": "sleep", "what": "sleeps", "trials": 3},
             {"name": "c-extension", "what": "compiles"},
         ],
         "rows": bench.against_uv([dict(r) for r in ROWS]),
@@ -129,7 +133,8 @@ def test_the_bars_are_computed_from_the_rows_and_a_failed_run_meets_none() -> No
 def test_the_tables_and_the_page_with_its_charts(tmp_path: Path) -> None:
     report = _report()
     table = bench.markdown(report)
-    assert "### sleep: sleeps" in table and "### c-extension: compiles" in table
+    assert "### sleep: sleeps (the median of 3 trials per cell)" in table
+    assert "### c-extension: compiles (one trial per cell)" in table
     assert "| 8 | narrow | 6.3 s | 1.57 | 1.05 | 1.05 |" in table
     assert "| 8 | wide | failed |" in table and "| 16 | uv, different paths | failed |" in table
     assert "| sleep | uv | 3.90 s | n/a | n/a (uv reports no lookup) | valid |" in table
@@ -161,3 +166,63 @@ def test_a_run_is_recorded_in_a_document_with_its_charts(tmp_path: Path) -> None
         (doc.parent / "bench" / "subjects-20261130-120000-sleep.svg").read_text().startswith("<svg")
     )
     assert "#### sleep: sleeps" in text and "\n### " not in text
+
+
+@pytest.mark.integration
+def test_each_cell_runs_its_trials_and_stands_for_its_median_one(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    tiny = bench.Workload("tiny", "hatchling", 0.2, (2,), "hatchling, sleeping 0.2 s", trials=2)
+    report: dict[str, Any] = bench.subjects_at_scale(
+        lab_toolchain,
+        tmp_path,
+        local_backend,
+        subject_names=["coalesce"],
+        chosen=[tiny],
+        log=lambda _m: None,
+    )
+    rows = {r["subject"]: r for r in report["rows"]}
+    assert set(rows) == {bench.LOCK_FREE_UV, "coalesce"}
+    for row in rows.values():
+        assert (row["status"], row["verdict"]) == (RunStatus.OK, "valid"), row
+        assert len(row["makespans_s"]) == 2
+        assert row["makespan_s"] == min(row["makespans_s"])  # the lower median of two trials
+        assert (tmp_path / row["run_id"] / "history.jsonl").is_file()
+    assert report["workloads"][0]["trials"] == 2
+    [hit] = report["reuse"]
+    assert hit["hit"] is True and hit["lookup_to_installed_s"] is not None
+
+
+def test_the_swarm_suite_s_table_bar_and_page(tmp_path: Path) -> None:
+    def row(backend: str, n: int, nodes: int, up: float | None, verdict: str) -> dict[str, Any]:
+        return {
+            "backend": backend,
+            "runners": n,
+            "nodes": nodes,
+            "all_running_s": up,
+            "start_p50_s": up and up / 2,
+            "makespan_s": up and up + 4,
+            "status": RunStatus.OK if up else RunStatus.FAILED,
+            "verdict": verdict,
+            "run_id": f"run-{backend}-{n}",
+        }
+
+    report: dict[str, Any] = {
+        "benchmark": bench.Suite.SWARM,
+        "when": "now",
+        "default_policy": "coalesce",
+        "workload": {"what": "hatchling, its hook sleeping 3 s"},
+        "rows": [row("swarm", 8, 3, 2.5, "valid"), row("docker", 8, 1, 1.2, "valid")],
+        "claims": [{"claim": "8 runners over 3 nodes complete", "figure": "ok", "met": True}],
+    }
+    table = bench.markdown(report)
+    assert "| 8 | swarm | 3 | 2.50 s | 1.25 s | 6.50 s | ok, valid |" in table
+    assert "| 8 runners over 3 nodes complete | ok | yes |" in table
+    assert not bench.failed(report)
+    report["rows"].append(row("swarm", 64, 3, None, "unknown"))
+    assert bench.failed(report)  # a run that failed is a row, and the suite fails
+    out = tmp_path / "bench-swarm-now"
+    out.mkdir()
+    (out / "bench.json").write_text(json.dumps(report))
+    page = html.render(out).read_text()
+    assert "Runners over a swarm" in page and "created to all running" in page

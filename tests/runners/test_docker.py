@@ -10,7 +10,7 @@ import pytest
 
 from lab import images
 from lab.runners.base import Mount, RunnerSpec
-from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, _chown_tree, reap_orphans
+from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, chown_tree, reap_orphans
 from tests.runners.conftest import collect
 
 pytestmark = pytest.mark.integration  # every test starts containers
@@ -116,8 +116,8 @@ def test_handing_a_checkout_over_again_changes_no_ctime(tmp_path: Path) -> None:
     edited."""
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "pyproject.toml").write_text("")
-    _chown_tree(tmp_path, images.RUNNER_UID, images.RUNNER_UID)
+    chown_tree(tmp_path, images.RUNNER_UID, images.RUNNER_UID)
     before = (tmp_path / "src" / "pyproject.toml").stat()
-    _chown_tree(tmp_path, images.RUNNER_UID, images.RUNNER_UID)
+    chown_tree(tmp_path, images.RUNNER_UID, images.RUNNER_UID)
     after = (tmp_path / "src" / "pyproject.toml").stat()
     assert before.st_uid == images.RUNNER_UID and after.st_ctime_ns == before.st_ctime_ns

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import BackendUnavailable
-from lab.runners.base import Mount, RunnerSpec
+from lab.runners.base import Mount, RunnerSpec, Stamp
 from lab.runners.local import LocalBackend
 from tests.runners.conftest import collect
 
@@ -31,7 +31,7 @@ def _spec(
     )
 
 
-def _ignore(stream: str, line: str) -> None:
+def _ignore(stream: str, line: str, stamp: Stamp | None = None) -> None:
     pass
 
 

@@ -1,0 +1,474 @@
+"""Runners as Docker Swarm jobs, driven through the Docker SDK, across the nodes of a swarm.
+
+Each runner is one ``replicated-job`` service of one task, placed on a node in turn (runner k
+on node k mod N, so N nodes share the runners evenly). One service per runner, not one for
+the run: each runner has its own checkout, TMPDIR and HOME, and the one way to tell a task
+its own mounts is a template on ``{{.Task.Slot}}``, which swarm 20.10 leaves empty on some
+replicated-job tasks (seen here: "invalid mount config", then retries). The task gets the
+lockdown a swarm allows: an ordinary uid, no capabilities, no network at all (no network is
+attached, and the nodes have no bridge), the wheelhouse and the lab's programs read-only.
+
+A task's output reaches the lab through the service's logs, late and in batches. So every
+line is stamped inside the task by ``_stamp.py``, and the node's clock is measured against
+the lab's before and after the command, through a directory shared like the cache
+(``ClockServer``); the lab places each stamp on its own clocks with that error bound, which
+the checker widens every lock span by. Services, and their task containers, carry the run's
+labels: leaving the session removes them, and a session that starts removes those of
+orchestrators that died.
+
+The swarm is the local test swarm that ``cachelab swarm up`` formed (``lab.testswarm``), or
+else the swarm whose manager ``DOCKER_HOST`` names. On a real swarm the run directory (the
+checkouts, the cache, the clock directory) must be at the same path on every node, on a
+shared file system: see docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.models.services import Service
+from docker.types import Mount as DockerMount
+from docker.types import RestartPolicy, ServiceMode
+
+from lab import images, owner, testswarm
+from lab.contract import CLOCK_SKEW_ENV
+from lab.errors import BackendUnavailable, LabError, RunnerStartError
+from lab.runners import _stamp
+from lab.runners.base import LineCallback, Mount, NodeClock, RunnerSpec, RunnerView, Stamp
+from lab.runners.docker import (
+    LABEL_OWNER,
+    LABEL_RUN,
+    LABEL_RUNNER,
+    chown_tree,
+    container_view,
+    labelled,
+    remove_container,
+)
+
+STAMPER = f"{images.RUNNER_PYTHON.rsplit('/', 1)[0]}/stamp.py"
+CLOCK_DIR = "/opt/cachelab-clock"  # in the task: the run's clock directory, shared
+# Where a node's clock could not be measured (the exchange timed out): the lab assumes the
+# node's wall clock agrees with its own, to within this.
+UNMEASURED_ERROR_S = 1.0
+_SERVICE_LABEL = "com.docker.swarm.service.id"
+_ENDED = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
+_REJECTIONS = 3  # a task rejected this often (a mount missing on its node, say) is a failure
+_NO_EXIT_GRACE_S = 5.0
+# After its services are removed, a run's nodes are watched this long for a task container
+# that was still being made.
+_SETTLE_S = 2.0  # its task ended: this long for the last log lines, then without them
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    node_id: str
+    name: str  # node-1 on the test swarm, else the node's hostname
+    engine: docker.DockerClient | None  # the node's own engine, where the lab can reach it
+
+
+class ClockServer:
+    """Answers the tasks' clock exchanges in ``directory``: each ``<x>.ask`` gets an
+    ``<x>.reply`` holding the lab's t_mono and t_wall at once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> ClockServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(self.directory):
+                    if entry.name.endswith(".ask"):
+                        self._answer(Path(entry.path))
+            time.sleep(0.0005)
+
+    def _answer(self, ask: Path) -> None:
+        t_mono, t_wall = time.monotonic(), time.time()
+        tmp = ask.with_name("." + ask.name + ".reply.tmp")
+        tmp.write_text(f"{t_mono!r} {t_wall!r}\n")
+        tmp.replace(ask.with_suffix(".reply"))
+        ask.unlink()
+
+
+def node_clock(
+    node: str, exchanges: Mapping[str, tuple[float, float, float, float]], wall_minus_mono: float
+) -> NodeClock:
+    """The node's clock from its exchanges (phase -> node's ask and reply-read wall times,
+    the lab's t_mono and t_wall in between): each bounds the shift by half its round trip;
+    two of them also by how much the shift moved between them (drift)."""
+    if not exchanges:
+        return NodeClock(node, -wall_minus_mono, UNMEASURED_ERROR_S, wall_minus_mono)
+    shifts, errors = [], []
+    for n1, n2, lab_mono, _lab_wall in exchanges.values():
+        shifts.append(lab_mono - (n1 + n2) / 2)
+        errors.append(max(0.0, n2 - n1) / 2)
+    shift = sum(shifts) / len(shifts)
+    error = max(errors) + (max(shifts) - min(shifts)) / 2
+    return NodeClock(node, shift, error, wall_minus_mono)
+
+
+class SwarmRunner:
+    """One runner's service: its log stream read on a thread, its lines handed on (stamped)
+    once its last line says it exited."""
+
+    def __init__(self, name: str, service: Service, node: SwarmNode, on_line: LineCallback) -> None:
+        self.name = name
+        self.pid: int | None = None
+        self.node = node
+        self._service = service
+        self._on_line = on_line
+        self._exchanges: dict[str, tuple[float, float, float, float]] = {}
+        self._lines: list[tuple[str, float, str]] = []  # (stream, node wall, text)
+        self._delivered = threading.Lock()
+        self._done = threading.Event()
+        self.rc: int | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        pending = b""
+        with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            logs: Iterator[bytes] = self._service.logs(follow=True, stdout=True, stderr=True)
+            for chunk in logs:
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if self._take(line.decode("utf-8", "replace")):
+                        return
+        self._finish(None)  # the service went away (killed, removed) before its last line
+
+    def _take(self, line: str) -> bool:
+        """Take one line of the stamper; True at its last."""
+        mark, _, rest = line.partition(" ")
+        if mark != _stamp.MARK:
+            self._lines.append(("stderr", time.time(), line))  # the stamper itself failed
+            return False
+        what, _, rest = rest.partition(" ")
+        if what == "line":
+            stream, stamp, text = ([*rest.split(" ", 2), "", ""])[:3]
+            with contextlib.suppress(ValueError):
+                self._lines.append((stream, float(stamp), text))
+        elif what == "clock":
+            phase, *numbers = rest.split()
+            with contextlib.suppress(ValueError):
+                n1, n2, lab_mono, lab_wall = map(float, numbers)
+                self._exchanges[phase] = (n1, n2, lab_mono, lab_wall)
+        elif what == "exit":
+            with contextlib.suppress(ValueError):
+                self._finish(int(rest))
+                return True
+        return False
+
+    def _finish(self, rc: int | None) -> None:
+        """Hand every line on, placed by the node's clock as measured, once."""
+        with self._delivered:
+            if self._done.is_set():
+                return
+            clock = node_clock(self.node.name, self._exchanges, time.time() - time.monotonic())
+            for stream, node_wall, text in self._lines:
+                self._on_line(stream, text, Stamp(node_wall, clock))
+            self.rc = rc
+            self._done.set()
+
+    def _task_ended(self) -> tuple[int | None, str] | None:
+        """The exit code and error of the service's task, once swarm says it ended."""
+        try:
+            tasks = self._service.tasks()  # type: ignore[no-untyped-call]
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return None
+        rejected = [t for t in tasks if t["Status"]["State"] == "rejected"]
+        if len(rejected) >= _REJECTIONS:
+            return 125, str(rejected[-1]["Status"].get("Err", "rejected"))
+        ended = [t for t in tasks if t["Status"]["State"] in _ENDED - {"rejected"}]
+        if not ended:
+            return None
+        last = ended[-1]["Status"]
+        return last.get("ContainerStatus", {}).get("ExitCode"), str(last.get("Err", ""))
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ended_at: float | None = None
+        while not self._done.wait(0.25):
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            if ended_at is None and self._task_ended() is not None:
+                ended_at = time.monotonic()
+            elif ended_at is not None and time.monotonic() - ended_at > _NO_EXIT_GRACE_S:
+                ended = self._task_ended()
+                rc, err = ended if ended else (None, "")
+                if err:
+                    self._lines.append(("stderr", time.time(), f"swarm: {err}"))
+                self._finish(rc if rc is not None else 125)
+        return self.rc
+
+    def kill(self) -> None:
+        with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            # its task is stopped: SIGTERM to the group, then SIGKILL
+            self._service.remove()  # type: ignore[no-untyped-call]
+
+    def _container(self) -> Container:
+        if self.node.engine is None:
+            raise LabError(f"{self.name}: pausing a swarm task needs its node's engine")
+        found = self.node.engine.containers.list(
+            filters={"label": f"{_SERVICE_LABEL}={self._service.id}"}
+        )
+        if not found:
+            raise LabError(f"{self.name}: its task has no container on {self.node.name}")
+        return found[0]
+
+    def pause(self) -> None:
+        self._container().pause()
+
+    def resume(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self._container().unpause()
+
+    def join_output(self) -> None:
+        self._reader.join(timeout=10)
+
+
+class SwarmSession:
+    def __init__(
+        self,
+        manager: docker.DockerClient,
+        nodes: list[SwarmNode],
+        image: str,
+        run_id: str,
+        clock_skews: Mapping[str, float],
+    ) -> None:
+        self._manager = manager
+        self._nodes = nodes
+        self._skews = clock_skews
+        self._image = image
+        self._run_id = run_id
+        self._owner = owner.current()
+        self._runners: list[SwarmRunner] = []
+        self._chowned: set[Path] = set()
+        self._clocks: dict[Path, ClockServer] = {}
+
+    def __enter__(self) -> SwarmSession:
+        reap_orphans(self._manager, self._nodes)
+        return self
+
+    def start(self, spec: RunnerSpec, on_line: LineCallback) -> SwarmRunner:
+        root = os.geteuid() == 0
+        uid, gid = (images.RUNNER_UID, images.RUNNER_UID) if root else (os.getuid(), os.getgid())
+        for m in spec.mounts:
+            if root and not m.read_only and m.source not in self._chowned:
+                chown_tree(m.source, uid, gid)
+                self._chowned.add(m.source)
+            if m.target == CLOCK_DIR and m.source not in self._clocks:
+                self._clocks[m.source] = ClockServer(m.source).__enter__()
+        node = self._nodes[len(self._runners) % len(self._nodes)]
+        mounts = [
+            DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
+            for m in spec.mounts
+        ]
+        # tmpfs in a swarm mount takes no exec option: a venv there holds native modules
+        mounts += [DockerMount(path, None, type="tmpfs", tmpfs_mode=0o1777) for path in spec.tmpfs]
+        labels = {LABEL_RUN: self._run_id, LABEL_RUNNER: spec.name, LABEL_OWNER: self._owner}
+        env = dict(spec.env)
+        if node.name in self._skews:
+            env[CLOCK_SKEW_ENV] = repr(self._skews[node.name])
+        try:
+            service = self._manager.services.create(  # type: ignore[no-untyped-call]
+                self._image,
+                command=[
+                    images.RUNNER_PYTHON,
+                    "-I",
+                    STAMPER,
+                    CLOCK_DIR,
+                    spec.name,
+                    "--",
+                    *spec.argv,
+                ],
+                name=f"cachelab-{self._run_id}-{spec.name}",
+                env=[f"{k}={v}" for k, v in env.items()],
+                workdir=spec.workdir,
+                user=f"{uid}:{gid}",
+                mounts=mounts,
+                mode=ServiceMode("replicated-job", replicas=1),
+                restart_policy=RestartPolicy(condition="none"),
+                constraints=[f"node.id=={node.node_id}"],
+                cap_drop=["ALL"],
+                labels=labels,
+                container_labels=labels,
+                stop_grace_period=1_000_000_000,  # ns: the stamper passes a stop on, then KILL
+            )
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise RunnerStartError(spec.name, f"creating a swarm service: {exc}") from exc
+        runner = SwarmRunner(spec.name, service, node, on_line)
+        self._runners.append(runner)
+        return runner
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            remove_run(self._manager, self._nodes, self._run_id)
+            for runner in self._runners:
+                runner.join_output()
+        finally:
+            for server in self._clocks.values():
+                server.__exit__()
+
+
+def _services(manager: docker.DockerClient, label: str) -> list[Service]:
+    try:
+        found: list[Service] = manager.services.list(filters={"label": label})
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        raise LabError(f"cannot list the swarm services labelled {label}: {exc}") from exc
+    return found
+
+
+def remove_run(manager: docker.DockerClient, nodes: list[SwarmNode], run_id: str) -> None:
+    """Remove the run's services, then its task containers on the nodes the lab can reach:
+    swarm keeps an ended job's containers after its service is gone, and a node may still
+    be creating one that its agent was told to start just before."""
+    label = f"{LABEL_RUN}={run_id}"
+    for service in _services(manager, label):
+        with contextlib.suppress(docker.errors.APIError):
+            service.remove()  # type: ignore[no-untyped-call]
+    engines = [node.engine for node in nodes if node.engine is not None]
+    settled, given_up = time.monotonic() + _SETTLE_S, time.monotonic() + 10 * _SETTLE_S
+    while engines and time.monotonic() < given_up:  # what still stands is a leftover
+        found = [c for engine in engines for c in labelled(engine, label)]
+        for container in found:
+            remove_container(container)
+        if not found and time.monotonic() >= settled:
+            break
+        time.sleep(0.2)
+
+
+def reap_orphans(manager: docker.DockerClient, nodes: list[SwarmNode]) -> list[str]:
+    """Remove the services and task containers of orchestrators (on this host) that are
+    gone."""
+    removed = []
+    for service in _services(manager, LABEL_OWNER):
+        labels = service.attrs.get("Spec", {}).get("Labels", {})
+        if not owner.alive(labels.get(LABEL_OWNER, "")):
+            with contextlib.suppress(docker.errors.APIError):
+                service.remove()  # type: ignore[no-untyped-call]
+            removed.append(str(service.name))
+    for node in nodes:
+        if node.engine is not None:
+            for container in labelled(node.engine, LABEL_OWNER):
+                if not owner.alive(container.labels.get(LABEL_OWNER, "")):
+                    remove_container(container)
+                    removed.append(f"{node.name}: {container.name}")
+    return removed
+
+
+class SwarmBackend:
+    """``clock_skews``: seconds by which to put some nodes' clocks off (by name), for the
+    runners placed there: their stamps must still land right on the lab's clocks."""
+
+    name = "swarm"
+
+    def __init__(
+        self, base_image: str | None = None, clock_skews: Mapping[str, float] | None = None
+    ) -> None:
+        self._base_image = base_image
+        self._skews = dict(clock_skews or {})
+        self._manager: docker.DockerClient | None = None
+        self.nodes: list[SwarmNode] = []
+        self.image: str | None = None
+
+    def _connect(self) -> docker.DockerClient:
+        if self._manager is not None:
+            return self._manager
+        test = testswarm.current()
+        if test is not None:
+            where = f"the test swarm's manager ({test.manager.socket})"
+        else:
+            where = f"DOCKER_HOST ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')})"
+        try:
+            manager = test.manager.client() if test else docker.from_env()
+            control = manager.info().get("Swarm", {}).get("ControlAvailable")
+            listed = manager.nodes.list() if control else []
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise BackendUnavailable(self.name, f"{where} does not answer: {exc}") from exc
+        if not control:
+            raise BackendUnavailable(
+                self.name,
+                f"{where} is not a swarm manager: `cachelab swarm up --nodes 2` (as root) "
+                "forms a local test swarm, or set DOCKER_HOST to a swarm manager",
+            )
+        ours = {n.node_id: n for n in test.nodes} if test else {}
+        for attrs in (n.attrs for n in listed):
+            ready = attrs["Status"]["State"] == "ready"
+            if not ready or attrs["Spec"].get("Availability") != "active":
+                continue
+            node_id = attrs["ID"]
+            mine = ours.get(node_id)
+            name = mine.name if mine else attrs["Description"]["Hostname"] + "-" + node_id[:6]
+            self.nodes.append(SwarmNode(node_id, name, mine.client() if mine else None))
+        if not self.nodes:
+            raise BackendUnavailable(self.name, f"the swarm at {where} has no ready node")
+        self.nodes.sort(key=lambda n: n.name)
+        self._manager = manager
+        return manager
+
+    def check(self) -> None:
+        self._connect()
+        runner = images.plan(self._base_image).runner
+        for node in self.nodes:
+            if node.engine is None:
+                continue  # a real swarm's nodes: their engines are not the lab's to ask
+            try:
+                node.engine.images.get(runner)
+            except docker.errors.ImageNotFound:
+                raise BackendUnavailable(
+                    self.name,
+                    f"the runner image {runner} is not on {node.name}: `cachelab swarm up` "
+                    "loads it into every node of the test swarm",
+                ) from None
+        self.image = runner
+
+    def view(
+        self,
+        run_dir: Path,
+        runner: str,
+        checkout_path: str,
+        resources: Mapping[str, Path],
+        binaries: frozenset[str],
+    ) -> RunnerView:
+        view = container_view(checkout_path, resources)
+        clocks = run_dir / "clock"
+        clocks.mkdir(exist_ok=True)
+        clocks.chmod(0o1777)  # every runner's uid writes its asks there
+        stamper = Mount(Path(_stamp.__file__), STAMPER, read_only=True)
+        return dataclasses.replace(view, mounts=(*view.mounts, stamper, Mount(clocks, CLOCK_DIR)))
+
+    def leftovers(self, run_dir: Path) -> list[str]:
+        """The run's services, and its task containers on nodes the lab can see."""
+        manager = self._connect()
+        label = f"{LABEL_RUN}={run_dir.name}"
+        found = [str(s.name) for s in _services(manager, label)]
+        for node in self.nodes:
+            if node.engine is not None:
+                found += [f"{node.name}: {c.name}" for c in labelled(node.engine, label)]
+        return found
+
+    def session(self, run_id: str) -> SwarmSession:
+        if self.image is None:
+            self.check()
+        assert self.image is not None
+        return SwarmSession(self._connect(), self.nodes, self.image, run_id, self._skews)

@@ -1,0 +1,151 @@
+"""The swarm backend on a local two-node test swarm that the tests form (``swarm_backend``):
+the issue across nodes, clocks across nodes, and nothing left behind however a run ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import history, scenario, testswarm
+from lab.contract import CLOCK_ERROR_KEY, Op, Phase
+from lab.run import execute
+from lab.runners.base import Mount, RunnerSpec, Stamp
+from lab.runners.docker import LABEL_OWNER, LABEL_RUN
+from lab.runners.swarm import SwarmBackend
+from lab.toolchain import Toolchain
+from lab.vocabulary import ExitCode, RunStatus, Verdict
+from tests.conftest import REPO
+from tests.runners.conftest import collect
+
+pytestmark = pytest.mark.integration
+
+
+def _issue(subject: str, runners: int = 4) -> scenario.Scenario:
+    return scenario.load_named(
+        scenario.ISSUE_SCENARIO, [f"subject={subject}", f"runners={runners}", "build_delay=2"]
+    )
+
+
+def _labelled(label: str) -> list[str]:
+    """Services and task containers with ``label``, anywhere in the test swarm."""
+    swarm = testswarm.current()
+    assert swarm is not None
+    manager = swarm.manager.client()
+    found = [str(s.name) for s in manager.services.list(filters={"label": label})]
+    for node in swarm.nodes:
+        containers = node.client().containers.list(all=True, filters={"label": label})
+        found += [f"{node.name}: {c.name}" for c in containers]
+    return found
+
+
+@pytest.mark.parametrize(("subject", "serialized"), [("uv", True), ("coalesce", False)])
+def test_the_issue_across_two_nodes(
+    tmp_path: Path,
+    swarm_backend: SwarmBackend,
+    lab_toolchain: Toolchain,
+    subject: str,
+    serialized: bool,
+) -> None:
+    result = execute(_issue(subject), swarm_backend, lab_toolchain, tmp_path)
+    assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
+    assert result.serialized is serialized  # uv waits across nodes; the reference does not
+    events = history.read(tmp_path / result.run_id / history.FILENAME)
+    placed = [e for e in events if e.node is not None]
+    assert {e.node for e in placed} == {"node-1", "node-2"}  # one history, both nodes
+    assert {e.runner for e in placed if e.node == "node-1"} == {"runner-1", "runner-3"}
+    assert max(float(e.data[CLOCK_ERROR_KEY]) for e in placed) < 0.1
+    assert swarm_backend.leftovers(tmp_path / result.run_id) == []
+
+
+def test_a_node_whose_clock_is_two_minutes_off_is_placed_right(
+    tmp_path: Path, swarm_backend: SwarmBackend, lab_toolchain: Toolchain
+) -> None:
+    skewed = SwarmBackend(clock_skews={"node-2": 120.0})
+    result = execute(_issue("uv"), skewed, lab_toolchain, tmp_path)
+    assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
+    assert result.serialized
+    events = history.read(tmp_path / result.run_id / history.FILENAME)
+    # Every runner's own lines fall between its start and its exit, which the lab stamped
+    # itself: node-2's stamps, two minutes ahead there, were moved back by what was measured.
+    for runner in ("runner-2", "runner-4"):
+        mine = [e for e in events if e.runner == runner]
+        start = next(e.t_mono for e in mine if e.op is Op.RUN and e.phase is Phase.START)
+        end = next(e.t_mono for e in mine if e.op is Op.RUN and e.phase is Phase.END)
+        placed = [e.t_mono for e in mine if e.node == "node-2"]
+        assert placed and start <= min(placed) and max(placed) <= end
+
+
+def _spec(name: str, script: str, tmp_path: Path) -> RunnerSpec:
+    view = SwarmBackend().view(tmp_path, name, "/src", {}, frozenset())
+    return RunnerSpec(
+        name=name,
+        argv=["sh", "-c", script],
+        env={"PATH": "/usr/bin:/bin"},
+        workdir="/",
+        mounts=[Mount(tmp_path, "/src"), *view.mounts],
+    )
+
+
+def test_a_runner_that_fails_says_so_and_leaves_nothing(
+    tmp_path: Path, swarm_backend: SwarmBackend
+) -> None:
+    lines: list[str] = []
+    stamps: list[Stamp] = []
+    run_id = f"test-{os.getpid()}-fails"
+    with swarm_backend.session(run_id) as session:
+        handle = session.start(
+            _spec("r", "echo out; echo err >&2; exit 3", tmp_path),
+            collect(lines, stamps),
+        )
+        assert handle.wait(120) == 3
+    assert sorted(lines) == ["stderr:err", "stdout:out"]
+    assert {s.clock.node for s in stamps} == {"node-1"}
+    assert _labelled(f"{LABEL_RUN}={run_id}") == []
+
+
+def _start_a_long_run(tmp_path: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "lab", "run", "issue-15380", "--backend", "swarm"]
+    argv += ["--subjects", "narrow", "--set", "runners=2", "--set", "build_delay=60"]
+    proc = subprocess.Popen(
+        [*argv, "--runs-dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while len([s for s in _labelled(LABEL_OWNER) if ":" not in s]) < 2:  # two services
+        assert proc.poll() is None and time.monotonic() < deadline, "the runners never started"
+        time.sleep(0.5)
+    return proc
+
+
+def test_ctrl_c_removes_every_service_and_task(tmp_path: Path, swarm_backend: SwarmBackend) -> None:
+    proc = _start_a_long_run(tmp_path)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(120) == ExitCode.INTERRUPTED
+    assert _labelled(LABEL_OWNER) == []
+
+
+def test_the_services_of_a_killed_orchestrator_are_reaped_by_the_next(
+    tmp_path: Path, swarm_backend: SwarmBackend
+) -> None:
+    proc = _start_a_long_run(tmp_path)
+    proc.kill()
+    proc.wait(30)
+    assert _labelled(LABEL_OWNER) != []  # nobody was left to clean up
+    with swarm_backend.session(f"test-{os.getpid()}-reaper"):
+        pass
+    assert _labelled(LABEL_OWNER) == []
+
+
+def test_the_test_swarm_comes_down_without_a_trace_and_down_again_is_harmless(
+    swarm_backend: SwarmBackend,
+) -> None:
+    assert testswarm.leftovers() != []  # it is up
+    removed = testswarm.down(log=lambda _m: None)
+    assert any("dockerd" in r for r in removed)
+    assert testswarm.leftovers() == []
+    assert testswarm.down(log=lambda _m: None) == []

@@ -1,0 +1,92 @@
+"""Stamps taken on another node land on the lab's clocks: the stamper's exchange through a
+shared directory, and what the lab makes of it. Real processes and files, no swarm."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.contract import CLOCK_SKEW_ENV
+from lab.runners import _stamp
+from lab.runners.swarm import UNMEASURED_ERROR_S, ClockServer, node_clock
+
+
+def test_the_stamper_and_the_lab_agree_on_the_name_of_the_skew() -> None:
+    assert _stamp.SKEW_ENV == CLOCK_SKEW_ENV  # the stamper imports nothing of the lab
+
+
+def _stamped(tmp_path: Path, script: str, skew: float = 0.0) -> tuple[list[list[str]], int]:
+    clocks = tmp_path / "clock"
+    clocks.mkdir()
+    with ClockServer(clocks):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                _stamp.__file__,
+                str(clocks),
+                "runner-1",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", CLOCK_SKEW_ENV: str(skew)},
+            timeout=30,
+            check=False,
+        )
+    assert proc.stderr == ""
+    lines = [line.split(" ") for line in proc.stdout.splitlines()]
+    assert all(fields[0] == _stamp.MARK for fields in lines)
+    return [fields[1:] for fields in lines], proc.returncode
+
+
+def test_every_line_is_stamped_between_two_clock_exchanges_and_the_exit_comes_last(
+    tmp_path: Path,
+) -> None:
+    said, rc = _stamped(tmp_path, "echo one; echo two >&2; printf 'no newline'; exit 3")
+    assert rc == 3
+    assert said[0][:2] == ["clock", "start"] and said[-2][:2] == ["clock", "end"]
+    assert said[-1] == ["exit", "3"]
+    lines = {(f[1], " ".join(f[3:])) for f in said if f[0] == "line"}
+    assert lines == {("stdout", "one"), ("stderr", "two"), ("stdout", "no newline")}
+    start = float(said[0][2])
+    assert all(start <= float(f[2]) for f in said if f[0] == "line")
+
+
+@pytest.mark.parametrize("skew", [0.0, -42.5, 3600.0])
+def test_a_node_clock_that_is_off_is_measured_and_placed_back(tmp_path: Path, skew: float) -> None:
+    said, _ = _stamped(tmp_path, "sleep 0.2; echo done", skew)
+    exchanges = {f[1]: tuple(map(float, f[2:6])) for f in said if f[0] == "clock"}
+    clock = node_clock("node-2", exchanges, 0.0)  # type: ignore[arg-type]
+    # Here, the node's clock is this host's (plus the skew): placed back, a stamp is the
+    # host's own time.time() again, to within the measured error.
+    done = next(float(f[2]) for f in said if f[0] == "line")
+    written = (tmp_path / "clock" / "runner-1.end.reply").read_text().split()
+    placed_mono, _ = clock.place(done)
+    assert 0.0 < clock.error_s < 0.05
+    end_mono = float(written[0])
+    assert end_mono - 0.05 < placed_mono + 0.2 < end_mono + 0.3  # the line, then the end
+    assert abs((clock.shift_s + skew) - (float(written[0]) - float(written[1]))) < 0.05
+
+
+def test_two_exchanges_bound_the_offset_by_their_round_trips_and_the_drift() -> None:
+    exchanges = {
+        "start": (100.0, 100.002, 5.0, 1005.0),  # shift 5.0 - 100.001 = -95.001, error 1 ms
+        "end": (110.0, 110.004, 15.002, 1015.002),  # shift -95.0, error 2 ms
+    }
+    clock = node_clock("node-1", exchanges, 1000.0)
+    assert clock.shift_s == pytest.approx(-95.0005)
+    assert clock.error_s == pytest.approx(0.002 + 0.0005)
+    assert clock.place(105.0) == pytest.approx((9.9995, 1009.9995))
+
+
+def test_a_node_whose_clock_was_never_measured_is_placed_with_a_wide_error() -> None:
+    clock = node_clock("node-1", {}, 1000.0)
+    assert clock.error_s == UNMEASURED_ERROR_S
+    assert clock.place(1500.0) == pytest.approx((500.0, 1500.0))
