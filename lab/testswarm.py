@@ -72,9 +72,10 @@ def current() -> TestSwarm | None:
     """The test swarm that is up on this machine, as ``up`` recorded it, if any."""
     try:
         saved = json.loads(STATE_FILE.read_text())
-        return TestSwarm([Node(**n) for n in saved["nodes"]])
+        nodes = [Node(**n) for n in saved["nodes"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return TestSwarm(nodes) if nodes else None  # none: an `up` that never finished
 
 
 def _start_engine(name: str, storage_driver: str | None) -> str:

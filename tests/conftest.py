@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,6 +16,14 @@ from lab.runners.swarm import SwarmBackend
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _unavailable(why: str) -> NoReturn:
+    """What a test needs is not here: under CI=true a failure (a skipped test would hide a
+    broken product), else a skip."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(why)
+    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +47,7 @@ def docker_backend() -> DockerBackend:
     try:
         backend.check()
     except BackendUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the Docker tests need a running engine and `make images`: {exc}")
-        pytest.skip(str(exc))
+        _unavailable(f"the Docker tests need a running engine and `make images`: {exc}")
     return backend
 
 
@@ -55,9 +62,7 @@ def swarm_backend(docker_backend: DockerBackend) -> Iterator[SwarmBackend]:
         backend = SwarmBackend()
         backend.check()
     except LabError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the swarm tests need root and dockerd to form a test swarm: {exc}")
-        pytest.skip(str(exc))
+        _unavailable(f"the swarm tests need root and dockerd to form a test swarm: {exc}")
     yield backend
     if not was_up:
         testswarm.down(log=lambda _m: None)
@@ -79,6 +84,4 @@ def can_mount() -> None:
 
     why = mounts.available()
     if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the fault mounts cannot be made here: {why}")
-        pytest.skip(why)
+        _unavailable(f"the fault mounts cannot be made here: {why}")

@@ -207,7 +207,17 @@ def test_matrix_and_compare_name_what_is_allowed(
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["run"], ["compare"], ["matrix"], ["bench"], ["catalog"], ["demo"], ["bundle"]],
+    [
+        [],
+        ["run"],
+        ["compare"],
+        ["matrix"],
+        ["bench"],
+        ["catalog"],
+        ["demo"],
+        ["bundle"],
+        ["swarm", "up"],
+    ],
 )
 def test_every_help_lists_the_exit_codes(
     command: list[str], capsys: pytest.CaptureFixture[str]
@@ -249,3 +259,12 @@ def test_a_campaign_takes_no_scenario_with_steps(
         "stale-native has steps; the fault campaign takes a single run" in capsys.readouterr().err
     )
     assert not [p for p in tmp_path.iterdir() if p.name != ".mounts"]
+
+
+@pytest.mark.parametrize(
+    "argv", [["swarm"], ["swarm", "up", "--nodes", "0"], ["swarm", "sideways"]]
+)
+def test_a_swarm_without_a_valid_action_or_size_is_a_usage_error(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == ExitCode.USAGE
