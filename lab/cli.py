@@ -613,8 +613,8 @@ def _bench_swarm(
     docker_backend.check()
     assert docker_backend.image is not None
     was_up = testswarm.current() is not None
-    testswarm.up(args.nodes, docker_backend.image, docker_backend.client(), log=log)
     try:
+        testswarm.up(args.nodes, docker_backend.image, docker_backend.client(), log=log)
         swarm_backend = SwarmBackend(args.base_image)
         swarm_backend.check()
         return bench.swarm_at_scale(

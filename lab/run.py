@@ -36,7 +36,7 @@ from lab.contract import (
     StepKind,
     parse_event_line,
 )
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
 from lab.nemesis import RunFaults, mounts
 from lab.nemesis.process import ProcessNemesis
 from lab.report import html
@@ -229,6 +229,11 @@ class Run:
         # error and leaves no run directory.
         found = {name: self.toolchain.resource(name) for name in sorted(needs.resources)}
         self.backend.check()
+        if self._nemesis is not None and not self.backend.live_output:
+            raise UsageError(
+                f"the {self.backend.name} backend hands on a runner's lines when it ends, so "
+                "no fault can strike after an event of it: run faults on docker or local"
+            )
         lying = self.scenario.locks == "lie" and not self.faults.cache_views
         if lying and (why := mounts.available()):
             raise LabError(f"scenario {self.scenario.name} has locks that lie: {why}")

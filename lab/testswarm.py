@@ -98,24 +98,23 @@ def _start_engine(name: str, storage_driver: str | None) -> str:
         argv += ["--storage-driver", storage_driver]
     with (state / "dockerd.log").open("ab") as log:
         try:
-            subprocess.Popen(
+            engine = subprocess.Popen(
                 argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
             )
         except OSError as exc:
             raise SwarmError(f"{name}: cannot start dockerd: {exc}") from exc
     address = f"unix://{sock}"
     deadline = time.monotonic() + _START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and engine.poll() is None:
         with contextlib.suppress(
             docker.errors.DockerException, requests.exceptions.RequestException
         ):
             docker.DockerClient(base_url=address, timeout=5).ping()
             return address
         time.sleep(0.2)
+    why = f"exited ({engine.returncode})" if engine.poll() is not None else "did not answer"
     tail = (state / "dockerd.log").read_text(errors="replace").strip().splitlines()[-10:]
-    raise SwarmError(
-        f"{name}: dockerd did not answer in {_START_TIMEOUT_S:.0f} s:\n" + "\n".join(tail)
-    )
+    raise SwarmError(f"{name}: dockerd {why}; its log ends:\n" + "\n".join(tail))
 
 
 def _storage_driver(source: docker.DockerClient | None) -> str | None:
@@ -197,39 +196,47 @@ def _answers(swarm: TestSwarm) -> bool:
 def _form(count: int, storage_driver: str | None, log: Callable[[str], None]) -> TestSwarm:
     names = [f"node-{k}" for k in range(1, count + 1)]
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    # Recorded before anything starts, so that an interrupted `up` is taken down by `down`.
-    STATE_FILE.write_text(json.dumps({"nodes": [], "starting": names}) + "\n")
     started = time.monotonic()
-    sockets = [_start_engine(name, storage_driver) for name in names]
     formed: list[Node] = []
-    try:
-        manager = docker.DockerClient(base_url=sockets[0], timeout=60)
-        listen = f"127.0.0.1:{FIRST_PORT}"
-        manager.swarm.init(advertise_addr=listen, listen_addr=listen)
-        manager.swarm.reload()
-        token = manager.swarm.attrs["JoinTokens"]["Worker"]
+    try:  # whatever stops it half way (an error, Ctrl-C) takes down what it started
+        sockets = [_start_engine(name, storage_driver) for name in names]
+        token = ""
         for k, (name, sock) in enumerate(zip(names, sockets, strict=True)):
-            client = docker.DockerClient(base_url=sock, timeout=60)
-            if k > 0:
-                listen = f"127.0.0.1:{FIRST_PORT + k}"
-                client.swarm.join(
-                    remote_addrs=[f"127.0.0.1:{FIRST_PORT}"],
-                    join_token=token,
-                    listen_addr=listen,
-                    advertise_addr=listen,
-                )
-            formed.append(Node(name, sock, str(client.info()["Swarm"]["NodeID"]), listen))
-    except (docker.errors.DockerException, requests.exceptions.RequestException, KeyError) as exc:
-        raise SwarmError(f"forming the swarm: {exc}") from exc
+            listen = f"127.0.0.1:{FIRST_PORT + k}"
+            try:
+                client = docker.DockerClient(base_url=sock, timeout=60)
+                if k == 0:
+                    client.swarm.init(advertise_addr=listen, listen_addr=listen)
+                    client.swarm.reload()
+                    token = client.swarm.attrs["JoinTokens"]["Worker"]
+                else:
+                    client.swarm.join(
+                        remote_addrs=[f"127.0.0.1:{FIRST_PORT}"],
+                        join_token=token,
+                        listen_addr=listen,
+                        advertise_addr=listen,
+                    )
+                formed.append(Node(name, sock, str(client.info()["Swarm"]["NodeID"]), listen))
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                what = "initializing the swarm" if k == 0 else "joining the swarm"
+                raise SwarmError(f"{name} ({sock}): {what} on {listen}: {exc}") from exc
+    except BaseException:
+        down(log=lambda _m: None)
+        raise
     swarm = TestSwarm(formed)
     STATE_FILE.write_text(json.dumps({"nodes": [asdict(n) for n in formed]}, indent=2) + "\n")
     log(f"test swarm up: {count} nodes in {time.monotonic() - started:.1f} s")
     return swarm
 
 
+# The programs an engine of the test swarm runs; a process counts as the swarm's when it is
+# one of them and its command line names the swarm's directories (a `tail` of a log is not).
+_ENGINE_PROGRAMS = ("dockerd", "containerd", "containerd-shim", "runc", "fuse-overlayfs")
+
+
 def _ours() -> list[tuple[int, str]]:
-    """Processes started for the test swarm: dockerd, its containerd, their shims. Their
-    command lines name the swarm's own directories."""
+    """Processes started for the test swarm: dockerd, its containerd, their shims, the
+    overlay mounts of its containers."""
     found = []
     marks = (str(STATE_DIR) + "/", str(DATA_DIR) + "/")
     for proc in Path("/proc").iterdir():
@@ -239,8 +246,9 @@ def _ours() -> list[tuple[int, str]]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(mark in cmdline for mark in marks):
-            found.append((int(proc.name), cmdline.split(" ", 1)[0]))
+        program = Path(cmdline.split(" ", 1)[0]).name
+        if program.startswith(_ENGINE_PROGRAMS) and any(mark in cmdline for mark in marks):
+            found.append((int(proc.name), program))
     return found
 
 
@@ -270,11 +278,28 @@ def _wait_gone(timeout: float) -> list[tuple[int, str]]:
     return left
 
 
+def _remove_containers() -> list[str]:
+    """Every container on every node that still answers, removed by its engine: a dockerd
+    that is then killed cannot leave a container's processes running."""
+    removed = []
+    for sock in sorted(STATE_DIR.glob("node-*/docker.sock")):
+        with contextlib.suppress(
+            docker.errors.DockerException, requests.exceptions.RequestException
+        ):
+            client = docker.DockerClient(base_url=f"unix://{sock}", timeout=10)
+            for container in client.containers.list(all=True):
+                container.remove(force=True)
+                removed.append(f"container {container.name} on {sock.parent.name}")
+    return removed
+
+
 def down(log: Callable[[str], None] = print) -> list[str]:
     """Take the test swarm down, whatever state it is in; return what had to be removed.
     Safe to run again: with nothing up it does nothing."""
-    removed: list[str] = []
-    engines = [(pid, cmd) for pid, cmd in _ours() if cmd.endswith("dockerd")]
+    if os.geteuid() != 0:
+        raise UsageError("the test swarm's dockerd processes are root's: run as root")
+    removed = _remove_containers()
+    engines = [(pid, cmd) for pid, cmd in _ours() if cmd == "dockerd"]
     # dockerd stops its containers and its containerd on SIGTERM; what remains is killed
     _stop(engines, signal.SIGTERM)
     left = _wait_gone(_STOP_TIMEOUT_S) if engines else _ours()

@@ -62,11 +62,15 @@ def swarm_backend(docker_backend: DockerBackend) -> Iterator[SwarmBackend]:
         backend = SwarmBackend()
         backend.check()
     except LabError as exc:
+        if not was_up:
+            testswarm.down(log=lambda _m: None)
         _unavailable(f"the swarm tests need root and dockerd to form a test swarm: {exc}")
     yield backend
-    if not was_up:
-        testswarm.down(log=lambda _m: None)
+    if not was_up:  # taken down without a trace, and down again does nothing
+        removed = testswarm.down(log=lambda _m: None)
+        assert any("dockerd" in r for r in removed), removed
         assert testswarm.leftovers() == []
+        assert testswarm.down(log=lambda _m: None) == []
 
 
 @pytest.fixture(params=["local", "docker"])

@@ -7,9 +7,9 @@ little. This wrapper writes every line of the command's stdout and stderr to its
 as ``~stamp line <stream> <wall> <text>``, stamped by this node's wall clock. To put
 those stamps on the lab's clocks, it measures the node's offset before and after the command
 by an exchange through CLOCK_DIR, a directory the lab shares with every node (as the cache
-is shared): it writes ``<RUNNER>.<phase>.ask``, the lab answers with ``.reply`` holding its own
-clocks, and the round trip bounds the offset. Its last line says the exit code, so the lab
-knows it has every line.
+is shared): it writes ``<RUNNER>.<phase>.ask``, the lab answers with ``.reply`` holding its
+monotonic clock, and the round trip bounds the offset. Its last line says the exit code, so
+the lab knows it has every line.
 
 It runs under the runner image's Python with the standard library only.
 """
@@ -29,7 +29,8 @@ from typing import IO
 MARK = "~stamp"  # the first word of each of its lines; what it wraps follows
 SKEW_ENV = "CACHELAB_CLOCK_SKEW_S"  # lab.contract.CLOCK_SKEW_ENV: this node's clock, made off
 _EXCHANGE_TIMEOUT_S = 10.0
-_POLL_S = 0.0005
+_POLL_S = 0.001
+_DRAIN_S = 5.0  # after the command's exit, for its output still in the pipes
 
 
 def _skew() -> float:
@@ -54,10 +55,12 @@ def say(*fields: object) -> None:
 
 
 def exchange(clock_dir: Path, runner: str, phase: str) -> None:
-    """One round trip with the lab: ask at n1, its reply read at n2."""
+    """One round trip with the lab: ask at n1, its reply read at n2. A reply left by an
+    earlier step's runner of the same name is removed first, and this one once read."""
     ask = clock_dir / f"{runner}.{phase}.ask"
     reply = clock_dir / f"{runner}.{phase}.reply"
     tmp = clock_dir / f".{runner}.{phase}.ask.tmp"
+    reply.unlink(missing_ok=True)
     n1 = wall()
     tmp.write_text(f"{n1!r}\n")
     tmp.rename(ask)
@@ -69,8 +72,9 @@ def exchange(clock_dir: Path, runner: str, phase: str) -> None:
             time.sleep(_POLL_S)
             continue
         n2 = wall()
-        if len(answer) == 2:
-            say("clock", phase, repr(n1), repr(n2), answer[0], answer[1])
+        if len(answer) == 1:
+            reply.unlink(missing_ok=True)
+            say("clock", phase, repr(n1), repr(n2), answer[0])
             return
         time.sleep(_POLL_S)  # written but not yet whole: the lab renames, so rarely
     say("clock", phase, "unknown")
@@ -102,14 +106,18 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, forward)
     assert child.stdout is not None and child.stderr is not None
     readers = [
-        threading.Thread(target=pump, args=(child.stdout, "stdout")),
-        threading.Thread(target=pump, args=(child.stderr, "stderr")),
+        threading.Thread(target=pump, args=(child.stdout, "stdout"), daemon=True),
+        threading.Thread(target=pump, args=(child.stderr, "stderr"), daemon=True),
     ]
     for reader in readers:
         reader.start()
     rc = child.wait()
+    # what it left running (a daemon, a build server) ends with it, as in a container whose
+    # first process exits; its readers then see the pipes close
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
     for reader in readers:
-        reader.join()
+        reader.join(timeout=_DRAIN_S)
     exchange(clock_dir, runner, "end")
     code = rc if rc >= 0 else 128 - rc
     say("exit", code)

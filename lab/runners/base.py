@@ -126,6 +126,9 @@ class Session(Protocol):
 
 class Backend(Protocol):
     name: str
+    # whether a runner's lines reach the lab as it prints them (a fault can then strike after
+    # one), or only when it ends
+    live_output: bool
 
     def check(self) -> None:
         """Raise BackendUnavailable with the reason if this backend cannot run here."""

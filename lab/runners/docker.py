@@ -184,7 +184,7 @@ def labelled(client: docker.DockerClient, label: str) -> list[Container]:
         found: list[Container] = client.containers.list(all=True, filters={"label": label})
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
         raise LabError(
-            f"cannot list the containers labelled {label} at {engine_address()}: {exc}"
+            f"cannot list the containers labelled {label} at {client.api.base_url}: {exc}"
         ) from exc
     return found
 
@@ -232,6 +232,7 @@ def container_view(checkout_path: str, resources: Mapping[str, Path]) -> RunnerV
 
 class DockerBackend:
     name = "docker"
+    live_output = True
 
     def __init__(self, base_image: str | None = None) -> None:
         self._base_image = base_image

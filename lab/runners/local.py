@@ -138,6 +138,7 @@ class LocalSession:
 
 class LocalBackend:
     name = "local"
+    live_output = True
 
     def __init__(self) -> None:
         self._flags: tuple[str, ...] | None = None

@@ -61,13 +61,18 @@ CLOCK_DIR = "/opt/cachelab-clock"  # in the task: the run's clock directory, sha
 # Where a node's clock could not be measured (the exchange timed out): the lab assumes the
 # node's wall clock agrees with its own, to within this.
 UNMEASURED_ERROR_S = 1.0
+_CLOCK_POLL_S = 0.002
 _SERVICE_LABEL = "com.docker.swarm.service.id"
 _ENDED = {"complete", "failed", "shutdown", "rejected", "orphaned", "remove"}
 _REJECTIONS = 3  # a task rejected this often (a mount missing on its node, say) is a failure
-_NO_EXIT_GRACE_S = 5.0
+_POLL_TASK_S = 2.0  # how often a waiting runner asks the manager about its task
+# Its task ended: this long for the last log lines (late, in batches, on a loaded manager),
+# then the runner ends without them, and says so.
+_LAST_LINES_S = 30.0
+_KILLED = 137  # as a container's exit code: SIGKILL
 # After its services are removed, a run's nodes are watched this long for a task container
 # that was still being made.
-_SETTLE_S = 2.0  # its task ended: this long for the last log lines, then without them
+_SETTLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ class SwarmNode:
 
 class ClockServer:
     """Answers the tasks' clock exchanges in ``directory``: each ``<x>.ask`` gets an
-    ``<x>.reply`` holding the lab's t_mono and t_wall at once."""
+    ``<x>.reply`` holding the lab's t_mono. It looks every ``_CLOCK_POLL_S``, which the round
+    trip, and so the error, includes."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -100,26 +106,26 @@ class ClockServer:
                 for entry in os.scandir(self.directory):
                     if entry.name.endswith(".ask"):
                         self._answer(Path(entry.path))
-            time.sleep(0.0005)
+            time.sleep(_CLOCK_POLL_S)
 
     def _answer(self, ask: Path) -> None:
-        t_mono, t_wall = time.monotonic(), time.time()
+        t_mono = time.monotonic()
         tmp = ask.with_name("." + ask.name + ".reply.tmp")
-        tmp.write_text(f"{t_mono!r} {t_wall!r}\n")
+        tmp.write_text(f"{t_mono!r}\n")
         tmp.replace(ask.with_suffix(".reply"))
         ask.unlink()
 
 
 def node_clock(
-    node: str, exchanges: Mapping[str, tuple[float, float, float, float]], wall_minus_mono: float
+    node: str, exchanges: Mapping[str, tuple[float, float, float]], wall_minus_mono: float
 ) -> NodeClock:
-    """The node's clock from its exchanges (phase -> node's ask and reply-read wall times,
-    the lab's t_mono and t_wall in between): each bounds the shift by half its round trip;
-    two of them also by how much the shift moved between them (drift)."""
+    """The node's clock from its exchanges (phase -> the node's wall clock when it asked and
+    when it read the reply, the lab's t_mono in between): each bounds the shift by half its
+    round trip; two of them also by how much the shift moved between them (drift)."""
     if not exchanges:
         return NodeClock(node, -wall_minus_mono, UNMEASURED_ERROR_S, wall_minus_mono)
     shifts, errors = [], []
-    for n1, n2, lab_mono, _lab_wall in exchanges.values():
+    for n1, n2, lab_mono in exchanges.values():
         shifts.append(lab_mono - (n1 + n2) / 2)
         errors.append(max(0.0, n2 - n1) / 2)
     shift = sum(shifts) / len(shifts)
@@ -129,7 +135,7 @@ def node_clock(
 
 class SwarmRunner:
     """One runner's service: its log stream read on a thread, its lines handed on (stamped)
-    once its last line says it exited."""
+    once its last line says it exited, or once it was killed."""
 
     def __init__(self, name: str, service: Service, node: SwarmNode, on_line: LineCallback) -> None:
         self.name = name
@@ -137,8 +143,9 @@ class SwarmRunner:
         self.node = node
         self._service = service
         self._on_line = on_line
-        self._exchanges: dict[str, tuple[float, float, float, float]] = {}
-        self._lines: list[tuple[str, float, str]] = []  # (stream, node wall, text)
+        self._exchanges: dict[str, tuple[float, float, float]] = {}
+        # (stream, the node's wall clock where the task stamped it, else None, text)
+        self._lines: list[tuple[str, float | None, str]] = []
         self._delivered = threading.Lock()
         self._done = threading.Event()
         self.rc: int | None = None
@@ -154,13 +161,15 @@ class SwarmRunner:
                 for line in lines:
                     if self._take(line.decode("utf-8", "replace")):
                         return
-        self._finish(None)  # the service went away (killed, removed) before its last line
+                if self._done.is_set():
+                    return  # killed, or given up on: what comes now is not delivered
+        self._finish(_KILLED, "its service went away before its last line")
 
     def _take(self, line: str) -> bool:
         """Take one line of the stamper; True at its last."""
         mark, _, rest = line.partition(" ")
         if mark != _stamp.MARK:
-            self._lines.append(("stderr", time.time(), line))  # the stamper itself failed
+            self._lines.append(("stderr", None, line))  # not the stamper's: it failed
             return False
         what, _, rest = rest.partition(" ")
         if what == "line":
@@ -170,29 +179,35 @@ class SwarmRunner:
         elif what == "clock":
             phase, *numbers = rest.split()
             with contextlib.suppress(ValueError):
-                n1, n2, lab_mono, lab_wall = map(float, numbers)
-                self._exchanges[phase] = (n1, n2, lab_mono, lab_wall)
+                n1, n2, lab_mono = map(float, numbers)
+                self._exchanges[phase] = (n1, n2, lab_mono)
         elif what == "exit":
             with contextlib.suppress(ValueError):
                 self._finish(int(rest))
                 return True
         return False
 
-    def _finish(self, rc: int | None) -> None:
+    def _finish(self, rc: int | None, why_cut_short: str = "") -> None:
         """Hand every line on, placed by the node's clock as measured, once."""
         with self._delivered:
             if self._done.is_set():
                 return
+            if why_cut_short:
+                self._lines.append(("stderr", None, f"cachelab: {self.name}: {why_cut_short}"))
             clock = node_clock(self.node.name, self._exchanges, time.time() - time.monotonic())
             for stream, node_wall, text in self._lines:
-                self._on_line(stream, text, Stamp(node_wall, clock))
+                stamp = Stamp(node_wall, clock) if node_wall is not None else None
+                self._on_line(stream, text, stamp)
             self.rc = rc
             self._done.set()
 
     def _task_ended(self) -> tuple[int | None, str] | None:
-        """The exit code and error of the service's task, once swarm says it ended."""
+        """The exit code and error of the service's task, once swarm says it ended (or the
+        service is gone)."""
         try:
             tasks = self._service.tasks()  # type: ignore[no-untyped-call]
+        except docker.errors.NotFound:
+            return _KILLED, "its service was removed"
         except (docker.errors.APIError, requests.exceptions.RequestException):
             return None
         rejected = [t for t in tasks if t["Status"]["State"] == "rejected"]
@@ -207,23 +222,24 @@ class SwarmRunner:
     def wait(self, timeout: float | None = None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         ended_at: float | None = None
-        while not self._done.wait(0.25):
+        while not self._done.wait(_POLL_TASK_S):
             if deadline is not None and time.monotonic() >= deadline:
                 return None
-            if ended_at is None and self._task_ended() is not None:
-                ended_at = time.monotonic()
-            elif ended_at is not None and time.monotonic() - ended_at > _NO_EXIT_GRACE_S:
-                ended = self._task_ended()
-                rc, err = ended if ended else (None, "")
-                if err:
-                    self._lines.append(("stderr", time.time(), f"swarm: {err}"))
-                self._finish(rc if rc is not None else 125)
+            ended = self._task_ended()
+            if ended is None:
+                continue
+            ended_at = ended_at or time.monotonic()
+            if time.monotonic() - ended_at > _LAST_LINES_S:
+                rc, err = ended
+                why = f"its task ended ({err or 'no error'}) but its last lines never came"
+                self._finish(rc if rc is not None else 125, why)
         return self.rc
 
     def kill(self) -> None:
         with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
             # its task is stopped: SIGTERM to the group, then SIGKILL
             self._service.remove()  # type: ignore[no-untyped-call]
+        self._finish(_KILLED)
 
     def _container(self) -> Container:
         if self.node.engine is None:
@@ -242,8 +258,8 @@ class SwarmRunner:
         with contextlib.suppress(docker.errors.APIError):
             self._container().unpause()
 
-    def join_output(self) -> None:
-        self._reader.join(timeout=10)
+    def join_output(self, timeout: float = 10.0) -> None:
+        self._reader.join(timeout=timeout)
 
 
 class SwarmSession:
@@ -263,7 +279,8 @@ class SwarmSession:
         self._owner = owner.current()
         self._runners: list[SwarmRunner] = []
         self._chowned: set[Path] = set()
-        self._clocks: dict[Path, ClockServer] = {}
+        self._clocks: set[Path] = set()
+        self._servers = contextlib.ExitStack()  # the clock servers, one per clock dir
 
     def __enter__(self) -> SwarmSession:
         reap_orphans(self._manager, self._nodes)
@@ -277,7 +294,8 @@ class SwarmSession:
                 chown_tree(m.source, uid, gid)
                 self._chowned.add(m.source)
             if m.target == CLOCK_DIR and m.source not in self._clocks:
-                self._clocks[m.source] = ClockServer(m.source).__enter__()
+                self._servers.enter_context(ClockServer(m.source))
+                self._clocks.add(m.source)
         node = self._nodes[len(self._runners) % len(self._nodes)]
         mounts = [
             DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
@@ -323,11 +341,11 @@ class SwarmSession:
     def __exit__(self, *exc: object) -> None:
         try:
             remove_run(self._manager, self._nodes, self._run_id)
+            deadline = time.monotonic() + 10.0  # for every reader at once, not one by one
             for runner in self._runners:
-                runner.join_output()
+                runner.join_output(max(0.0, deadline - time.monotonic()))
         finally:
-            for server in self._clocks.values():
-                server.__exit__()
+            self._servers.close()
 
 
 def _services(manager: docker.DockerClient, label: str) -> list[Service]:
@@ -381,6 +399,7 @@ class SwarmBackend:
     runners placed there: their stamps must still land right on the lab's clocks."""
 
     name = "swarm"
+    live_output = False  # lines come when a runner ends: they are placed by its node's clock
 
     def __init__(
         self, base_image: str | None = None, clock_skews: Mapping[str, float] | None = None
@@ -422,7 +441,9 @@ class SwarmBackend:
             self.nodes.append(SwarmNode(node_id, name, mine.client() if mine else None))
         if not self.nodes:
             raise BackendUnavailable(self.name, f"the swarm at {where} has no ready node")
-        self.nodes.sort(key=lambda n: n.name)
+        # the test swarm's in its own order (node-2 before node-10), a real one's by name
+        order = {node_id: k for k, node_id in enumerate(ours)}
+        self.nodes.sort(key=lambda n: (order.get(n.node_id, len(order)), n.name))
         self._manager = manager
         return manager
 
@@ -440,6 +461,10 @@ class SwarmBackend:
                     f"the runner image {runner} is not on {node.name}: `cachelab swarm up` "
                     "loads it into every node of the test swarm",
                 ) from None
+            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+                raise BackendUnavailable(
+                    self.name, f"{node.name}'s engine ({node.engine.api.base_url}): {exc}"
+                ) from exc
         self.image = runner
 
     def view(

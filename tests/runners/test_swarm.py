@@ -109,6 +109,20 @@ def test_a_runner_that_fails_says_so_and_leaves_nothing(
     assert _labelled(f"{LABEL_RUN}={run_id}") == []
 
 
+def test_a_killed_runner_ends_at_once_with_the_lines_it_printed(
+    tmp_path: Path, swarm_backend: SwarmBackend
+) -> None:
+    lines: list[str] = []
+    with swarm_backend.session(f"test-{os.getpid()}-killed") as session:
+        handle = session.start(_spec("r", "echo begun; sleep 120", tmp_path), collect(lines))
+        assert handle.wait(3) is None  # still running
+        handle.kill()
+        started = time.monotonic()
+        assert handle.wait(30) == 137
+        assert time.monotonic() - started < 5
+    assert lines in ([], ["stdout:begun"])  # what had come by then, never anything twice
+
+
 def _start_a_long_run(tmp_path: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "lab", "run", "issue-15380", "--backend", "swarm"]
     argv += ["--subjects", "narrow", "--set", "runners=2", "--set", "build_delay=60"]
@@ -139,13 +153,3 @@ def test_the_services_of_a_killed_orchestrator_are_reaped_by_the_next(
     with swarm_backend.session(f"test-{os.getpid()}-reaper"):
         pass
     assert _labelled(LABEL_OWNER) == []
-
-
-def test_the_test_swarm_comes_down_without_a_trace_and_down_again_is_harmless(
-    swarm_backend: SwarmBackend,
-) -> None:
-    assert testswarm.leftovers() != []  # it is up
-    removed = testswarm.down(log=lambda _m: None)
-    assert any("dockerd" in r for r in removed)
-    assert testswarm.leftovers() == []
-    assert testswarm.down(log=lambda _m: None) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,23 +63,23 @@ def test_every_line_is_stamped_between_two_clock_exchanges_and_the_exit_comes_la
 @pytest.mark.parametrize("skew", [0.0, -42.5, 3600.0])
 def test_a_node_clock_that_is_off_is_measured_and_placed_back(tmp_path: Path, skew: float) -> None:
     said, _ = _stamped(tmp_path, "sleep 0.2; echo done", skew)
-    exchanges = {f[1]: tuple(map(float, f[2:6])) for f in said if f[0] == "clock"}
-    clock = node_clock("node-2", exchanges, 0.0)  # type: ignore[arg-type]
-    # Here, the node's clock is this host's (plus the skew): placed back, a stamp is the
-    # host's own time.time() again, to within the measured error.
-    done = next(float(f[2]) for f in said if f[0] == "line")
-    written = (tmp_path / "clock" / "runner-1.end.reply").read_text().split()
-    placed_mono, _ = clock.place(done)
+    exchanges = {f[1]: (float(f[2]), float(f[3]), float(f[4])) for f in said if f[0] == "clock"}
+    clock = node_clock("node-2", exchanges, time.time() - time.monotonic())
+    # The node's clock is this host's, plus the skew: the shift undoes the skew, and a line
+    # lands between the two exchanges, after the command's sleep, on the lab's clock.
     assert 0.0 < clock.error_s < 0.05
-    end_mono = float(written[0])
-    assert end_mono - 0.05 < placed_mono + 0.2 < end_mono + 0.3  # the line, then the end
-    assert abs((clock.shift_s + skew) - (float(written[0]) - float(written[1]))) < 0.05
+    assert clock.shift_s + skew == pytest.approx(time.monotonic() - time.time(), abs=0.05)
+    done = next(float(f[2]) for f in said if f[0] == "line")
+    placed, _ = clock.place(done)
+    started, ended = exchanges["start"][2], exchanges["end"][2]
+    assert started + 0.2 - clock.error_s <= placed <= ended + clock.error_s
+    assert list((tmp_path / "clock").iterdir()) == []  # a later step's exchange starts clean
 
 
 def test_two_exchanges_bound_the_offset_by_their_round_trips_and_the_drift() -> None:
     exchanges = {
-        "start": (100.0, 100.002, 5.0, 1005.0),  # shift 5.0 - 100.001 = -95.001, error 1 ms
-        "end": (110.0, 110.004, 15.002, 1015.002),  # shift -95.0, error 2 ms
+        "start": (100.0, 100.002, 5.0),  # shift 5.0 - 100.001 = -95.001, error 1 ms
+        "end": (110.0, 110.004, 15.002),  # shift -95.0, error 2 ms
     }
     clock = node_clock("node-1", exchanges, 1000.0)
     assert clock.shift_s == pytest.approx(-95.0005)
