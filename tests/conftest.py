@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -16,6 +19,29 @@ from lab.runners.swarm import SwarmBackend
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def run_issue(*options: str, cwd: Path) -> subprocess.Popen[str]:
+    """`cachelab run` of the issue's scenario, in the background, with these options. Ctrl-C
+    reaches it even where the tests themselves run as a background job (which starts with
+    SIGINT ignored, and Python then installs no handler for it)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "--lab-dir",
+            str(REPO / ".lab"),
+            "run",
+            str(REPO / "scenarios" / "issue-15380.toml"),
+            *options,
+        ],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _unavailable(why: str) -> NoReturn:

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,27 +17,7 @@ from lab.cli import main
 from lab.runners.docker import LABEL_RUN, DockerBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import ExitCode
-from tests.conftest import FIXTURES, REPO
-
-
-def _run_issue(*options: str, cwd: Path) -> subprocess.Popen[str]:
-    """`cachelab run` of the issue's scenario, in the background, with these options."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lab",
-            "--lab-dir",
-            str(REPO / ".lab"),
-            "run",
-            str(REPO / "scenarios" / "issue-15380.toml"),
-            *options,
-        ],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from tests.conftest import FIXTURES, REPO, run_issue
 
 
 def test_bad_scenario_exits_2_before_anything_starts(
@@ -73,7 +52,7 @@ def test_bad_override_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.integration
 def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> None:
-    proc = _run_issue(
+    proc = run_issue(
         "--set",
         "runners=1",
         "--set",
@@ -93,7 +72,7 @@ def _start_and_wait_for_the_lock(
     tmp_path: Path, backend: str
 ) -> tuple[subprocess.Popen[str], Path]:
     """A long run, once a runner holds the editable lock; returns it and its run directory."""
-    proc = _run_issue(
+    proc = run_issue(
         "--backend",
         backend,
         "--set",
@@ -148,7 +127,7 @@ def test_containers_of_a_killed_orchestrator_go_at_the_next_start(
 def test_a_failing_runner_leaves_no_container(
     tmp_path: Path, docker_backend: DockerBackend
 ) -> None:
-    proc = _run_issue(
+    proc = run_issue(
         "--backend",
         "docker",
         "--set",

@@ -67,6 +67,7 @@ def swarm_at_scale(
     """The issue's scenario with the default policy at N runners, over the swarm's nodes and
     on the one engine in turn: the time from the first runner's start (a service created, a
     container created) to every runner running (its first line), the makespan, the verdict."""
+    at_commit = commit()
     rows = []
     for n in runner_counts:
         s = _scenario(WORKLOADS[0], str(DEFAULT_POLICY), [f"runners={n}"])
@@ -94,7 +95,7 @@ def swarm_at_scale(
     report: dict[str, Any] = {
         "benchmark": Suite.SWARM,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": commit(),
+        "commit": at_commit,
         "default_policy": str(DEFAULT_POLICY),
         "workload": asdict(WORKLOADS[0]),
         "rows": rows,
@@ -147,6 +148,7 @@ def backends(
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
     """Container start-up and run overhead, docker against local, at N runners."""
+    at_commit = commit()  # the code that runs, whatever the checkout becomes meanwhile
     s = scenario.load_named(
         scenario.ISSUE_SCENARIO,
         [f"runners={runners}", f"build_delay={build_delay}", "topology=different-paths"],
@@ -177,7 +179,7 @@ def backends(
     return {
         "benchmark": Suite.BACKENDS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": commit(),
+        "commit": at_commit,
         "runners": runners,
         "build_delay_s": build_delay,
         "figures": [asdict(f) for f in figures.values()],
@@ -333,6 +335,7 @@ def subjects_at_scale(
     own), the subjects of one N taking turns trial by trial so that those compared are
     measured in the same minutes. The reference builder's policies judge freshness by
     content (their own rule), uv by its own (ctime): identical checkouts are what CI has."""
+    at_commit = commit()
     rows = []
     reuse = []
     for workload in chosen:
@@ -359,7 +362,7 @@ def subjects_at_scale(
     report: dict[str, Any] = {
         "benchmark": Suite.SUBJECTS,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": commit(),
+        "commit": at_commit,
         "default_policy": str(DEFAULT_POLICY),
         "backend": backend.name,
         "lock_free_label": LOCK_FREE_UV,

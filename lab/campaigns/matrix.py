@@ -144,6 +144,7 @@ def run(
     ]
     out = runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
+    at_commit = commit()  # the code that runs, whatever the checkout becomes meanwhile
     cells: list[Cell] = []
     try:
         for row in rows:
@@ -159,7 +160,7 @@ def run(
     finally:  # an interrupted matrix still reports the rows it finished
         report = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "commit": commit(),
+            "commit": at_commit,
             "backend": backend.name,
             "runners": 2,
             "build_delay_s": build_delay,

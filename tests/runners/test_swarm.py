@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from lab.runners.docker import LABEL_OWNER, LABEL_RUN
 from lab.runners.swarm import SwarmBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import ExitCode, RunStatus, Verdict
-from tests.conftest import REPO
+from tests.conftest import REPO, run_issue
 from tests.runners.conftest import collect
 
 pytestmark = pytest.mark.integration
@@ -123,15 +122,12 @@ def test_a_killed_runner_ends_at_once_with_the_lines_it_printed(
     assert lines in ([], ["stdout:begun"])  # what had come by then, never anything twice
 
 
-def _start_a_long_run(tmp_path: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "lab", "run", "issue-15380", "--backend", "swarm"]
-    argv += ["--subjects", "narrow", "--set", "runners=2", "--set", "build_delay=60"]
-    proc = subprocess.Popen(
-        [*argv, "--runs-dir", str(tmp_path)], cwd=REPO, stdout=subprocess.DEVNULL
-    )
+def _start_a_long_run(tmp_path: Path) -> subprocess.Popen[str]:
+    options = ["--backend", "swarm", "--subjects", "narrow", "--set", "runners=2"]
+    proc = run_issue(*options, "--set", "build_delay=60", "--runs-dir", str(tmp_path), cwd=REPO)
     deadline = time.monotonic() + 120
     while len([s for s in _labelled(LABEL_OWNER) if ":" not in s]) < 2:  # two services
-        assert proc.poll() is None and time.monotonic() < deadline, "the runners never started"
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.5)
     return proc
 
@@ -139,7 +135,8 @@ def _start_a_long_run(tmp_path: Path) -> subprocess.Popen[bytes]:
 def test_ctrl_c_removes_every_service_and_task(tmp_path: Path, swarm_backend: SwarmBackend) -> None:
     proc = _start_a_long_run(tmp_path)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(120) == ExitCode.INTERRUPTED
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
     assert _labelled(LABEL_OWNER) == []
 
 
