@@ -175,14 +175,19 @@ def run(
     return out, cells
 
 
-def bars(cells: Sequence[Cell], default: str = str(DEFAULT_POLICY)) -> list[Claim]:
-    """Issue 14's bar in every row that has both: the default policy's makespan at most
-    ``BAR`` × uv's, both the median trial."""
+def _rows(cells: Sequence[Cell]) -> dict[tuple[str, str], dict[str, Cell]]:
+    """The cells by row (template, topology), each row's by subject, in the order run."""
     rows: dict[tuple[str, str], dict[str, Cell]] = {}
     for c in cells:
         rows.setdefault((c.template, c.topology), {})[c.subject] = c
+    return rows
+
+
+def bars(cells: Sequence[Cell], default: str = str(DEFAULT_POLICY)) -> list[Claim]:
+    """Issue 14's bar in every row that has both: the default policy's makespan at most
+    ``BAR`` × uv's, both the median trial."""
     found = []
-    for (tmpl, topology), by_subject in rows.items():
+    for (tmpl, topology), by_subject in _rows(cells).items():
         mine, uv = by_subject.get(default), by_subject.get("uv")
         if mine is None or uv is None:
             continue
@@ -220,10 +225,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         "| template | topology | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
     ]
-    rows: dict[tuple[str, str], dict[str, Cell]] = {}
-    for c in cells:
-        rows.setdefault((c.template, c.topology), {})[c.subject] = c
-    for (tmpl, topology), by_subject in rows.items():
+    for (tmpl, topology), by_subject in _rows(cells).items():
         texts = [_cell_text(by_subject[n]) if n in by_subject else "" for n in names]
         lines.append(f"| {tmpl} | {topology} | " + " | ".join(texts) + " |")
     lines.append("")

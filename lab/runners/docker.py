@@ -88,17 +88,8 @@ class DockerSession:
         return self
 
     def start(self, spec: RunnerSpec, on_line: LineCallback) -> DockerRunner:
-        root = os.geteuid() == 0
-        uid, gid = (images.RUNNER_UID, images.RUNNER_UID) if root else (os.getuid(), os.getgid())
-        if root:  # hand the writable mounts to the container's uid, once, before runners write
-            for m in spec.mounts:
-                if not m.read_only and m.source not in self._chowned:
-                    chown_tree(m.source, uid, gid)
-                    self._chowned.add(m.source)
-        mounts = [
-            DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
-            for m in spec.mounts
-        ]
+        uid, gid = runner_user(spec, self._chowned)
+        mounts = bind_mounts(spec)
         try:
             container = self._client.containers.create(
                 self._image,
@@ -155,6 +146,27 @@ def _pump(output: Iterator[tuple[bytes | None, bytes | None]], on_line: LineCall
     for stream, rest in pending.items():
         if rest:
             on_line(stream, rest.decode("utf-8", "replace").rstrip("\r"))
+
+
+def runner_user(spec: RunnerSpec, chowned: set[Path]) -> tuple[int, int]:
+    """The uid and gid ``spec``'s container runs as: the image's ordinary user when the lab
+    runs as root, which first hands that user the writable mounts not in ``chowned`` (once
+    a session, before runners write); else the caller's own."""
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    uid = gid = images.RUNNER_UID
+    for m in spec.mounts:
+        if not m.read_only and m.source not in chowned:
+            chown_tree(m.source, uid, gid)
+            chowned.add(m.source)
+    return uid, gid
+
+
+def bind_mounts(spec: RunnerSpec) -> list[DockerMount]:
+    return [
+        DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
+        for m in spec.mounts
+    ]
 
 
 def chown_tree(root: Path, uid: int, gid: int) -> None:

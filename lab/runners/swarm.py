@@ -50,10 +50,12 @@ from lab.runners.docker import (
     LABEL_OWNER,
     LABEL_RUN,
     LABEL_RUNNER,
-    chown_tree,
+    bind_mounts,
     container_view,
+    engine_address,
     labelled,
     remove_container,
+    runner_user,
 )
 
 STAMPER = f"{images.RUNNER_PYTHON.rsplit('/', 1)[0]}/stamp.py"
@@ -287,22 +289,16 @@ class SwarmSession:
         return self
 
     def start(self, spec: RunnerSpec, on_line: LineCallback) -> SwarmRunner:
-        root = os.geteuid() == 0
-        uid, gid = (images.RUNNER_UID, images.RUNNER_UID) if root else (os.getuid(), os.getgid())
+        uid, gid = runner_user(spec, self._chowned)
         for m in spec.mounts:
-            if root and not m.read_only and m.source not in self._chowned:
-                chown_tree(m.source, uid, gid)
-                self._chowned.add(m.source)
             if m.target == CLOCK_DIR and m.source not in self._clocks:
                 self._servers.enter_context(ClockServer(m.source))
                 self._clocks.add(m.source)
         node = self._nodes[len(self._runners) % len(self._nodes)]
-        mounts = [
-            DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
-            for m in spec.mounts
+        # a swarm's tmpfs mount takes a size and a mode only (the docker backend adds exec)
+        mounts = bind_mounts(spec) + [
+            DockerMount(path, None, type="tmpfs", tmpfs_mode=0o1777) for path in spec.tmpfs
         ]
-        # tmpfs in a swarm mount takes no exec option: a venv there holds native modules
-        mounts += [DockerMount(path, None, type="tmpfs", tmpfs_mode=0o1777) for path in spec.tmpfs]
         labels = {LABEL_RUN: self._run_id, LABEL_RUNNER: spec.name, LABEL_OWNER: self._owner}
         env = dict(spec.env)
         if node.name in self._skews:
@@ -417,7 +413,7 @@ class SwarmBackend:
         if test is not None:
             where = f"the test swarm's manager ({test.manager.socket})"
         else:
-            where = f"DOCKER_HOST ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')})"
+            where = f"DOCKER_HOST ({engine_address()})"
         try:
             manager = test.manager.client() if test else docker.from_env()
             control = manager.info().get("Swarm", {}).get("ControlAvailable")
