@@ -4,26 +4,28 @@ their requirements and interpreter, published the same narrow way as entries.
 An env is a venv made ``--without-pip`` into which ``installer`` installs the wheels that
 ``_resolve`` picks from the wheelhouse for the env's interpreter, their scripts naming the
 env's final place: no pip runs, and nothing of the builder's own dependencies leaks in. An
-env whose requirements add to those of one we use (the backend's editable requires) starts
-as a copy of it, verified against its manifest, plus the wheels it lacks.
+env whose requirements add to those of one we use (the backend's editable requires) is a
+layer on it: a venv of the wheels it lacks, whose site-packages adds the base's (as a
+``.pth``), so that nothing is copied and no file is in both.
 """
 
 from __future__ import annotations
 
-import compileall
 import contextlib
 import errno
+import functools
 import hashlib
 import importlib.util
 import json
 import marshal
 import os
+import py_compile
 import shutil
-import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
@@ -35,7 +37,6 @@ from lab.refbuilder._cache import Cache, write_file
 from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError, LockTimeout
 from lab.refbuilder._resolve import Wheel, resolve
-from lab.refbuilder._tree import file_digest
 from lab.refbuilder._venvs import Interpreter, VenvError
 
 
@@ -43,11 +44,17 @@ from lab.refbuilder._venvs import Interpreter, VenvError
 class BuildEnv:
     path: Path
     requirements: tuple[str, ...]
-    wheels: tuple[str, ...] = ()  # the wheel files it was made from (unknown: none)
+    wheels: tuple[str, ...] = ()  # the wheel files it was made from, its base's too
+    base: BuildEnv | None = None  # the env it is a layer on
 
     @property
     def python(self) -> Path:
         return self.path / "bin" / "python"
+
+    @property
+    def scripts(self) -> tuple[Path, ...]:
+        """Where its scripts are, its own before its base's."""
+        return (self.path / "bin", *(self.base.scripts if self.base else ()))
 
 
 def env_key(requirements: Sequence[str], python: Path) -> str:
@@ -55,40 +62,75 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-# 2: byte code is in "files", and every .pyc loaded before the env was published.
-_MANIFEST_FORMAT = 2
+# 3: an env may be a layer on another ("base"); byte code is in "files".
+_MANIFEST_FORMAT = 3
+# In a layer's site-packages: adds its base's, .pth files and all, after its own.
+_BASE_PTH = "_cachelab_base.pth"
 
 
-def _files(path: Path, known: dict[str, str] | None = None) -> dict[str, str]:
-    """Every file of an env, byte code included, as path -> sha256. Byte code too: a damaged
-    .pyc is not recompiled but fails the import ("marshal data too short"). ``known``: files
-    whose digests are known already, not read again."""
-    known = known or {}
-    found = {}
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            file = Path(dirpath) / name
-            if name != ENV_MANIFEST and not file.is_symlink():
-                rel = file.relative_to(path).as_posix()
-                found[rel] = known.get(rel) or file_digest(file)
-    return found
+def _digest(file: Path) -> str:
+    """``file``'s sha256. Byte code is loaded too: a .pyc cut short (py_compile's atomic write
+    ignores a short write on a full file system) is not recompiled but fails the import
+    ("marshal data too short"), so it fails here, as the full file system it is."""
+    data = file.read_bytes()
+    if file.suffix == ".pyc" and data[:4] == importlib.util.MAGIC_NUMBER:
+        try:
+            marshal.loads(data[16:])  # past the header: magic, flags, mtime, size
+        except (EOFError, ValueError, TypeError) as exc:
+            raise OSError(errno.ENOSPC, f"a short write of byte code: {file}: {exc}") from exc
+    return hashlib.sha256(data).hexdigest()
 
 
-def _read(path: Path) -> BuildEnv | None:
-    """The env in ``path`` if it is whole: every file it was published with, unchanged. A
-    damaged env is a miss, to be rebuilt and replaced."""
+def _walk(path: Path, below: str = "") -> Iterator[str]:
+    """The env's files (not its links, not its manifest), relative to ``path``."""
+    with os.scandir(path / below) as entries:  # a directory entry knows its type: no stat
+        for entry in entries:
+            rel = f"{below}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(path, f"{rel}/")
+            elif entry.is_file(follow_symlinks=False) and rel != ENV_MANIFEST:
+                yield rel
+
+
+def _files(path: Path) -> dict[str, str]:
+    """Every file of the env just made in ``path``, byte code included, as path -> sha256."""
+    try:
+        return {rel: _digest(path / rel) for rel in _walk(path)}
+    except OSError as exc:
+        raise CacheError(f"creating the build env {path} failed: {exc}") from exc
+
+
+def _manifest(path: Path) -> dict[str, Any] | None:
     try:
         meta = json.loads((path / ENV_MANIFEST).read_text())
-        if meta.get("format") != _MANIFEST_FORMAT:
-            return None  # made by an older builder, whose manifest left byte code out
-        env = BuildEnv(path, tuple(meta["requirements"]), tuple(meta.get("wheels", ())))
-        files = dict(meta["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError):
         return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _read(path: Path, base: BuildEnv | None = None) -> BuildEnv | None:
+    """The env in ``path`` if it is whole: every file it was published with, unchanged. A
+    damaged env is a miss, to be rebuilt and replaced. A layer is whole only on the base it
+    was made on, given as ``base`` (which the caller holds, and has verified)."""
+    meta = _manifest(path)
+    if meta is None or meta.get("format") != _MANIFEST_FORMAT:
+        return None  # made by an older builder, whose manifest says less
+    try:
+        wheels, requirements = tuple(meta["wheels"]), tuple(meta["requirements"])
+        files, layered_on = dict(meta["files"]), meta.get("base")
+    except (KeyError, TypeError, ValueError):
+        return None
+    if layered_on is not None and (
+        base is None
+        or base.path != path.parent / str(layered_on)
+        or not set(base.wheels) <= set(wheels)
+    ):
+        return None
+    env = BuildEnv(path, requirements, wheels, base if layered_on is not None else None)
     if not env.python.exists():
         return None
     try:
-        whole = all(file_digest(path / rel) == digest for rel, digest in files.items())
+        whole = all(_digest(path / rel) == digest for rel, digest in files.items())
     except OSError:
         return None
     return env if whole else None
@@ -156,85 +198,90 @@ def _install(
         struck()
 
 
+def _uncompiled(roots: Sequence[str]) -> list[str]:
+    """The modules below ``roots`` without byte code of our interpreter's."""
+    suffix = f".{sys.implementation.cache_tag}.pyc"
+    found = []
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            here = Path(dirpath)
+            pycache = here / "__pycache__"
+            compiled = {p.name for p in pycache.iterdir()} if "__pycache__" in dirnames else set()
+            found += [
+                str(here / name)
+                for name in filenames
+                if name.endswith(".py") and f"{name[:-3]}{suffix}" not in compiled
+            ]
+    return found
+
+
 def _compile(path: Path, interpreter: Interpreter) -> None:
     """Compile the byte code of every module in the env ``path`` that lacks it, where the
-    builder's interpreter makes the env's. Many modules are compiled by ``compileall`` on
-    several processes, in a child of its own (it dies with the builder; being exec'd, it
-    holds none of the builder's locks): every runner that needs the env waits for it."""
+    builder's interpreter makes the env's: every runner that needs the env waits for it.
+    Many modules are shared out among forks of the builder, which have all they need
+    imported already (a new interpreter would import it all again, or more)."""
     if interpreter.cache_tag != sys.implementation.cache_tag:
         return
     roots = sorted({interpreter.scheme(path, "-")[name] for name in ("purelib", "platlib")})
-    files = [
-        module
-        for root in roots
-        for module in Path(root).rglob("*.py")
-        if not Path(importlib.util.cache_from_source(str(module))).exists()
-    ]
-    if len(files) >= _IN_PARALLEL_FROM and _COMPILE_WORKERS > 1:
-        # -qq: a module that does not compile (a vendored Python 2 test, say) stays without
-        # byte code, as installer leaves it
-        cmd = [sys.executable, "-I", "-m", "compileall", "-qq", "-j", str(_COMPILE_WORKERS)]
-        _run_compileall([*cmd, *roots], path)
-        return
-    for module in files:
-        # quiet: nothing may reach stdout, which carries the builder's result
-        compileall.compile_file(str(module), quiet=2)
-
-
-def _run_compileall(cmd: list[str], path: Path) -> None:
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, preexec_fn=die_with_parent
-        )
-    except OSError as exc:  # e.g. no process can be started: the system's limit
-        raise CacheError(f"creating the build env {path} failed: compileall: {exc}") from exc
-    # compileall exits 1 where a module did not compile; only a signal means it did not run
-    if proc.returncode < 0:
-        raise CacheError(
-            f"creating the build env {path} failed: compileall died by signal {-proc.returncode}"
-        )
-
-
-def _check_bytecode(path: Path) -> None:
-    """Every .pyc in the env ``path`` loads. py_compile's atomic write ignores a short write,
-    so a file system that fills up leaves a truncated .pyc in place of a failure; it fails
-    here as the full file system it is (the builder then builds around the cache)."""
-    for pyc in path.rglob("__pycache__/*.pyc"):
-        data = pyc.read_bytes()
-        if data[:4] != importlib.util.MAGIC_NUMBER:
-            continue  # another Python's, shipped in a wheel: not ours to load
+    files = _uncompiled(roots)
+    workers = _COMPILE_WORKERS if len(files) >= _IN_PARALLEL_FROM else 1
+    shares = [files[k::workers] for k in range(workers)]
+    mine, forks = shares[:1], []
+    for share in shares[1:]:
         try:
-            marshal.loads(data[16:])  # past the header: magic, flags, mtime, size
-        except (EOFError, ValueError, TypeError) as exc:
-            full = OSError(errno.ENOSPC, f"a short write of byte code: {pyc}: {exc}")
-            raise CacheError(f"creating the build env {path} failed: {full}") from full
-
-
-def _copy_tree(source: Path, dest: Path) -> None:
-    """Make ``dest`` a copy of the env ``source``, its symbolic links as links, without its
-    manifest. A copy, not hard links: an env shares no file with another, so nothing written
-    into one (a backend's cache, a rebuild in place under ``none``) can reach a published env."""
-    shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(ENV_MANIFEST))
-
-
-def _relocate_scripts(path: Path, old: Path, new: Path) -> list[str]:
-    """Point the scripts of the env in ``path`` that run the interpreter ``old`` at ``new``,
-    each written anew and renamed into place; the ones rewritten, relative to ``path``."""
-    rewritten = []
-    before, after = str(old).encode(), str(new).encode()
-    for script in (path / "bin").iterdir():
-        if script.is_symlink() or not script.is_file():
+            pid = os.fork()
+        except OSError:  # e.g. the system's limit on processes: compiled here instead
+            mine.append(share)
             continue
-        with script.open("rb") as f:
-            if f.read(2) != b"#!":
-                continue  # a binary
-        data = script.read_bytes()
-        # the shebang, or installer's launcher for long paths: #!/bin/sh, then exec '<python>'
-        header = b"\n".join(data.split(b"\n", 3)[:3])
-        if before in header:
-            write_file(script, header.replace(before, after) + data[len(header) :])
-            rewritten.append(script.relative_to(path).as_posix())
-    return rewritten
+        if pid == 0:
+            _compile_in_fork(share)
+        forks.append(pid)
+    for share in mine:
+        _compile_files(share)
+    for pid in forks:
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise CacheError(
+                f"creating the build env {path} failed: compiling byte code: a fork of the "
+                f"builder exited {os.waitstatus_to_exitcode(status)}"
+            )
+
+
+def _compile_files(files: Sequence[str]) -> None:
+    for module in files:
+        # a module that does not compile (a vendored Python 2 test, say) stays without byte
+        # code, as installer leaves it; quiet: stdout carries the builder's result
+        py_compile.compile(module, quiet=2)
+
+
+def _compile_in_fork(files: Sequence[str]) -> None:
+    """A fork's whole life: compile ``files``, then leave at once, running nothing else of
+    the builder's (no cleanup, no flush, none of its threads)."""
+    code = 1
+    try:
+        die_with_parent()
+        _compile_files(files)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _layer(base: BuildEnv, path: Path, interpreter: Interpreter) -> Path:
+    """Make the venv in ``path`` a layer on ``base``: its site-packages adds the base's, .pth
+    files and all, after its own. The .pth file that says so."""
+    scheme = interpreter.scheme(path, "-")
+    below = interpreter.scheme(base.path, "-")
+    dirs = sorted({below["purelib"], below["platlib"]})
+    lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in dirs)
+    pth = Path(scheme["purelib"]) / _BASE_PTH
+    write_file(pth, lines.encode())
+    return pth
+
+
+def _overlaps(base: BuildEnv, installed: set[str]) -> bool:
+    """Whether a layer installed a file its base has too: one would hide the other."""
+    below = _manifest(base.path)
+    return below is None or not installed.isdisjoint(below.get("files", ()))
 
 
 class BuildEnvs:
@@ -258,13 +305,15 @@ class BuildEnvs:
     def ensure(self, requirements: Sequence[str], base: BuildEnv | None = None) -> BuildEnv:
         """The build env for ``requirements``: from the cache, or built and published. It
         stays ours to use (a cleaner leaves it alone) until ``release``. ``base``, an env
-        we use whose requirements are a part of these, may serve to make it faster."""
+        we use whose requirements are a part of these, is what a layer is made on: the env
+        is one where it can be (and was), else it is made whole."""
         key = env_key(requirements, self.python)
         final = self.cache.env_dir(key)
         name = self.cache.env_name(key)
         if self.atomic:
             self._in_use.append(_locks.hold_shared(_use_lock(final), self.cache.lock_timeout))
-        found = _read(final)
+        read = functools.partial(_read, base=base)
+        found = read(final)
         events = self.cache.events
         if found is not None:
             events.emit(Op.ENV, Phase.HIT, name)
@@ -283,21 +332,17 @@ class BuildEnvs:
             else:
                 if (final / ENV_MANIFEST).is_file():
                     making.close()  # checked whole without the lock: the others wait for it
-                    found = _read(final)
+                    found = read(final)
                     if found is not None:
                         events.emit(Op.ENV, Phase.HIT, name, coalesced=True)
                         return found
             events.emit(Op.ENV, Phase.MISS, name, requirements=list(requirements))
             with self.cache.scratch() as scratch:
-                built = scratch / "env"
-                self._create(built, key, requirements, final, base)
+                made = self._create(scratch / "env", key, requirements, final, base)
                 lock = self.cache.env_lock(key)
-                outcome, existing = self.cache.publish(built, final, _read, lock)
+                outcome, existing = self.cache.publish(scratch / "env", final, read, lock)
         events.emit(Op.ENV, outcome, name)
-        env = existing or _read(final)
-        if env is None:
-            raise CacheError(f"the build env {final} vanished after publishing")
-        return env
+        return existing or made
 
     def _interpreter(self, env_path: Path) -> Interpreter:
         """Our interpreter's facts (for the env in ``env_path``)."""
@@ -309,74 +354,63 @@ class BuildEnvs:
     def _create(
         self, path: Path, key: str, requirements: Sequence[str], final: Path, base: BuildEnv | None
     ) -> BuildEnv:
-        """Make the env in ``path``, ready to be renamed to ``final``: a venv without pip, the
+        """Make the env in ``path``, to be renamed to ``final``: a venv without pip, the
         requirements' wheels resolved against the wheelhouse and installed by ``installer``.
-        Where ``base`` (an env of this interpreter, ours to use) holds some of those wheels,
-        and nothing else, the env starts as a copy of it."""
+        Where ``base`` holds some of those wheels, and no others, the env is a layer on it
+        of the rest; unless a file of theirs is also the base's: then it is made whole."""
         facts = self._interpreter(path)
         try:
             wheels = resolve(requirements, self.wheelhouse, facts.target)
         except CacheError as exc:
             raise CacheError(f"creating the build env {path} failed: {exc}") from exc
         names = tuple(wheel.path.name for wheel in wheels)
-        python = final / "bin" / "python"
-
-        def struck() -> None:
-            # a builder killed here leaves a half-made env in its scratch dir
-            if requirements:
-                _failpoints.hit(Failpoint.ENV_CREATE, self.cache.events)
-
-        copied = None  # the files copied from base, as path -> sha256
+        files = None
         if base is not None and base.wheels and set(base.wheels) <= set(names):
-            rest = [wheel for wheel in wheels if wheel.path.name not in base.wheels]
-            copied = _extend(base, path, rest, facts, python, struck)
-        if copied is None:
-            try:
-                facts.create(path)
-            except VenvError as exc:
-                raise CacheError(f"creating the build env {path} failed: {exc}") from exc
-            _install(wheels, path, python, facts, True, struck)
-        _compile(path, facts)
-        _check_bytecode(path)
+            files = self._make(path, facts, wheels, final, base)
+        if files is None:
+            base, files = None, self._make(path, facts, wheels, final, None)
+        assert files is not None  # only a layer is given up on
         manifest = {
             "format": _MANIFEST_FORMAT,
             "key": key,
             "requirements": list(requirements),
             "wheels": list(names),
-            "files": _files(path, known=copied),
+            "files": files,
+            **({"base": base.path.name} if base is not None else {}),
         }
         write_file(path / ENV_MANIFEST, json.dumps(manifest).encode())
-        return BuildEnv(final, tuple(requirements), names)
+        return BuildEnv(final, tuple(requirements), names, base)
 
+    def _make(
+        self,
+        path: Path,
+        facts: Interpreter,
+        wheels: Sequence[Wheel],
+        final: Path,
+        base: BuildEnv | None,
+    ) -> dict[str, str] | None:
+        """Make the env in ``path`` (its scripts running ``final``'s python) of ``wheels``, or
+        a layer on ``base`` of those it lacks; its files. None, and nothing left in
+        ``path``, where such a layer would hide a file of its base's."""
 
-def _extend(
-    base: BuildEnv,
-    path: Path,
-    wheels: Sequence[Wheel],
-    facts: Interpreter,
-    python: Path,
-    struck: Callable[[], None],
-) -> dict[str, str] | None:
-    """Make the env in ``path`` a copy of ``base`` plus ``wheels``, whose scripts run
-    ``python``; the digests of the files copied and left as they were. None where that
-    cannot be done safely, and then nothing is at ``path``: the copy is not what ``base``
-    was published with, or a wheel would overwrite its files."""
-    if path.exists():  # `none` builds in place, maybe over a damaged env: no copy
-        return None
-    try:
-        published = json.loads((base.path / ENV_MANIFEST).read_text())["files"]
-        _copy_tree(base.path, path)
-        same = _files(path) == published
-    except (OSError, ValueError, KeyError, TypeError):
-        same = False
-    if same:
+        def struck() -> None:
+            # a builder killed here leaves a half-made env in its scratch dir
+            if wheels:
+                _failpoints.hit(Failpoint.ENV_CREATE, self.cache.events)
+
         try:
-            _install(wheels, path, python, facts, False, struck)
-        except FileExistsError:
-            pass
-        else:
-            for rewritten in _relocate_scripts(path, base.python, python):
-                published.pop(rewritten, None)
-            return dict(published)
-    shutil.rmtree(path, ignore_errors=True)
-    return None
+            facts.create(path)
+        except VenvError as exc:
+            raise CacheError(f"creating the build env {path} failed: {exc}") from exc
+        venv = set(_walk(path))  # the same in a layer as in its base
+        ours = [w for w in wheels if base is None or w.path.name not in base.wheels]
+        _install(ours, path, final / "bin" / "python", facts, True, struck)
+        _compile(path, facts)
+        files = _files(path)
+        if base is None:
+            return files
+        if _overlaps(base, set(files) - venv):
+            shutil.rmtree(path)
+            return None
+        pth = _layer(base, path, facts)
+        return files | {pth.relative_to(path).as_posix(): _digest(pth)}

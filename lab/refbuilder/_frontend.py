@@ -192,13 +192,7 @@ class _Install:
         """The metadata the backend would build, as a digest, where the key cannot cover its
         source; unique where the backend cannot say without building (never reused)."""
         system = project.system
-        env = self.envs.ensure(system.requires)
-        source = project.path.parent
-        backend = BuildBackend(source, system.backend, system.backend_path, env.python)
-        extra = backend.requires_for_editable()
-        if extra and not set(extra) <= set(env.requirements):
-            env = self.envs.ensure([*env.requirements, *extra], base=env)
-            backend = BuildBackend(source, system.backend, system.backend_path, env.python)
+        backend = self._backend(project.path.parent, system, self.envs.ensure(system.requires))
         with tempfile.TemporaryDirectory(prefix="cachelab-metadata-") as out:
             metadata = backend.prepare_metadata_for_build_editable(Path(out))
             if metadata is None:
@@ -244,15 +238,21 @@ class _Install:
             )
             return _result(plan, built, outcome, imported)
 
-    def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
-        system = plan.system
-        backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
-        before = _tree.snapshot(plan.source)
-        self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=backend.name)
+    def _backend(self, source: Path, system: _project.BuildSystem, env: BuildEnv) -> BuildBackend:
+        """The backend of ``source`` in ``env``, or in a layer on it of what the backend asks
+        for to build an editable (hatchling's `editables`)."""
+        args = (source, system.backend, system.backend_path)
+        backend = BuildBackend(*args, env.python, env.scripts)
         extra = backend.requires_for_editable()
         if extra and not set(extra) <= set(env.requirements):
             env = self.envs.ensure([*env.requirements, *extra], base=env)
-            backend = BuildBackend(plan.source, system.backend, system.backend_path, env.python)
+            backend = BuildBackend(*args, env.python, env.scripts)
+        return backend
+
+    def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
+        before = _tree.snapshot(plan.source)
+        self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=plan.system.backend)
+        backend = self._backend(plan.source, plan.system, env)
         _failpoints.hit(Failpoint.MID_BUILD, self.events)
         wheel = backend.build_editable(out)
         problem = _wheel.problem(wheel)

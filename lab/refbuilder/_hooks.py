@@ -16,7 +16,7 @@ from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import BuildError
 
 
-def _runner_in(env_bin: Path) -> pyproject_hooks.SubprocessRunner:
+def _runner_in(scripts: Sequence[Path]) -> pyproject_hooks.SubprocessRunner:
     """Run hooks with the build env's scripts first on PATH, as PEP 517 frontends do: some
     backends call their own executables (maturin runs `maturin pep517 ...`)."""
 
@@ -24,7 +24,9 @@ def _runner_in(env_bin: Path) -> pyproject_hooks.SubprocessRunner:
         cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
     ) -> None:
         env = {**os.environ, **(extra_environ or {})}
-        env["PATH"] = os.pathsep.join([str(env_bin), env.get("PATH", os.defpath)])
+        env["PATH"] = os.pathsep.join([*map(str, scripts), env.get("PATH", os.defpath)])
+        # the env is shared and immutable once published: its byte code is made with it
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         # The backend's output goes to stderr: the builder's stdout stays for its own result.
         subprocess.run(
             cmd,
@@ -40,15 +42,21 @@ def _runner_in(env_bin: Path) -> pyproject_hooks.SubprocessRunner:
 
 class BuildBackend:
     def __init__(
-        self, source: Path, build_backend: str, backend_path: Sequence[str] | None, python: Path
+        self,
+        source: Path,
+        build_backend: str,
+        backend_path: Sequence[str] | None,
+        python: Path,
+        scripts: Sequence[Path],
     ) -> None:
+        """``scripts``: the build env's script directories, which go first on PATH."""
         self.source = source
         self.name = build_backend
         self._caller = pyproject_hooks.BuildBackendHookCaller(
             str(source),
             build_backend,
             backend_path=backend_path,
-            runner=_runner_in(python.parent),
+            runner=_runner_in(scripts),
             python_executable=str(python),
         )
 

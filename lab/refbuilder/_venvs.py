@@ -14,6 +14,7 @@ import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import packaging
 
@@ -96,16 +97,27 @@ class Interpreter:
         return scheme | {"headers": str(headers)}
 
     def create(self, venv_dir: Path) -> None:
-        create(venv_dir, self.python)
+        create(venv_dir, self.python, activate=False)
 
 
-def create(venv_dir: Path, python: Path) -> None:
+class _Builder(venv.EnvBuilder):
+    def __init__(self, activate: bool) -> None:
+        super().__init__(symlinks=os.name != "nt", with_pip=False)
+        self._activate = activate
+
+    def setup_scripts(self, context: SimpleNamespace) -> None:
+        if self._activate:
+            super().setup_scripts(context)
+
+
+def create(venv_dir: Path, python: Path, *, activate: bool = True) -> None:
     """Make a venv of ``python`` without pip at ``venv_dir``, as ``python -m venv
-    --without-pip`` does."""
+    --without-pip`` does; ``activate=False``: without its activation scripts (a build env,
+    which nobody activates)."""
     if not _is_running(python):
         _run("venv", [str(python), "-m", "venv", "--without-pip", str(venv_dir)])
         return
     try:
-        venv.EnvBuilder(symlinks=os.name != "nt", with_pip=False).create(venv_dir)
+        _Builder(activate).create(venv_dir)
     except (OSError, ValueError, subprocess.CalledProcessError) as exc:  # ValueError: a bad path
         raise VenvError(f"venv: {exc}") from exc

@@ -64,37 +64,40 @@ def test_an_env_holds_the_resolved_wheels_and_its_scripts_run_it_where_it_is_pub
     envs.release()
 
 
-def test_an_env_that_extends_another_copies_it_and_leaves_it_alone(
+def test_an_env_that_adds_to_another_is_a_layer_on_it_that_leaves_it_alone(
     tmp_path: Path, events: RecordedEvents
 ) -> None:
     cache = Cache(tmp_path / "cache", events)
     envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
     base = envs.ensure(["backend"])
+    before = json.loads((base.path / ENV_MANIFEST).read_text())["files"]
     env = envs.ensure([*base.requirements, "editables"], base=base)
-    assert env.wheels == (
+    assert env.base == base and env.wheels == (
         "backend-1.0-py3-none-any.whl",
         "editables-1.0-py3-none-any.whl",
         "helper-1.0-py3-none-any.whl",
     )
+    # nothing of the base's is in the layer: its modules come from the base's site-packages
+    assert not list(env.path.rglob("backend.py")) and list(env.path.rglob("editables.py"))
     (module,) = base.path.glob("lib/python*/site-packages/backend.py")
-    copied = env.path / module.relative_to(base.path)
-    assert copied.read_bytes() == module.read_bytes()
-    assert copied.stat().st_ino != module.stat().st_ino  # a copy: no file is both envs
-    # its scripts run its own interpreter, written anew: the base's are untouched
-    assert (env.path / "bin" / "backend-cli").read_text().startswith(f"#!{env.python}\n")
+    assert _run_in(env, "import backend, editables; print(backend.__file__)") == str(module)
+    # the base's scripts come after the layer's own on a hook's PATH, and run the base
+    assert env.scripts == (env.path / "bin", base.path / "bin")
     assert (base.path / "bin" / "backend-cli").read_text().startswith(f"#!{base.python}\n")
-    assert _run_in(env, "import backend, editables; print('ok')") == "ok"
     lacking = subprocess.run([str(base.python), "-c", "import editables"], capture_output=True)
     assert lacking.returncode == 1
+    assert json.loads((base.path / ENV_MANIFEST).read_text())["files"] == before
     envs.release()
-    # both are whole by their manifests, and each a hit for the next builder
+    # both are whole by their manifests, and each a hit for the next builder: the layer on
+    # the base it was made on, and on no other
     later = BuildEnvs(cache, BASE_PYTHON, tmp_path / "wh", True)
     assert later.ensure(["backend"]) == base
-    assert later.ensure(["backend", "editables"]) == env
+    assert later.ensure(["backend", "editables"], base=base) == env
+    assert _env._read(env.path) is None
     later.release()
 
 
-def test_an_env_is_made_afresh_where_extending_another_is_not_safe(
+def test_a_layer_that_would_hide_a_file_of_its_base_is_made_whole_instead(
     tmp_path: Path, events: RecordedEvents
 ) -> None:
     cache = Cache(tmp_path / "cache", events)
@@ -104,14 +107,25 @@ def test_an_env_is_made_afresh_where_extending_another_is_not_safe(
     before = module.read_bytes()
     # a wheel that would overwrite one of the base's files: made afresh, as pip would
     env = envs.ensure([*base.requirements, "overlay"], base=base)
-    assert module.read_bytes() == before
+    assert env.base is None and module.read_bytes() == before
     assert _run_in(env, "import backend; print(backend.overlaid)") == "True"
-    # a base with a file it was not published with is not copied
-    (base.path / "stray.txt").write_text("not in the manifest")
-    env = envs.ensure([*base.requirements, "editables"], base=base)
-    assert not (env.path / "stray.txt").exists()
-    assert _run_in(env, "import backend, editables; print('ok')") == "ok"
     envs.release()
+
+
+def test_a_layer_on_a_damaged_base_is_not_used(tmp_path: Path, events: RecordedEvents) -> None:
+    cache = Cache(tmp_path / "cache", events)
+    envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    base = envs.ensure(["backend"])
+    env = envs.ensure([*base.requirements, "editables"], base=base)
+    envs.release()
+    (module,) = base.path.glob("lib/python*/site-packages/backend.py")
+    module.write_text("broken = True\n")
+    later = BuildEnvs(cache, BASE_PYTHON, tmp_path / "wh", True)
+    again = later.ensure(["backend"])  # damaged: made anew, where it was
+    assert again.path == base.path and module.read_text() != "broken = True\n"
+    assert later.ensure(["backend", "editables"], base=again) == env
+    assert _run_in(env, "import backend, editables; print('ok')") == "ok"
+    later.release()
 
 
 def test_a_requirement_the_wheelhouse_cannot_meet_fails_in_one_line(
