@@ -19,9 +19,9 @@ import importlib.util
 import json
 import marshal
 import os
-import py_compile
 import shutil
 import sys
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,9 +136,20 @@ def _read(path: Path, base: BuildEnv | None = None) -> BuildEnv | None:
     return env if whole else None
 
 
-# Byte code is compiled on up to this many processes, where there are this many modules.
-_COMPILE_WORKERS = min(len(os.sched_getaffinity(0)), 4)
-_IN_PARALLEL_FROM = 64
+# Wheels are installed (and their byte code compiled) on up to this many processes, where
+# they hold this many bytes of Python: a fork costs less than a tenth of compiling that.
+_WORKERS = min(len(os.sched_getaffinity(0)), 4)
+_IN_PARALLEL_FROM = 128 * 1024
+
+
+def _python_bytes(wheel: Wheel) -> int:
+    """How much Python source ``wheel`` holds: what compiling it costs, by far the most of
+    installing it."""
+    try:
+        with zipfile.ZipFile(wheel.path) as archive:
+            return sum(i.file_size for i in archive.infolist() if i.filename.endswith(".py"))
+    except (OSError, zipfile.BadZipFile):
+        return 0  # installing it says what is wrong with it
 
 
 def _use_lock(env_dir: Path) -> Path:
@@ -169,101 +180,109 @@ def _install(
     path: Path,
     python: Path,
     interpreter: Interpreter,
-    overwrite: bool,
     struck: Callable[[], None],
 ) -> None:
     """Install ``wheels`` into the venv at ``path`` with ``installer``, their scripts
-    running ``python`` (the env's final place); byte code is ``_compile``'s. ``struck`` runs
-    once the first wheel is in, the env half made (or at the end, where there is none)."""
-    for wheel in wheels:
-        destination = SchemeDictionaryDestination(
-            interpreter.scheme(path, wheel.name),
-            interpreter=str(python),
-            script_kind="posix",
-            bytecode_optimization_levels=(),
-            overwrite_existing=overwrite,
-        )
+    running ``python`` (the env's final place), and compile their byte code where the
+    builder's interpreter makes the env's: every runner that needs the env waits for it.
+    Many are shared out among forks of the builder, which have all they need imported
+    already (a new interpreter would import it all again). ``struck`` runs once the first
+    wheel is in, the env half made (or at the end, where there is none)."""
+    sizes = sorted(((_python_bytes(w), w) for w in wheels), key=lambda sw: -sw[0])
+    total = sum(size for size, _ in sizes)
+    workers = min(_WORKERS, len(wheels)) if total >= _IN_PARALLEL_FROM else 1
+    shares: list[list[Wheel]] = [[] for _ in range(max(workers, 1))]
+    loads = [0] * len(shares)
+    for size, wheel in sizes:  # the largest first, each to the least loaded
+        least = loads.index(min(loads))
+        shares[least].append(wheel)
+        loads[least] += size
+    compiled = interpreter.cache_tag == sys.implementation.cache_tag
+
+    def install_share(share: Sequence[Wheel], struck: Callable[[], None]) -> None:
+        for wheel in share:
+            _install_one(wheel, path, python, interpreter, compiled)
+            if wheel is share[0]:
+                struck()
+
+    mine, forks = shares[:1], []
+    for share in shares[1:]:
         try:
-            with WheelFile.open(wheel.path) as source:
-                install(source, destination, {"INSTALLER": b"cachelab\n"})
-        except FileExistsError:  # only where told not to overwrite: the caller's to handle
-            raise
-        except Exception as exc:  # installer raises several kinds; each means the same here
-            raise CacheError(
-                f"creating the build env {path} failed: installing {wheel.path}: {exc}"
-            ) from exc
-        if wheel is wheels[0]:
-            struck()
+            forks.append(_fork(functools.partial(install_share, share, lambda: None)))
+        except OSError:  # e.g. the system's limit on processes: installed here instead
+            mine.append(share)
+    failed = []
+    try:
+        for share in mine:
+            install_share(share, struck)
+    except CacheError as exc:
+        failed.append(str(exc))
+    finally:
+        failed += [why for why in (_joined(*fork) for fork in forks) if why is not None]
+    if failed:
+        raise CacheError(f"creating the build env {path} failed: {failed[0]}")
     if not wheels:
         struck()
 
 
-def _uncompiled(roots: Sequence[str]) -> list[str]:
-    """The modules below ``roots`` without byte code of our interpreter's."""
-    suffix = f".{sys.implementation.cache_tag}.pyc"
-    found = []
-    for root in roots:
-        for dirpath, dirnames, filenames in os.walk(root):
-            here = Path(dirpath)
-            pycache = here / "__pycache__"
-            compiled = {p.name for p in pycache.iterdir()} if "__pycache__" in dirnames else set()
-            found += [
-                str(here / name)
-                for name in filenames
-                if name.endswith(".py") and f"{name[:-3]}{suffix}" not in compiled
-            ]
-    return found
-
-
-def _compile(path: Path, interpreter: Interpreter) -> None:
-    """Compile the byte code of every module in the env ``path`` that lacks it, where the
-    builder's interpreter makes the env's: every runner that needs the env waits for it.
-    Many modules are shared out among forks of the builder, which have all they need
-    imported already (a new interpreter would import it all again, or more)."""
-    if interpreter.cache_tag != sys.implementation.cache_tag:
-        return
-    roots = sorted({interpreter.scheme(path, "-")[name] for name in ("purelib", "platlib")})
-    files = _uncompiled(roots)
-    workers = _COMPILE_WORKERS if len(files) >= _IN_PARALLEL_FROM else 1
-    shares = [files[k::workers] for k in range(workers)]
-    mine, forks = shares[:1], []
-    for share in shares[1:]:
-        try:
-            pid = os.fork()
-        except OSError:  # e.g. the system's limit on processes: compiled here instead
-            mine.append(share)
-            continue
-        if pid == 0:
-            _compile_in_fork(share)
-        forks.append(pid)
-    for share in mine:
-        _compile_files(share)
-    for pid in forks:
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise CacheError(
-                f"creating the build env {path} failed: compiling byte code: a fork of the "
-                f"builder exited {os.waitstatus_to_exitcode(status)}"
-            )
-
-
-def _compile_files(files: Sequence[str]) -> None:
-    for module in files:
-        # a module that does not compile (a vendored Python 2 test, say) stays without byte
-        # code, as installer leaves it; quiet: stdout carries the builder's result
-        py_compile.compile(module, quiet=2)
-
-
-def _compile_in_fork(files: Sequence[str]) -> None:
-    """A fork's whole life: compile ``files``, then leave at once, running nothing else of
-    the builder's (no cleanup, no flush, none of its threads)."""
-    code = 1
+def _install_one(
+    wheel: Wheel, path: Path, python: Path, interpreter: Interpreter, compiled: bool
+) -> None:
+    destination = SchemeDictionaryDestination(
+        interpreter.scheme(path, wheel.name),
+        interpreter=str(python),
+        script_kind="posix",
+        bytecode_optimization_levels=(0,) if compiled else (),
+        overwrite_existing=True,
+    )
     try:
-        die_with_parent()
-        _compile_files(files)
-        code = 0
-    finally:
-        os._exit(code)
+        # a module that does not compile (a vendored Python 2 test, say) stays without byte
+        # code, and compileall says so on stdout, which carries the builder's result
+        with WheelFile.open(wheel.path) as source, contextlib.redirect_stdout(sys.stderr):
+            install(source, destination, {"INSTALLER": b"cachelab\n"})
+    except Exception as exc:  # installer raises several kinds; each means the same here
+        raise CacheError(f"installing {wheel.path}: {exc}") from exc
+
+
+def _fork(work: Callable[[], None]) -> tuple[int, int]:
+    """Run ``work`` in a fork of the builder that dies with it; its pid, and the end of a
+    pipe that says why it failed. The fork runs nothing else of the builder's (no cleanup,
+    no flush, none of its threads), and leaves at once."""
+    said, tell = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # or the fork would write what is buffered again
+        stream.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(said)
+        os.close(tell)
+        raise
+    if pid == 0:
+        code = 1
+        try:
+            os.close(said)
+            die_with_parent()
+            work()
+            code = 0
+        except BaseException as exc:
+            os.write(tell, str(exc).encode(errors="replace"))
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(code)
+    os.close(tell)
+    return pid, said
+
+
+def _joined(pid: int, said: int) -> str | None:
+    """Wait for the fork ``pid``: None where it did its work, else why not."""
+    with os.fdopen(said, "rb") as pipe:
+        why = pipe.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code == 0:
+        return None
+    return why or f"a fork of the builder exited {code}"
 
 
 def _layer(base: BuildEnv, path: Path, interpreter: Interpreter) -> Path:
@@ -404,8 +423,7 @@ class BuildEnvs:
             raise CacheError(f"creating the build env {path} failed: {exc}") from exc
         venv = set(_walk(path))  # the same in a layer as in its base
         ours = [w for w in wheels if base is None or w.path.name not in base.wheels]
-        _install(ours, path, final / "bin" / "python", facts, True, struck)
-        _compile(path, facts)
+        _install(ours, path, final / "bin" / "python", facts, struck)
         files = _files(path)
         if base is None:
             return files

@@ -202,13 +202,13 @@ def test_byte_code_cut_short_while_making_an_env_is_a_full_cache(
 ) -> None:
     """py_compile ignores a short write on a full file system: the env fails as a full cache
     would, so the builder builds around it, and nothing is published."""
-    compile_ = _env._compile
+    install = _env._install
 
-    def short_write(path: Path, *args: Any) -> None:
-        compile_(path, *args)
+    def short_write(wheels: Any, path: Path, *args: Any) -> None:
+        install(wheels, path, *args)
         _truncate_byte_code(path)
 
-    monkeypatch.setattr(_env, "_compile", short_write)
+    monkeypatch.setattr(_env, "_install", short_write)
     cache = Cache(tmp_path / "cache", events)
     envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
     with pytest.raises(CacheError, match="a short write of byte code") as failed:
@@ -266,20 +266,48 @@ def test_a_maker_that_stops_costs_the_others_no_more_than_the_lock_timeout(
     assert Phase.TIMEOUT in events.phases(Op.LOCK)
 
 
-def test_many_modules_are_compiled_in_parallel_and_all_load(
-    tmp_path: Path, events: RecordedEvents
+def test_wheels_installed_in_parallel_are_all_in_and_compiled(
+    tmp_path: Path,
+    events: RecordedEvents,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """Byte code is part of an env: every module has it before the env is published, however
-    it was compiled; a module that does not compile is left without, as installer leaves it."""
-    files = {f"big/m{i}.py": f"VALUE = {i}\n".encode() for i in range(_env._IN_PARALLEL_FROM * 2)}
-    files["big/__init__.py"] = b""
-    files["big/py2.py"] = b"print 'old'\n"
-    write_wheel(tmp_path / "wh", "big", files=files)
+    many forks installed the wheels; a module that does not compile is left without, as
+    installer leaves it, and says so on stderr, never on stdout (the builder's result)."""
+    monkeypatch.setattr(_env, "_IN_PARALLEL_FROM", 0)
+    monkeypatch.setattr(_env, "_WORKERS", 3)
+    names = ("big", "bigger", "biggest")
+    for n, name in enumerate(names, 1):
+        files = {f"{name}/m{i}.py": f"VALUE = {i}\n".encode() for i in range(20 * n)}
+        files[f"{name}/__init__.py"] = b""
+        files[f"{name}/py2.py"] = b"print 'old'\n"
+        write_wheel(tmp_path / "wh", name, files=files)
+    write_wheel(tmp_path / "wh", "all", requires=names)
     envs = BuildEnvs(Cache(tmp_path / "cache", events), BASE_PYTHON, tmp_path / "wh", True)
-    env = envs.ensure(["big"])
+    env = envs.ensure(["all"])
     envs.release()
-    compiled = {p.name.split(".")[0] for p in env.path.rglob("big/__pycache__/*.pyc")}
-    assert compiled == {Path(name).stem for name in files} - {"py2"}
-    assert _run_in(env, "import big.m100 as m; print(m.VALUE)") == "100"
+    out, err = capfd.readouterr()
+    assert out == "" and all(f"{name}/py2.py" in err for name in names)
+    for n, name in enumerate(names, 1):
+        compiled = {p.name.split(".")[0] for p in env.path.rglob(f"{name}/__pycache__/*.pyc")}
+        assert compiled == {f"m{i}" for i in range(20 * n)} | {"__init__"}
+        assert _run_in(env, f"import {name}.m3 as m; print(m.VALUE)") == "3"
     manifest = json.loads((env.path / ENV_MANIFEST).read_text())
-    assert sum(".pyc" in name for name in manifest["files"]) == len(compiled)
+    compiled_all = sum(20 * n + 1 for n in (1, 2, 3)) + 1  # and all.py
+    assert sum(".pyc" in name for name in manifest["files"]) == compiled_all
+
+
+def test_a_wheel_that_fails_in_a_fork_fails_the_env_and_names_it(
+    tmp_path: Path, events: RecordedEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_env, "_IN_PARALLEL_FROM", 0)
+    write_wheel(tmp_path / "wh", "good", files={"good.py": b"", "good2.py": b"x = 1\n" * 500})
+    write_wheel(tmp_path / "wh", "bad", files={"../escape.py": b""})  # outside its scheme
+    write_wheel(tmp_path / "wh", "both", requires=("good", "bad"))
+    envs = BuildEnvs(Cache(tmp_path / "cache", events), BASE_PYTHON, tmp_path / "wh", True)
+    with pytest.raises(CacheError, match=r"failed: installing .*bad-1\.0-py3-none-any\.whl"):
+        envs.ensure(["both"])
+    envs.release()
+    assert not (tmp_path / "escape.py").exists()
+    assert [p for p in (tmp_path / "cache" / ENVS_BUCKET).iterdir() if p.is_dir()] == []
