@@ -9,12 +9,14 @@ BACKEND ?= auto
 BENCH_BACKEND ?= local
 ARGS ?=
 # Debian packages the lab uses, installed here when missing (as root): mmdebstrap builds the
-# base image from Debian's packages, bindfs makes the fault campaign's lying-lock mounts,
-# chromium and its driver open the HTML reports in the browser test.
-DEBIAN_PACKAGES := mmdebstrap bindfs chromium chromium-driver
+# base images from Debian's packages (all that `reproduce` needs); bindfs makes the fault
+# campaign's lying-lock mounts, chromium and its driver open the HTML reports in the browser
+# test.
+IMAGE_PACKAGES := mmdebstrap
+DEBIAN_PACKAGES := $(IMAGE_PACKAGES) bindfs chromium chromium-driver
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup debian-packages images reproduce test lint typecheck unit matrix bench torture catalog demo clean distclean
+.PHONY: all setup image-packages debian-packages images reproduce test lint typecheck unit matrix bench torture catalog demo clean distclean
 
 all: reproduce
 
@@ -23,42 +25,55 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when the project's metadata changes.
+# Reinstall only when the project's metadata changes; the tools of `test` only for it.
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed
 	$(CACHELAB) setup
 
-debian-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+# Install (as root) those of the Debian packages $(1) that are missing.
+define install-missing
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || { $(APT_INSTALL) $$missing >/dev/null; }
+endef
 
-# Runner images, rebuilt only when their inputs change. `reproduce` skips them where no
-# Docker engine answers (the local backend needs none); `test` needs them.
+image-packages:
+	$(call install-missing,$(IMAGE_PACKAGES))
+
+debian-packages:
+	$(call install-missing,$(DEBIAN_PACKAGES))
+
+# Runner images, rebuilt only when their inputs change. `reproduce` makes only the
+# pure-Python one, and none where no Docker engine answers (the local backend needs none);
+# `test` needs the native one (compilers) too.
 images: setup debian-packages
 	$(CACHELAB) images
 
-reproduce: setup debian-packages
-	$(CACHELAB) images --if-engine
+reproduce: setup image-packages
+	$(CACHELAB) images --if-engine --no-native
 	$(CACHELAB) compare scenarios/issue-15380.toml --subjects uv,narrow --backend $(BACKEND) $(ARGS)
 
 # The workflow is checked offline: GitHub's schema as vendored by check-jsonschema, and
 # zizmor's audits that need no network.
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check lab tests
 	$(BIN)/ruff format --check lab tests
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --persona=pedantic .github/workflows
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # Without an engine the Docker tests skip, except under CI=true, where they fail; so do the
 # swarm tests, which form a two-node test swarm (root) and take it down after.
-unit: setup debian-packages
+unit: setup debian-packages $(VENV)/.installed-dev
 	$(CACHELAB) images --if-engine
 	$(BIN)/pytest
 

@@ -35,7 +35,7 @@ from lab.result import RunResult
 from lab.runners import select
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
-from lab.runners.swarm import SwarmBackend
+from lab.runners.swarm import CacheVolume, SwarmBackend
 from lab.vocabulary import EXIT_CODES_HELP, ExitCode, RunStatus, Verdict
 
 # every subject but uv, which also takes a version
@@ -143,10 +143,36 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="where scenario names are looked up (default: the lab's scenarios)",
     )
-    run_cmd = _command(sub, "run", "run a scenario", [scenario_args])
+    cache_args = argparse.ArgumentParser(add_help=False)
+    cache_args.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="an existing directory every run shares as its cache, warm from the last "
+        "(default: each run its own, empty)",
+    )
+    cache_args.add_argument(
+        "--cache-volume",
+        metavar="NAME",
+        help="swarm: each task mounts this named volume as the cache (each node's engine "
+        "makes it from --cache-volume-opt), e.g. an NFS export; --cache-dir is where this "
+        "host sees the same storage, for the checker",
+    )
+    cache_args.add_argument(
+        "--cache-volume-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the local volume driver for --cache-volume, e.g. type=nfs, "
+        "o=addr=10.0.0.5,rw, device=:/export/cache (repeatable)",
+    )
+    run_cmd = _command(sub, "run", "run a scenario", [scenario_args, cache_args])
     _subjects_option(run_cmd, None, "default: the scenario's; several run one after another")
     compare = _command(
-        sub, "compare", "run a scenario once per subject, side by side", [scenario_args]
+        sub,
+        "compare",
+        "run a scenario once per subject, side by side",
+        [scenario_args, cache_args],
     )
     _subjects_option(compare, "uv,narrow", "default: uv,narrow")
 
@@ -183,6 +209,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do nothing (exit 0) where no Docker engine answers, for `make reproduce`",
     )
+    imgs.add_argument(
+        "--no-native",
+        action="store_true",
+        help="only the pure-Python runner image (what the issue's scenario needs, quick to "
+        "make), not the native one with compilers (`make reproduce`)",
+    )
     _command(sub, "templates", "list the demo project templates")
 
     swarm_cmd = _command(
@@ -193,6 +225,11 @@ def _parser() -> argparse.ArgumentParser:
         swarm_sub, "up", "start N engines, form a swarm, load the runner image into each"
     )
     swarm_up.add_argument("--nodes", type=_count(1), default=2, help="how many (default: 2)")
+    swarm_up.add_argument(
+        "--native",
+        action="store_true",
+        help="load the native runner image too (with compilers), for the native templates",
+    )
     _command(swarm_sub, "down", "take the test swarm down: no engine, mount or data left")
 
     matrix_cmd = _command(
@@ -443,13 +480,16 @@ def _run_each(
     tc: toolchain.Toolchain,
     runs_dir: Path,
     console: Console,
+    cache: Path | None = None,
 ) -> list[RunResult]:
     """Run each plan in turn with live progress, and print each run's table and verdict."""
     results = []
     for resolved in plans:
         names = scenario.runner_names(resolved.runners)
         with terminal.Progress(Console(stderr=True), names) as progress:
-            result = run.execute(resolved, backend, tc, runs_dir.resolve(), progress.on_event)
+            result = run.execute(
+                resolved, backend, tc, runs_dir.resolve(), progress.on_event, cache=cache
+            )
         terminal.print_result(console, result, str(runs_dir / result.run_id))
         results.append(result)
     return results
@@ -479,14 +519,43 @@ def _demo(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     return ExitCode.OK
 
 
+def _cache_volume(
+    args: argparse.Namespace, plans: Sequence[scenario.Scenario]
+) -> CacheVolume | None:
+    """The cache options, checked: the volume they name, if any."""
+    if args.cache_dir is not None and not args.cache_dir.is_dir():
+        raise UsageError(
+            f"--cache-dir {args.cache_dir}: no such directory; make it first (runs share it, "
+            "so the lab never makes or removes it)"
+        )
+    if args.cache_volume is None:
+        if args.cache_volume_opt:
+            raise UsageError("--cache-volume-opt is an option of --cache-volume NAME")
+        return None
+    volume = CacheVolume.parse(args.cache_volume, args.cache_volume_opt)
+    if args.cache_dir is None:
+        raise UsageError(
+            "--cache-volume needs --cache-dir: where this host sees the same storage (e.g. "
+            "the NFS export mounted here), which the checker reads"
+        )
+    lying = [p.name for p in plans if p.locks == "lie"]
+    if lying:
+        raise UsageError(
+            f"scenario {lying[0]} has locks that lie, which are views of --cache-dir on this "
+            "host: the tasks would not see them through --cache-volume"
+        )
+    return volume
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run the scenario once per subject (the scenario's own without --subjects)."""
     path = scenario.resolve_path(args.scenario, args.scenarios_dir)
     overrides = list(args.overrides)
     chosen = _subject_list(args.subjects) if args.subjects else [None]
     plans = [scenario.load(path, [*overrides, *([f"subject={s}"] if s else [])]) for s in chosen]
+    volume = _cache_volume(args, plans)
     tc = toolchain.Toolchain(args.lab_dir.resolve())
-    backend, why = select.choose(args.backend, args.base_image)
+    backend, why = select.choose(args.backend, args.base_image, volume)
     # Human output goes to stderr when stdout carries JSON.
     console = Console(stderr=args.json, soft_wrap=True, highlight=False)
     first = plans[0]
@@ -497,7 +566,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     console.print(f"backend {backend.name} ({why})")
     runs_dir = args.runs_dir
-    results = _run_each(plans, backend, tc, runs_dir, console)
+    cache = args.cache_dir.resolve() if args.cache_dir else None
+    results = _run_each(plans, backend, tc, runs_dir, console, cache)
     if len(results) > 1:
         console.print(terminal.side_by_side(results), style="bold")
         # A page that draws the runs on one axis, beside them.
@@ -583,8 +653,11 @@ def _swarm(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         return ExitCode.OK
     toolchain.ensure(args.lab_dir.resolve(), log=log)
     source = DockerBackend().client()  # the user's engine lends the runner image
-    built = images.ensure(source, args.base_image, log=log)
-    swarm = testswarm.up(args.nodes, built.runner, source, log=log)
+    built = images.ensure(source, args.base_image, log=log, native=args.native)
+    loaded = [built.runner]
+    if args.native:
+        loaded.append(images.plan(args.base_image, native=True).runner)
+    swarm = testswarm.up(args.nodes, loaded, source, log=log)
     for node in swarm.nodes:
         print(f"{node.name}  {node.node_id}  {node.socket}")
     return ExitCode.OK
@@ -599,8 +672,11 @@ def _images(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             raise
         log(f"no runner images built: {exc.reason}")
         return ExitCode.OK
-    built = images.ensure(client, args.base_image, log=log)
+    built = images.ensure(client, args.base_image, log=log, native=not args.no_native)
     log(f"runner image {built.runner} on {built.base}")
+    if not args.no_native:
+        native = images.plan(args.base_image, native=True)
+        log(f"native runner image {native.runner} on {native.base}")
     return ExitCode.OK
 
 
@@ -614,7 +690,7 @@ def _bench_swarm(
     assert docker_backend.image is not None
     was_up = testswarm.current() is not None
     try:
-        testswarm.up(args.nodes, docker_backend.image, docker_backend.client(), log=log)
+        testswarm.up(args.nodes, [docker_backend.image], docker_backend.client(), log=log)
         swarm_backend = SwarmBackend(args.base_image)
         swarm_backend.check()
         return bench.swarm_at_scale(

@@ -2,7 +2,10 @@
 
 The base image is a Debian root file system made by mmdebstrap from the mirror in this
 machine's own apt sources and imported with ``docker import``; the runner image adds an
-ordinary user and a fixed path to the interpreter. Nothing of the lab is baked in: the
+ordinary user and a fixed path to the interpreter. There are two of each: a pure-Python one
+(a Python with venv: all that the issue's scenario and the pure-Python templates need, and
+quick to make) and a native one that adds the compilers of the native templates (C, Rust),
+which is made only where one of those runs. Nothing of the lab is baked in: the
 reference builder, uv and the wheelhouse are mounted read-only as resources, so changing
 them never rebuilds an image. Each image is tagged with a digest of its inputs, so an image
 exists exactly when it is up to date and ``ensure`` rebuilds only what changed.
@@ -59,9 +62,14 @@ def _dockerfile() -> Path:
     return data.images_dir() / "runner" / "Dockerfile"
 
 
-def base_packages() -> list[str]:
-    lines = (data.images_dir() / "base" / "packages.txt").read_text().splitlines()
+def _listed(name: str) -> list[str]:
+    lines = (data.images_dir() / name / "packages.txt").read_text().splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def base_packages(native: bool = False) -> list[str]:
+    """The Debian packages of a base image: a Python with venv; ``native``: and compilers."""
+    return _listed("base") + (_listed("native") if native else [])
 
 
 def debian_mirror() -> str:
@@ -85,13 +93,20 @@ def debian_mirror() -> str:
     )
 
 
-def plan(base: str | None = None) -> ImagePlan:
-    """The tags that the current inputs give, whether or not the images exist."""
+def plan(base: str | None = None, native: bool = False) -> ImagePlan:
+    """The tags that the current inputs give, whether or not the images exist: of the
+    pure-Python images, or (``native``) of the ones with compilers. A base of the user's
+    (``base``) serves both: it has the compilers it has."""
     ours = base is None
     if base is None:
-        base = f"{BASE_REPO}:{_digest(SUITE, *base_packages())}"
+        base = f"{BASE_REPO}:{_digest(SUITE, *base_packages(native))}"
     runner = _digest(base, _dockerfile().read_bytes(), str(RUNNER_UID), RUNNER_PYTHON)
     return ImagePlan(base=base, runner=f"{RUNNER_REPO}:{runner}", base_is_ours=ours)
+
+
+def needs_native(binaries: frozenset[str]) -> bool:
+    """Whether programs beyond the runner's Python (a compiler) must be on PATH."""
+    return bool(binaries)
 
 
 def _exists(client: docker.DockerClient, ref: str) -> bool:
@@ -102,7 +117,9 @@ def _exists(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def _build_base(client: docker.DockerClient, tag: str, log: Callable[[str], None]) -> None:
+def _build_base(
+    client: docker.DockerClient, tag: str, packages: list[str], log: Callable[[str], None]
+) -> None:
     mmdebstrap = shutil.which("mmdebstrap")
     if mmdebstrap is None:
         raise ImageError(
@@ -116,7 +133,7 @@ def _build_base(client: docker.DockerClient, tag: str, log: Callable[[str], None
         cmd = [
             mmdebstrap,
             "--variant=minbase",
-            f"--include={','.join(base_packages())}",
+            f"--include={','.join(packages)}",
             "--format=tar",
             SUITE,
             str(rootfs),
@@ -173,17 +190,23 @@ def _build_runner(client: docker.DockerClient, p: ImagePlan, log: Callable[[str]
 
 
 def ensure(
-    client: docker.DockerClient, base: str | None = None, log: Callable[[str], None] = print
+    client: docker.DockerClient,
+    base: str | None = None,
+    log: Callable[[str], None] = print,
+    native: bool = True,
 ) -> ImagePlan:
-    """Build whatever image is missing for the current inputs; return the tags."""
-    p = plan(base)
-    if not _exists(client, p.base):
-        if not p.base_is_ours:
-            raise ImageError(
-                f"base image {p.base} is not present and no registry is used: "
-                "load or build it first"
-            )
-        _build_base(client, p.base, log)
-    if not _exists(client, p.runner):
-        _build_runner(client, p, log)
-    return p
+    """Build whatever image is missing for the current inputs: the pure-Python ones, and
+    (``native``) the ones with compilers; return the pure-Python ones' tags."""
+    for p, packages in [(plan(base), base_packages())] + (
+        [(plan(base, native=True), base_packages(native=True))] if native else []
+    ):
+        if not _exists(client, p.base):
+            if not p.base_is_ours:
+                raise ImageError(
+                    f"base image {p.base} is not present and no registry is used: "
+                    "load or build it first"
+                )
+            _build_base(client, p.base, packages, log)
+        if not _exists(client, p.runner):
+            _build_runner(client, p, log)
+    return plan(base)

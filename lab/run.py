@@ -228,7 +228,7 @@ class Run:
         # Everything is checked before anything is written: a missing resource is a clear
         # error and leaves no run directory.
         found = {name: self.toolchain.resource(name) for name in sorted(needs.resources)}
-        self.backend.check()
+        self.backend.check(needs.binaries)
         if self._nemesis is not None and not self.backend.live_output:
             raise UsageError(
                 f"the {self.backend.name} backend hands on a runner's lines when it ends, so "
@@ -370,7 +370,14 @@ class Run:
             mounts=mounts,
             tmpfs=(f"{view.src}/.venv",),
             log_path=root / "logs" / f"{name}.log",
+            node=self._node(name),
         )
+
+    def _node(self, name: str) -> int | None:
+        """The node the scenario puts runner ``name`` on, where it says (``runners_per_node``)."""
+        per_node = self.scenario.runners_per_node
+        names = runner_names(self.scenario.runners)
+        return names.index(name) // per_node if per_node and name in names else None
 
     def _checkout(self, dest: Path, params: dict[str, Any]) -> None:
         self.template.render(dest, params)
@@ -578,9 +585,11 @@ def execute(
     toolchain: Toolchain,
     runs_dir: Path,
     *subscribers: Subscriber,
+    cache: Path | None = None,
 ) -> RunResult:
-    """Run ``scenario`` once, with these subscribers besides the history."""
-    one = Run(scenario, backend, toolchain, runs_dir)
+    """Run ``scenario`` once, with these subscribers besides the history; ``cache``: a
+    directory it shares with other runs, else its own."""
+    one = Run(scenario, backend, toolchain, runs_dir, cache=cache)
     for subscriber in subscribers:
         one.subscribe(subscriber)
     return one.execute()

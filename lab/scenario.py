@@ -240,6 +240,9 @@ class Scenario(BaseModel):
     # Each runner's view of the cache: "exclude" (one file system), "lie" (a FUSE view per
     # runner whose locks do not exclude each other's, as flock on some network file systems).
     locks: Literal["exclude", "lie"] = "exclude"
+    # Swarm: at most this many runners on a node, the nodes filled in turn (runner-1 and on
+    # to node-1 first); unset: the runners spread evenly over every node.
+    runners_per_node: int | None = Field(default=None, ge=1, le=64)
 
     @field_validator("template")
     @classmethod

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -145,13 +145,13 @@ def _load_image(source: docker.DockerClient, image: str, node: Node) -> None:
 
 def up(
     nodes: int,
-    image: str | None = None,
+    image_refs: Sequence[str] = (),
     source: docker.DockerClient | None = None,
     log: Callable[[str], None] = print,
 ) -> TestSwarm:
-    """Start ``nodes`` engines, form them into a swarm, and load ``image`` (from ``source``,
-    the user's engine) into each. A swarm of that size that is up already is reused; what a
-    killed orchestrator left is taken down first."""
+    """Start ``nodes`` engines, form them into a swarm, and load the images ``image_refs``
+    (from ``source``, the user's engine) into each. A swarm of that size that is up already
+    is reused; what a killed orchestrator left is taken down first."""
     if nodes < 1:
         raise UsageError(f"--nodes {nodes}: a swarm needs at least 1 node")
     if os.geteuid() != 0:
@@ -164,12 +164,13 @@ def up(
     else:
         down(log=log)
         swarm = _form(nodes, _storage_driver(source), log)
-    if image is not None and source is not None:
+    if image_refs and source is not None:
         failures: list[str] = []
 
         def load(node: Node) -> None:
             try:
-                _load_image(source, image, node)
+                for ref in image_refs:
+                    _load_image(source, ref, node)
             except SwarmError as exc:
                 failures.append(str(exc))
 
@@ -180,7 +181,7 @@ def up(
             t.join()
         if failures:
             raise SwarmError("; ".join(failures))
-        log(f"{image} is on every node")
+        log(f"{', '.join(image_refs)} on every node")
     return swarm
 
 

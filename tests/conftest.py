@@ -84,7 +84,7 @@ def swarm_backend(docker_backend: DockerBackend) -> Iterator[SwarmBackend]:
     is a failure."""
     was_up = testswarm.current() is not None
     try:
-        testswarm.up(2, docker_backend.image, docker_backend.client(), log=lambda _m: None)
+        testswarm.up(2, [str(docker_backend.image)], docker_backend.client(), log=lambda _m: None)
         backend = SwarmBackend()
         backend.check()
     except LabError as exc:

@@ -13,7 +13,9 @@ from pathlib import Path
 import docker
 import pytest
 
+from lab import history
 from lab.cli import main
+from lab.contract import Op, Phase
 from lab.runners.docker import LABEL_RUN, DockerBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import ExitCode
@@ -66,6 +68,23 @@ def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> 
     saved = json.loads((tmp_path / "runs" / "latest" / "result.json").read_text())
     assert result == saved
     assert "not serialized" in err  # the verdict still reaches people, on stderr
+
+
+@pytest.mark.integration
+def test_runs_given_one_cache_dir_share_it(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+    """A cache kept across runs, as CI keeps one: the second run's fresh identical checkout
+    reuses what the first built (content freshness), and the cache outlives both."""
+    cache = tmp_path / "kept-cache"
+    cache.mkdir()
+    options = ["--backend", "local", "--subjects", "coalesce", "--cache-dir", str(cache)]
+    for _ in range(2):
+        proc = run_issue(*options, "--set", "runners=1", "--set", "build_delay=0", cwd=tmp_path)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    runs = sorted(p for p in (tmp_path / "runs").iterdir() if p.name != "latest")
+    assert [(run / "cache").resolve() for run in runs] == [cache, cache]
+    second = history.read(runs[1] / history.FILENAME)
+    assert [e.phase for e in second if e.op is Op.LOOKUP][-1] is Phase.HIT
 
 
 def _start_and_wait_for_the_lock(
@@ -247,3 +266,27 @@ def test_a_swarm_without_a_valid_action_or_size_is_a_usage_error(argv: list[str]
     with pytest.raises(SystemExit) as done:
         main(argv)
     assert done.value.code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--cache-dir", "missing"], "--cache-dir missing: no such directory; make it first"),
+        (["--cache-volume-opt", "type=nfs"], "--cache-volume-opt is an option of --cache-volume"),
+        (["--cache-volume", "cc"], "--cache-volume needs --cache-dir: where this host sees"),
+        (["--cache-volume", "a/b", "--cache-dir", "."], "a volume name is letters, digits"),
+        (["--cache-volume", "cc", "--cache-volume-opt", "nfs"], "'nfs': expected KEY=VALUE"),
+        (["--cache-volume", "cc", "--cache-dir", ".", "--backend", "docker"], "not docker"),
+    ],
+)
+def test_cache_options_that_do_not_fit_are_usage_errors_before_anything_starts(
+    extra: list[str],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "issue-15380", "--runs-dir", "runs", *extra]) == ExitCode.USAGE
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

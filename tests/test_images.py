@@ -22,9 +22,33 @@ def test_the_tag_follows_the_inputs() -> None:
     ours = images.plan()
     assert ours == images.plan()
     assert ours.base.startswith("cachelab-base:") and ours.base_is_ours
+    native = images.plan(native=True)
+    assert native.base != ours.base and native.runner != ours.runner
+    assert set(images.base_packages()) < set(images.base_packages(native=True))
     other = images.plan(base="python:3.11-slim")
     assert other.base == "python:3.11-slim" and not other.base_is_ours
     assert other.runner != ours.runner
+    assert images.plan(base="python:3.11-slim", native=True) == other  # it has what it has
+
+
+@pytest.mark.integration
+def test_only_the_native_image_carries_compilers(docker_backend: DockerBackend) -> None:
+    """The pure-Python image is what the issue's scenario needs, and quick to make; a
+    template that compiles runs in the native one, which the backend picks for it."""
+    client = docker_backend.client()
+    found = {}
+    for native in (False, True):
+        tag = images.plan(native=native).runner
+        script = "for p in cc cargo rustc; do command -v $p >/dev/null && echo $p; done; true"
+        found[native] = client.containers.run(
+            tag, ["sh", "-c", script], remove=True, network_mode="none"
+        ).split()
+    assert found == {False: [], True: [b"cc", b"cargo", b"rustc"]}
+    backend = DockerBackend()
+    backend.check(frozenset({"cc"}))
+    assert backend.image == images.plan(native=True).runner
+    backend.check()
+    assert backend.image == images.plan().runner
 
 
 @pytest.mark.integration

@@ -64,6 +64,9 @@ class RunnerSpec:
     mounts: Sequence[Mount] = ()
     tmpfs: Sequence[str] = ()  # paths inside the runner that get a private tmpfs
     log_path: Path | None = None
+    # Where a backend has nodes: the one it runs on, counted from 0 (None: the backend's
+    # choice). One machine's backends have one.
+    node: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,9 @@ class Backend(Protocol):
     # one), or only when it ends
     live_output: bool
 
-    def check(self) -> None:
-        """Raise BackendUnavailable with the reason if this backend cannot run here."""
+    def check(self, binaries: frozenset[str] = frozenset()) -> None:
+        """Raise BackendUnavailable with the reason if this backend cannot run here, with
+        ``binaries`` (programs beyond the runner's Python, a compiler) on PATH."""
 
     def view(
         self,

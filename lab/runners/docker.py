@@ -30,6 +30,7 @@ LABEL_RUNNER = "org.cachelab.runner"
 LABEL_OWNER = "org.cachelab.owner"  # host/pid/start time of the orchestrator
 _LOG_TAIL = 30
 RESOURCES_DIR = "/opt/cachelab"  # resources are mounted read-only at <this>/<name>
+CACHE_DIR = "/cache"  # where a container sees the shared cache
 
 
 def engine_address() -> str:
@@ -224,13 +225,20 @@ def reap_orphans(client: docker.DockerClient) -> list[str]:
     return removed
 
 
+def runner_image(binaries: frozenset[str]) -> str:
+    """What the runner image for ``binaries`` is, in words."""
+    if images.needs_native(binaries):
+        return f"the native runner image (with {', '.join(sorted(binaries))})"
+    return "the runner image"
+
+
 def container_view(checkout_path: str, resources: Mapping[str, Path]) -> RunnerView:
     """A runner in a container of the runner image: the image carries the binaries; the
     resources are mounted by name under /opt/cachelab."""
     targets = {name: f"{RESOURCES_DIR}/{name}" for name in resources}
     return RunnerView(
         src=checkout_path,
-        cache="/cache",
+        cache=CACHE_DIR,
         tmp="/tmp",
         home="/home/runner",
         python=images.RUNNER_PYTHON,
@@ -263,16 +271,18 @@ class DockerBackend:
             self._client = client
         return self._client
 
-    def check(self) -> None:
+    def check(self, binaries: frozenset[str] = frozenset()) -> None:
+        """The engine answers and has the runner image for ``binaries``: the pure-Python one,
+        or the one with compilers, which the runs that follow use."""
         client = self.client()
-        runner = images.plan(self._base_image).runner
+        runner = images.plan(self._base_image, images.needs_native(binaries)).runner
         try:
             client.images.get(runner)
         except docker.errors.ImageNotFound:
             raise BackendUnavailable(
                 self.name,
-                f"the runner image {runner} (for the current inputs) is not in the engine at "
-                f"{engine_address()}: run `make images` (or `cachelab images`)",
+                f"{runner_image(binaries)} {runner} (for the current inputs) is not in the "
+                f"engine at {engine_address()}: run `make images` (or `cachelab images`)",
             ) from None
         self.image = runner
 

@@ -143,8 +143,8 @@ class LocalBackend:
     def __init__(self) -> None:
         self._flags: tuple[str, ...] | None = None
 
-    def check(self) -> None:
-        self._namespace_flags()
+    def check(self, binaries: frozenset[str] = frozenset()) -> None:
+        self._namespace_flags()  # the host's programs: view() finds each where it runs
 
     def _namespace_flags(self) -> tuple[str, ...]:
         if self._flags is not None:

@@ -1,7 +1,8 @@
 """Runners as Docker Swarm jobs, driven through the Docker SDK, across the nodes of a swarm.
 
 Each runner is one ``replicated-job`` service of one task, placed on a node in turn (runner k
-on node k mod N, so N nodes share the runners evenly). One service per runner, not one for
+on node k mod N, so N nodes share the runners evenly), or where the scenario's
+``runners_per_node`` says (the nodes filled in turn). One service per runner, not one for
 the run: each runner has its own checkout, TMPDIR and HOME, and the one way to tell a task
 its own mounts is a template on ``{{.Task.Slot}}``, which swarm 20.10 leaves empty on some
 replicated-job tasks (seen here: "invalid mount config", then retries). The task gets the
@@ -19,7 +20,8 @@ orchestrators that died.
 The swarm is the local test swarm that ``cachelab swarm up`` formed (``lab.testswarm``), or
 else the swarm whose manager ``DOCKER_HOST`` names. On a real swarm the run directory (the
 checkouts, the cache, the clock directory) must be at the same path on every node, on a
-shared file system: see docs/scale-out.md.
+shared file system, or the cache on a volume of its own (``CacheVolume``: an NFS export, say,
+through the local volume driver): see docs/scale-out.md.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +41,16 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 from docker.models.services import Service
+from docker.types import DriverConfig, RestartPolicy, ServiceMode
 from docker.types import Mount as DockerMount
-from docker.types import RestartPolicy, ServiceMode
 
 from lab import images, owner, testswarm
 from lab.contract import CLOCK_SKEW_ENV
-from lab.errors import BackendUnavailable, LabError, RunnerStartError
+from lab.errors import BackendUnavailable, LabError, RunnerStartError, UsageError
 from lab.runners import _stamp
 from lab.runners.base import LineCallback, Mount, NodeClock, RunnerSpec, RunnerView, Stamp
 from lab.runners.docker import (
+    CACHE_DIR,
     LABEL_OWNER,
     LABEL_RUN,
     LABEL_RUNNER,
@@ -55,6 +59,7 @@ from lab.runners.docker import (
     engine_address,
     labelled,
     remove_container,
+    runner_image,
     runner_user,
 )
 
@@ -75,6 +80,49 @@ _KILLED = 137  # as a container's exit code: SIGKILL
 # After its services are removed, a run's nodes are watched this long for a task container
 # that was still being made.
 _SETTLE_S = 2.0
+
+
+# A Docker volume's name, as the engine takes it.
+_VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class CacheVolume:
+    """The shared cache as a named volume on every node, in place of a bind of the run's
+    cache directory: what a fleet has, e.g. an NFS export through the local volume driver
+    (``type=nfs``, ``o=addr=HOST,rw``, ``device=:/export/cache``). Each node's engine makes
+    the volume from these options the first time a task mounts it, and keeps it; a volume of
+    that name already on a node is used as it is. The lab reads the cache (the checker) from
+    the run's shared cache directory, which must be the same storage seen from its host."""
+
+    name: str
+    options: Mapping[str, str]  # the local driver's: type, o, device
+
+    @classmethod
+    def parse(cls, name: str, options: Sequence[str]) -> CacheVolume:
+        """From ``--cache-volume NAME`` and each ``--cache-volume-opt KEY=VALUE``;
+        UsageError names what is wrong."""
+        if not _VOLUME_NAME.fullmatch(name):
+            raise UsageError(
+                f"--cache-volume {name!r}: a volume name is letters, digits and _.- "
+                "(starting with a letter or digit), e.g. cachelab-cache"
+            )
+        parsed: dict[str, str] = {}
+        for option in options:
+            key, sep, value = option.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(
+                    f"--cache-volume-opt {option!r}: expected KEY=VALUE, a local volume "
+                    "driver option, e.g. type=nfs, o=addr=10.0.0.5,rw or device=:/export/cache"
+                )
+            parsed[key.strip()] = value
+        return cls(name, parsed)
+
+    def mount(self, read_only: bool) -> DockerMount:
+        config = DriverConfig("local", options=dict(self.options)) if self.options else None
+        return DockerMount(
+            CACHE_DIR, self.name, type="volume", read_only=read_only, driver_config=config
+        )
 
 
 @dataclass(frozen=True)
@@ -272,10 +320,12 @@ class SwarmSession:
         image: str,
         run_id: str,
         clock_skews: Mapping[str, float],
+        cache_volume: CacheVolume | None,
     ) -> None:
         self._manager = manager
         self._nodes = nodes
         self._skews = clock_skews
+        self._cache_volume = cache_volume
         self._image = image
         self._run_id = run_id
         self._owner = owner.current()
@@ -294,11 +344,22 @@ class SwarmSession:
             if m.target == CLOCK_DIR and m.source not in self._clocks:
                 self._servers.enter_context(ClockServer(m.source))
                 self._clocks.add(m.source)
-        node = self._nodes[len(self._runners) % len(self._nodes)]
+        index = len(self._runners) % len(self._nodes) if spec.node is None else spec.node
+        if index >= len(self._nodes):
+            raise RunnerStartError(
+                spec.name,
+                f"the scenario's runners_per_node puts it on node {index + 1}, but the swarm "
+                f"has {len(self._nodes)}: allow more runners per node, or add nodes",
+            )
+        node = self._nodes[index]
+        mounts = bind_mounts(spec)
+        if self._cache_volume is not None:
+            mounts = [
+                self._cache_volume.mount(bool(m["ReadOnly"])) if m["Target"] == CACHE_DIR else m
+                for m in mounts
+            ]
         # a swarm's tmpfs mount takes a size and a mode only (the docker backend adds exec)
-        mounts = bind_mounts(spec) + [
-            DockerMount(path, None, type="tmpfs", tmpfs_mode=0o1777) for path in spec.tmpfs
-        ]
+        mounts += [DockerMount(path, None, type="tmpfs", tmpfs_mode=0o1777) for path in spec.tmpfs]
         labels = {LABEL_RUN: self._run_id, LABEL_RUNNER: spec.name, LABEL_OWNER: self._owner}
         env = dict(spec.env)
         if node.name in self._skews:
@@ -392,16 +453,21 @@ def reap_orphans(manager: docker.DockerClient, nodes: list[SwarmNode]) -> list[s
 
 class SwarmBackend:
     """``clock_skews``: seconds by which to put some nodes' clocks off (by name), for the
-    runners placed there: their stamps must still land right on the lab's clocks."""
+    runners placed there: their stamps must still land right on the lab's clocks.
+    ``cache_volume``: the tasks mount it as the cache instead of the run's cache directory."""
 
     name = "swarm"
     live_output = False  # lines come when a runner ends: they are placed by its node's clock
 
     def __init__(
-        self, base_image: str | None = None, clock_skews: Mapping[str, float] | None = None
+        self,
+        base_image: str | None = None,
+        clock_skews: Mapping[str, float] | None = None,
+        cache_volume: CacheVolume | None = None,
     ) -> None:
         self._base_image = base_image
         self._skews = dict(clock_skews or {})
+        self.cache_volume = cache_volume
         self._manager: docker.DockerClient | None = None
         self.nodes: list[SwarmNode] = []
         self.image: str | None = None
@@ -443,19 +509,21 @@ class SwarmBackend:
         self._manager = manager
         return manager
 
-    def check(self) -> None:
+    def check(self, binaries: frozenset[str] = frozenset()) -> None:
         self._connect()
-        runner = images.plan(self._base_image).runner
+        native = images.needs_native(binaries)
+        runner = images.plan(self._base_image, native).runner
         for node in self.nodes:
             if node.engine is None:
                 continue  # a real swarm's nodes: their engines are not the lab's to ask
             try:
                 node.engine.images.get(runner)
             except docker.errors.ImageNotFound:
+                up = "cachelab swarm up --native" if native else "cachelab swarm up"
                 raise BackendUnavailable(
                     self.name,
-                    f"the runner image {runner} is not on {node.name}: `cachelab swarm up` "
-                    "loads it into every node of the test swarm",
+                    f"{runner_image(binaries)} {runner} is not on {node.name}: `{up}` loads "
+                    "it into every node of the test swarm",
                 ) from None
             except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
                 raise BackendUnavailable(
@@ -471,6 +539,11 @@ class SwarmBackend:
         resources: Mapping[str, Path],
         binaries: frozenset[str],
     ) -> RunnerView:
+        if self.cache_volume is not None and not (run_dir / "cache").is_symlink():
+            raise UsageError(
+                f"the cache volume {self.cache_volume.name} is the tasks' cache, so the run "
+                "must read the same storage as a shared cache directory (--cache-dir)"
+            )
         view = container_view(checkout_path, resources)
         clocks = run_dir / "clock"
         clocks.mkdir(exist_ok=True)
@@ -492,4 +565,6 @@ class SwarmBackend:
         if self.image is None:
             self.check()
         assert self.image is not None
-        return SwarmSession(self._connect(), self.nodes, self.image, run_id, self._skews)
+        return SwarmSession(
+            self._connect(), self.nodes, self.image, run_id, self._skews, self.cache_volume
+        )

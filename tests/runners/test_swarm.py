@@ -3,20 +3,23 @@ the issue across nodes, clocks across nodes, and nothing left behind however a r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from lab import history, scenario, testswarm
-from lab.contract import CLOCK_ERROR_KEY, Op, Phase
+from lab.contract import CLOCK_ERROR_KEY, EDITABLE_BUCKET, Op, Phase
+from lab.errors import RunnerStartError
 from lab.run import execute
 from lab.runners.base import Mount, RunnerSpec, Stamp
 from lab.runners.docker import LABEL_OWNER, LABEL_RUN
-from lab.runners.swarm import SwarmBackend
+from lab.runners.swarm import CacheVolume, SwarmBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import ExitCode, RunStatus, Verdict
 from tests.conftest import REPO, run_issue
@@ -78,6 +81,52 @@ def test_a_node_whose_clock_is_two_minutes_off_is_placed_right(
         end = next(e.t_mono for e in mine if e.op is Op.RUN and e.phase is Phase.END)
         placed = [e.t_mono for e in mine if e.node == "node-2"]
         assert placed and start <= min(placed) and max(placed) <= end
+
+
+def test_runners_per_node_fills_the_nodes_in_turn(
+    tmp_path: Path, swarm_backend: SwarmBackend, lab_toolchain: Toolchain
+) -> None:
+    packed = scenario.load_named(
+        scenario.ISSUE_SCENARIO,
+        ["subject=coalesce", "runners=3", "build_delay=1", "runners_per_node=2"],
+    )
+    result = execute(packed, swarm_backend, lab_toolchain, tmp_path)
+    assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
+    events = history.read(tmp_path / result.run_id / history.FILENAME)
+    placed = {e.runner: e.node for e in events if e.node is not None}
+    assert placed == {"runner-1": "node-1", "runner-2": "node-1", "runner-3": "node-2"}
+    crowded = packed.model_copy(update={"runners_per_node": 1})
+    with pytest.raises(RunnerStartError, match="puts it on node 3, but the swarm has 2"):
+        execute(crowded, swarm_backend, lab_toolchain, tmp_path)
+    assert _labelled(LABEL_OWNER) == []
+
+
+def test_the_cache_on_a_named_volume_that_each_node_makes_from_its_options(
+    tmp_path: Path, swarm_backend: SwarmBackend, lab_toolchain: Toolchain
+) -> None:
+    """A fleet's cache is a volume of its own, e.g. an NFS export through the local driver.
+    Here the local driver binds one directory on both nodes (``type=none``, ``o=bind``), as
+    NFS would show one export; the lab reads the same directory as the run's cache."""
+    shared = tmp_path / "shared-cache"
+    shared.mkdir()
+    options = {"type": "none", "o": "bind", "device": str(shared)}
+    name = f"cachelab-test-{os.getpid()}"
+    backend = SwarmBackend(cache_volume=CacheVolume(name, options))
+    swarm = testswarm.current()
+    assert swarm is not None
+    try:
+        result = execute(_issue("coalesce"), backend, lab_toolchain, tmp_path, cache=shared)
+        assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
+        assert (tmp_path / result.run_id / "cache").resolve() == shared
+        events = history.read(tmp_path / result.run_id / history.FILENAME)
+        assert {e.node for e in events if e.op is Op.LOOKUP} == {"node-1", "node-2"}
+        for node in swarm.nodes:  # made by each node's engine, from the options, when mounted
+            assert node.client().volumes.get(name).attrs["Options"] == options
+        assert any((shared / EDITABLE_BUCKET).iterdir())  # published through the volume
+    finally:
+        for node in swarm.nodes:
+            with contextlib.suppress(docker.errors.NotFound):
+                node.client().volumes.get(name).remove(force=True)
 
 
 def _spec(name: str, script: str, tmp_path: Path) -> RunnerSpec:
