@@ -4,14 +4,13 @@ would write on into a scratch dir that sweepers have taken, where nothing remove
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
-_libc = (
-    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
-)
+# The C library the interpreter runs on, as loaded already: finding it by name would ask
+# ldconfig (a process) at every start of the builder.
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 def die_with_parent() -> None:
