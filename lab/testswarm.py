@@ -288,7 +288,7 @@ def _remove_containers() -> list[str]:
             docker.errors.DockerException, requests.exceptions.RequestException
         ):
             client = docker.DockerClient(base_url=f"unix://{sock}", timeout=10)
-            for container in client.containers.list(all=True):
+            for container in client.containers.list(all=True, ignore_removed=True):
                 container.remove(force=True)
                 removed.append(f"container {container.name} on {sock.parent.name}")
     return removed

@@ -108,7 +108,9 @@ def _start_and_wait_for_the_lock(
 
 def _containers_of(run_dir: Path) -> list[str]:
     client = docker.from_env()
-    found = client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_dir.name}"})
+    found = client.containers.list(
+        all=True, filters={"label": f"{LABEL_RUN}={run_dir.name}"}, ignore_removed=True
+    )
     return [str(c.name) for c in found]
 
 

@@ -193,8 +193,12 @@ def _log_tail(container: Container) -> str:
 
 
 def labelled(client: docker.DockerClient, label: str) -> list[Container]:
+    """The containers with ``label``; one removed while they are listed (an engine removing
+    a swarm task's, another cleanup) is not among them."""
     try:
-        found: list[Container] = client.containers.list(all=True, filters={"label": label})
+        found: list[Container] = client.containers.list(
+            all=True, filters={"label": label}, ignore_removed=True
+        )
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
         raise LabError(
             f"cannot list the containers labelled {label} at {client.api.base_url}: {exc}"

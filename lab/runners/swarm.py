@@ -295,7 +295,7 @@ class SwarmRunner:
         if self.node.engine is None:
             raise LabError(f"{self.name}: pausing a swarm task needs its node's engine")
         found = self.node.engine.containers.list(
-            filters={"label": f"{_SERVICE_LABEL}={self._service.id}"}
+            filters={"label": f"{_SERVICE_LABEL}={self._service.id}"}, ignore_removed=True
         )
         if not found:
             raise LabError(f"{self.name}: its task has no container on {self.node.name}")

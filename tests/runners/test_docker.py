@@ -29,7 +29,9 @@ def _spec(name: str, script: str, mounts: list[Mount], tmpfs: tuple[str, ...] = 
 
 def _containers(run_id: str) -> list[str]:
     client = docker.from_env()
-    found = client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+    found = client.containers.list(
+        all=True, filters={"label": f"{LABEL_RUN}={run_id}"}, ignore_removed=True
+    )
     return [str(c.name) for c in found]
 
 

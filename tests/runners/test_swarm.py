@@ -41,7 +41,9 @@ def _labelled(label: str) -> list[str]:
     manager = swarm.manager.client()
     found = [str(s.name) for s in manager.services.list(filters={"label": label})]
     for node in swarm.nodes:
-        containers = node.client().containers.list(all=True, filters={"label": label})
+        containers = node.client().containers.list(
+            all=True, filters={"label": label}, ignore_removed=True
+        )
         found += [f"{node.name}: {c.name}" for c in containers]
     return found
 
