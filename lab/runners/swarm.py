@@ -32,7 +32,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -413,23 +413,39 @@ def _services(manager: docker.DockerClient, label: str) -> list[Service]:
     return found
 
 
+def _remove_containers(
+    nodes: list[SwarmNode],
+    label: str,
+    picked: Callable[[Container], bool] = lambda _c: True,
+    settle: float = _SETTLE_S,
+) -> list[str]:
+    """Remove the task containers labelled ``label`` (those ``picked``) on the nodes the lab
+    can reach, until none has come for ``settle`` seconds: swarm keeps an ended job's
+    containers after its service is gone and removes a stopped task's later, and a node may
+    still be creating one that its agent was told to start just before. What was removed."""
+    removed: list[str] = []
+    engines = [(node.name, node.engine) for node in nodes if node.engine is not None]
+    settled, given_up = time.monotonic() + settle, time.monotonic() + 10 * _SETTLE_S
+    while engines and time.monotonic() < given_up:  # what still stands is a leftover
+        found = [
+            (name, c) for name, engine in engines for c in labelled(engine, label) if picked(c)
+        ]
+        for name, container in found:
+            remove_container(container)
+            removed.append(f"{name}: {container.name}")
+        if not found and time.monotonic() >= settled:
+            break
+        time.sleep(0.2)
+    return removed
+
+
 def remove_run(manager: docker.DockerClient, nodes: list[SwarmNode], run_id: str) -> None:
-    """Remove the run's services, then its task containers on the nodes the lab can reach:
-    swarm keeps an ended job's containers after its service is gone, and a node may still
-    be creating one that its agent was told to start just before."""
+    """Remove the run's services, then its task containers on the nodes the lab can reach."""
     label = f"{LABEL_RUN}={run_id}"
     for service in _services(manager, label):
         with contextlib.suppress(docker.errors.APIError):
             service.remove()  # type: ignore[no-untyped-call]
-    engines = [node.engine for node in nodes if node.engine is not None]
-    settled, given_up = time.monotonic() + _SETTLE_S, time.monotonic() + 10 * _SETTLE_S
-    while engines and time.monotonic() < given_up:  # what still stands is a leftover
-        found = [c for engine in engines for c in labelled(engine, label)]
-        for container in found:
-            remove_container(container)
-        if not found and time.monotonic() >= settled:
-            break
-        time.sleep(0.2)
+    _remove_containers(nodes, label)
 
 
 def reap_orphans(manager: docker.DockerClient, nodes: list[SwarmNode]) -> list[str]:
@@ -442,13 +458,13 @@ def reap_orphans(manager: docker.DockerClient, nodes: list[SwarmNode]) -> list[s
             with contextlib.suppress(docker.errors.APIError):
                 service.remove()  # type: ignore[no-untyped-call]
             removed.append(str(service.name))
-    for node in nodes:
-        if node.engine is not None:
-            for container in labelled(node.engine, LABEL_OWNER):
-                if not owner.alive(container.labels.get(LABEL_OWNER, "")):
-                    remove_container(container)
-                    removed.append(f"{node.name}: {container.name}")
-    return removed
+
+    def orphaned(container: Container) -> bool:
+        return not owner.alive(container.labels.get(LABEL_OWNER, ""))
+
+    # the containers of services just removed come and go for a while: watched until gone
+    settle = _SETTLE_S if removed else 0.0
+    return removed + _remove_containers(nodes, LABEL_OWNER, orphaned, settle)
 
 
 class SwarmBackend:
