@@ -185,9 +185,9 @@ def _install(
     """Install ``wheels`` into the venv at ``path`` with ``installer``, their scripts
     running ``python`` (the env's final place), and compile their byte code where the
     builder's interpreter makes the env's: every runner that needs the env waits for it.
-    Many are shared out among forks of the builder, which have all they need imported
-    already (a new interpreter would import it all again). ``struck`` runs once the first
-    wheel is in, the env half made (or at the end, where there is none)."""
+    Many wheels are shared out among forks of the builder, which have all they need
+    imported already (a new interpreter would import it all again). ``struck`` runs once the
+    first wheel is in, the env half made (or at the end, where there is none)."""
     sizes = sorted(((_python_bytes(w), w) for w in wheels), key=lambda sw: -sw[0])
     total = sum(size for size, _ in sizes)
     workers = min(_WORKERS, len(wheels)) if total >= _IN_PARALLEL_FROM else 1
@@ -199,11 +199,11 @@ def _install(
         loads[least] += size
     compiled = interpreter.cache_tag == sys.implementation.cache_tag
 
-    def install_share(share: Sequence[Wheel], struck: Callable[[], None]) -> None:
+    def install_share(share: Sequence[Wheel], first_in: Callable[[], None]) -> None:
         for wheel in share:
             _install_one(wheel, path, python, interpreter, compiled)
             if wheel is share[0]:
-                struck()
+                first_in()
 
     mine, forks = shares[:1], []
     for share in shares[1:]:
@@ -246,8 +246,8 @@ def _install_one(
 
 def _fork(work: Callable[[], None]) -> tuple[int, int]:
     """Run ``work`` in a fork of the builder that dies with it; its pid, and the end of a
-    pipe that says why it failed. The fork runs nothing else of the builder's (no cleanup,
-    no flush, none of its threads), and leaves at once."""
+    pipe that says why it failed. The fork runs nothing else of the builder's (none of its
+    threads, no cleanup), and leaves as soon as its output is flushed."""
     said, tell = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # or the fork would write what is buffered again
         stream.flush()
