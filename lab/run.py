@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -74,17 +75,19 @@ class RunDir:
 
     @classmethod
     def create(cls, runs_dir: Path, scenario: str) -> RunDir:
+        """``<time>-<scenario>-<tag>``: the tag is random, because the run's id also names
+        and labels its containers, and two labs (each with its own runs directory) may start
+        a run of one scenario on one engine in the same second."""
         runs_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for attempt in range(1, 1000):
-            suffix = "" if attempt == 1 else f"-{attempt}"
-            path = runs_dir / f"{stamp}-{scenario}{suffix}"
+        for _ in range(100):
+            path = runs_dir / f"{stamp}-{scenario}-{secrets.token_hex(2)}"
             try:
                 path.mkdir()
             except FileExistsError:
                 continue
             return cls(path)
-        raise LabError(f"cannot create a run directory in {runs_dir}: 999 exist for this second")
+        raise LabError(f"cannot create a run directory in {runs_dir}: every name tried exists")
 
     def point_latest(self) -> None:
         """Make ``runs/latest`` name this run, replacing the link atomically."""
