@@ -197,16 +197,15 @@ def ensure(
 ) -> ImagePlan:
     """Build whatever image is missing for the current inputs: the pure-Python ones, and
     (``native``) the ones with compilers; return the pure-Python ones' tags."""
-    for p, packages in [(plan(base), base_packages())] + (
-        [(plan(base, native=True), base_packages(native=True))] if native else []
-    ):
+    for with_compilers in (False, True) if native else (False,):
+        p = plan(base, with_compilers)
         if not _exists(client, p.base):
             if not p.base_is_ours:
                 raise ImageError(
                     f"base image {p.base} is not present and no registry is used: "
                     "load or build it first"
                 )
-            _build_base(client, p.base, packages, log)
+            _build_base(client, p.base, base_packages(with_compilers), log)
         if not _exists(client, p.runner):
             _build_runner(client, p, log)
     return plan(base)

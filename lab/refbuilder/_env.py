@@ -421,7 +421,7 @@ class BuildEnvs:
             facts.create(path)
         except VenvError as exc:
             raise CacheError(f"creating the build env {path} failed: {exc}") from exc
-        venv = set(_walk(path))  # the same in a layer as in its base
+        venv = set(_walk(path)) if base else set()  # a layer's and its base's are alike
         ours = [w for w in wheels if base is None or w.path.name not in base.wheels]
         _install(ours, path, final / "bin" / "python", facts, struck)
         files = _files(path)
