@@ -57,6 +57,13 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    """A comma-separated list of runner counts, each a whole number >= 1."""
+    parse = _count(1)
+    counts = tuple(parse(part.strip()) for part in text.split(","))
+    return tuple(sorted(set(counts)))
+
+
 def _command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -363,6 +370,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="subjects suite: comma-separated, from "
         f"{', '.join(w.name for w in bench.WORKLOADS)} (default: all)",
+    )
+    bench_cmd.add_argument(
+        "--runners",
+        type=_counts,
+        metavar="LIST",
+        help="subjects suite: comma-separated runner counts to measure instead of each "
+        "workload's own (1-32 for sleep, 1-8 for the CPU-bound ones), e.g. 1,2",
     )
     bench_cmd.add_argument(
         "--repeat",
@@ -716,7 +730,14 @@ def _bench(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         log(f"backend {backend.name} ({why})")
         names = _subject_list(args.subjects)
         found = bench.subjects_at_scale(
-            tc, runs, backend, subject_names=names, chosen=workloads, trials=args.repeat, log=log
+            tc,
+            runs,
+            backend,
+            subject_names=names,
+            chosen=workloads,
+            trials=args.repeat,
+            runner_counts=args.runners,
+            log=log,
         )
     out = bench.save(found, runs)
     print(bench.markdown(found))

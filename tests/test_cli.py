@@ -182,6 +182,10 @@ def test_matrix_and_compare_name_what_is_allowed(
 ) -> None:
     assert main(["matrix", "--templates", "hatchling,nope", "--runs-dir", str(tmp_path)]) == 2
     assert "--templates hatchling,nope: choose from " in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["bench", "subjects", "--runners", "1,0", "--runs-dir", str(tmp_path)])
+    assert usage.value.code == 2
+    assert "--runners: expected a whole number >= 1, got '0'" in capsys.readouterr().err
     assert main(["compare", "issue-15380", "--subjects", "uv,fast"]) == 2
     assert (
         "--subjects uv,fast: unknown subject 'fast'; "

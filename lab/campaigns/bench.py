@@ -328,18 +328,20 @@ def subjects_at_scale(
     subject_names: Sequence[str] = MEASURED,
     chosen: Sequence[Workload] = WORKLOADS,
     trials: int | None = None,
+    runner_counts: Sequence[int] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, object]:
-    """Every subject at every N of every workload, each N beside lock-free uv at the same N,
-    then each subject's reuse hit. Each cell runs ``trials`` times (default: its workload's
-    own), the subjects of one N taking turns trial by trial so that those compared are
-    measured in the same minutes. The reference builder's policies judge freshness by
-    content (their own rule), uv by its own (ctime): identical checkouts are what CI has."""
+    """Every subject at every N of every workload (or at ``runner_counts``), each N beside
+    lock-free uv at the same N, then each subject's reuse hit. Each cell runs ``trials``
+    times (default: its workload's own), the subjects of one N taking turns trial by trial
+    so that those compared are measured in the same minutes. The reference builder's
+    policies judge freshness by content (their own rule), uv by its own (ctime): identical
+    checkouts are what CI has."""
     at_commit = commit()
     rows = []
     reuse = []
     for workload in chosen:
-        for n in workload.runner_counts:
+        for n in runner_counts or workload.runner_counts:
             cells = [
                 (LOCK_FREE_UV, "uv", scenario.Topology.DIFFERENT_PATHS),
                 *((name, name, scenario.Topology.SAME_PATH) for name in subject_names),
@@ -366,7 +368,11 @@ def subjects_at_scale(
         "default_policy": str(DEFAULT_POLICY),
         "backend": backend.name,
         "lock_free_label": LOCK_FREE_UV,
-        "workloads": [asdict(w) | {"trials": trials or w.trials} for w in chosen],
+        "workloads": [
+            asdict(w)
+            | {"trials": trials or w.trials, "runner_counts": runner_counts or w.runner_counts}
+            for w in chosen
+        ],
         "rows": against_uv(rows),
         "reuse": reuse,
     }

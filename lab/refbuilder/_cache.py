@@ -28,11 +28,9 @@ import errno
 import json
 import os
 import shutil
-import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +92,12 @@ def read_entry(path: Path) -> Entry | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Entry(path, manifest) if _wheel.problem(wheel) is None else None
+
+
+def _unique() -> str:
+    """A name nobody else in the cache picks: 128 random bits (``uuid`` would cost a runner's
+    start its import)."""
+    return os.urandom(16).hex()
 
 
 def write_file(path: Path, data: bytes) -> None:
@@ -186,7 +190,7 @@ class Cache:
         that brought us here, also counts where it says the file system was full or read-only
         (in its errno, or in a child's message, which carries only the text).
         """
-        probe = self.root / f".probe-{uuid.uuid4().hex}"
+        probe = self.root / f".probe-{_unique()}"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe.write_bytes(b"\0" * 65536)
@@ -213,12 +217,12 @@ class Cache:
         """
         tmp = self.root / SCRATCH_DIR
         tmp.mkdir(parents=True, exist_ok=True)
-        name = uuid.uuid4().hex
+        name = _unique()
         pending, marker = tmp / f"{name}{SCRATCH_ALIVE}{_PENDING}", tmp / f"{name}{SCRATCH_ALIVE}"
         alive = _locks.try_hold(pending)
-        if alive is None:  # a fresh uuid that nobody else knows
+        if alive is None:  # a fresh name that nobody else knows
             raise CacheError(f"cannot lock the new scratch marker {pending}")
-        owner = {"runner": self.events.runner, "pid": os.getpid(), "host": socket.gethostname()}
+        owner = {"runner": self.events.runner, "pid": os.getpid(), "host": os.uname().nodename}
         try:
             pending.write_text(json.dumps(owner))
             pending.rename(marker)
@@ -300,7 +304,7 @@ class Cache:
     def discard(self, path: Path) -> None:
         """Remove ``path`` from the cache without anyone seeing it half gone: one rename
         into the scratch dir, then the delete (a sweep finishes one that was interrupted)."""
-        aside = self.root / SCRATCH_DIR / f"{uuid.uuid4().hex}{_DISCARDED}"
+        aside = self.root / SCRATCH_DIR / f"{_unique()}{_DISCARDED}"
         aside.parent.mkdir(parents=True, exist_ok=True)
         try:
             path.rename(aside)
@@ -340,7 +344,7 @@ class Cache:
             outcome = Phase.PUBLISHED
             if final.exists():  # present but not valid: set it aside, never delete in place
                 with contextlib.suppress(FileNotFoundError):  # another set it aside first
-                    final.rename(built.parent / f"stale-{uuid.uuid4().hex}")
+                    final.rename(built.parent / f"stale-{_unique()}")
                 outcome = Phase.REPLACED
             try:
                 built.rename(final)

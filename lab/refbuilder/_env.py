@@ -137,19 +137,40 @@ def _read(path: Path, base: BuildEnv | None = None) -> BuildEnv | None:
 
 
 # Wheels are installed (and their byte code compiled) on up to this many processes, where
-# they hold this many bytes of Python: a fork costs less than a tenth of compiling that.
+# installing them costs this much: a fork costs less than a tenth of that.
 _WORKERS = min(len(os.sched_getaffinity(0)), 4)
-_IN_PARALLEL_FROM = 128 * 1024
+_IN_PARALLEL_FROM = 512 * 1024
+# What writing one file costs, in bytes of Python compiled in the same time: a file system
+# that makes each new file slowly (as this project's runners' does, up to a millisecond
+# after many deletions) makes a wheel of many small modules cost more than its bytes say.
+_FILE_COST = 4 * 1024
 
 
-def _python_bytes(wheel: Wheel) -> int:
-    """How much Python source ``wheel`` holds: what compiling it costs, by far the most of
-    installing it."""
+def _cost(wheel: Wheel) -> int:
+    """What installing ``wheel`` costs, in bytes of Python compiled: its Python (compiling
+    it is the most of the work) and every file it writes, its byte code's among them."""
     try:
         with zipfile.ZipFile(wheel.path) as archive:
-            return sum(i.file_size for i in archive.infolist() if i.filename.endswith(".py"))
+            members = [i for i in archive.infolist() if not i.is_dir()]
     except (OSError, zipfile.BadZipFile):
         return 0  # installing it says what is wrong with it
+    python = [i for i in members if i.filename.endswith(".py")]
+    return sum(i.file_size for i in python) + _FILE_COST * (len(members) + len(python))
+
+
+def _shares(wheels: Sequence[Wheel], workers: int) -> list[list[Wheel]]:
+    """``wheels`` shared out among at most ``workers`` processes, about evenly by cost: the
+    costliest first, each to the least loaded. One share where they cost too little."""
+    costs = sorted(((_cost(w), w) for w in wheels), key=lambda cw: -cw[0])
+    if sum(cost for cost, _ in costs) < _IN_PARALLEL_FROM:
+        workers = 1
+    shares: list[list[Wheel]] = [[] for _ in range(max(min(workers, len(wheels)), 1))]
+    loads = [0] * len(shares)
+    for cost, wheel in costs:
+        least = loads.index(min(loads))
+        shares[least].append(wheel)
+        loads[least] += cost
+    return shares
 
 
 def _use_lock(env_dir: Path) -> Path:
@@ -188,15 +209,7 @@ def _install(
     Many wheels are shared out among forks of the builder, which have all they need
     imported already (a new interpreter would import it all again). ``struck`` runs once the
     first wheel is in, the env half made (or at the end, where there is none)."""
-    sizes = sorted(((_python_bytes(w), w) for w in wheels), key=lambda sw: -sw[0])
-    total = sum(size for size, _ in sizes)
-    workers = min(_WORKERS, len(wheels)) if total >= _IN_PARALLEL_FROM else 1
-    shares: list[list[Wheel]] = [[] for _ in range(max(workers, 1))]
-    loads = [0] * len(shares)
-    for size, wheel in sizes:  # the largest first, each to the least loaded
-        least = loads.index(min(loads))
-        shares[least].append(wheel)
-        loads[least] += size
+    shares = _shares(wheels, _WORKERS)
     compiled = interpreter.cache_tag == sys.implementation.cache_tag
 
     def install_share(share: Sequence[Wheel], first_in: Callable[[], None]) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +77,7 @@ def held(
                     {
                         "runner": events.runner,
                         "pid": os.getpid(),
-                        "host": socket.gethostname(),
+                        "host": os.uname().nodename,
                         "since": time.time(),
                     }
                 )

@@ -172,15 +172,17 @@ def test_a_run_is_recorded_in_a_document_with_its_charts(tmp_path: Path) -> None
 def test_each_cell_runs_its_trials_and_stands_for_its_median_one(
     tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
 ) -> None:
-    tiny = bench.Workload("tiny", "hatchling", 0.2, (2,), "hatchling, sleeping 0.2 s", trials=2)
+    tiny = bench.Workload("tiny", "hatchling", 0.2, (1, 2), "hatchling, sleeping 0.2 s", trials=2)
     report: dict[str, Any] = bench.subjects_at_scale(
         lab_toolchain,
         tmp_path,
         local_backend,
         subject_names=["coalesce"],
         chosen=[tiny],
+        runner_counts=(2,),  # instead of the workload's own
         log=lambda _m: None,
     )
+    assert {r["runners"] for r in report["rows"]} == {2}
     rows = {r["subject"]: r for r in report["rows"]}
     assert set(rows) == {bench.LOCK_FREE_UV, "coalesce"}
     for row in rows.values():
@@ -188,7 +190,7 @@ def test_each_cell_runs_its_trials_and_stands_for_its_median_one(
         assert len(row["makespans_s"]) == 2
         assert row["makespan_s"] == min(row["makespans_s"])  # the lower median of two trials
         assert (tmp_path / row["run_id"] / "history.jsonl").is_file()
-    assert report["workloads"][0]["trials"] == 2
+    assert (report["workloads"][0]["trials"], report["workloads"][0]["runner_counts"]) == (2, (2,))
     [hit] = report["reuse"]
     assert hit["hit"] is True and hit["lookup_to_installed_s"] is not None
 

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from lab.contract import ENV_MANIFEST, ENVS_BUCKET, Op, Phase
 from lab.refbuilder import _env, _locks
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._env import BuildEnv, BuildEnvs, env_key, remove_unused
 from lab.refbuilder._errors import CacheError, LockTimeout
+from lab.refbuilder._resolve import Wheel
 from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents, write_wheel
 
 pytestmark = pytest.mark.integration  # real venvs
@@ -264,6 +267,28 @@ def test_a_maker_that_stops_costs_the_others_no_more_than_the_lock_timeout(
     envs.release()
     assert _run_in(env, "import backend; print('ok')") == "ok"
     assert Phase.TIMEOUT in events.phases(Op.LOCK)
+
+
+def test_wheels_are_shared_out_by_the_files_they_write_as_well_as_their_python(
+    tmp_path: Path,
+) -> None:
+    """A wheel of many small modules costs more than its bytes say: each file it writes (and
+    its byte code) is one more for the file system to make."""
+    many = {f"many/m{i}.py": b"x = 1\n" for i in range(200)}  # 1.2 KB of Python, 400 files
+    one_big = {"big.py": b"x = 1\n" * 100_000}  # 600 KB of Python in one file
+    half = {"half.py": b"x = 1\n" * 50_000}
+    written = {
+        name: write_wheel(tmp_path, name, files=files)
+        for name, files in (("many", many), ("big", one_big), ("half", half))
+    }
+    wheels = [
+        Wheel(path, canonicalize_name(name), Version("1.0"), (), 0)
+        for name, path in written.items()
+    ]
+    shares = _env._shares(wheels, workers=2)
+    assert [[w.name for w in share] for share in shares] == [["many"], ["big", "half"]]
+    assert _env._shares(wheels[:1], workers=2) == [wheels[:1]]
+    assert _env._shares([], workers=2) == [[]]
 
 
 def test_wheels_installed_in_parallel_are_all_in_and_compiled(
