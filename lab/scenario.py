@@ -62,6 +62,7 @@ RESERVED_TOP_DIRS = frozenset(
 
 # The seed's scenario, which benchmarks and the matrix vary with overrides
 ISSUE_SCENARIO = "issue-15380"
+MAX_RUNNERS = 64  # runners in one run
 
 
 def runner_names(count: int) -> list[str]:
@@ -198,7 +199,7 @@ class Scenario(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
     description: str = ""
     source: str = ""
-    runners: int = Field(default=2, ge=1, le=64)
+    runners: int = Field(default=2, ge=1, le=MAX_RUNNERS)
     template: str = "hatchling"
     build_delay: float = Field(default=10.0, ge=0, le=3600)
     topology: Topology = Topology.SAME_PATH
@@ -242,7 +243,7 @@ class Scenario(BaseModel):
     locks: Literal["exclude", "lie"] = "exclude"
     # Swarm: at most this many runners on a node, the nodes filled in turn (runner-1 and on
     # to node-1 first); unset: the runners spread evenly over every node.
-    runners_per_node: int | None = Field(default=None, ge=1, le=64)
+    runners_per_node: int | None = Field(default=None, ge=1, le=MAX_RUNNERS)
 
     @field_validator("template")
     @classmethod

@@ -75,3 +75,20 @@ def test_it_runs_as_a_runner_runs_it(built: tuple[bundle.Bundle, Path]) -> None:
         assert "--policy" in proc.stdout
     else:  # the probe says how to call it
         assert proc.returncode == 2 and "usage: python -I -S <probe>" in proc.stderr
+
+
+def test_its_main_ends_with_what_was_said_and_its_exit_code(
+    tmp_path: Path, lab_toolchain: Toolchain
+) -> None:
+    """The main skips the interpreter's teardown: what it wrote to a pipe (block-buffered)
+    arrives all the same, and so does its code."""
+    spec = bundle.REFBUILDER
+    dest = tmp_path / spec.name
+    bundle.build(spec, dest, bundle.wheels(lab_toolchain.wheelhouse, spec.requirements))
+    cache = tmp_path / "cache"
+    argv = [str(BASE_PYTHON), "-I", "-S", str(dest), "sweep", "--cache"]
+    proc = subprocess.run([*argv, str(cache)], capture_output=True, text=True, check=False)
+    assert (proc.returncode, json.loads(proc.stdout)) == (0, {"swept": []}), proc.stderr
+    (tmp_path / "file").write_text("")
+    proc = subprocess.run([*argv, str(tmp_path / "file")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "is not a directory" in proc.stderr

@@ -14,7 +14,7 @@ import docker
 import pytest
 
 from lab import history
-from lab.cli import main
+from lab.cli import _counts, main
 from lab.contract import Op, Phase
 from lab.runners.docker import LABEL_RUN, DockerBackend
 from lab.toolchain import Toolchain
@@ -177,15 +177,17 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
-def test_matrix_and_compare_name_what_is_allowed(
+def test_campaign_options_name_what_is_allowed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["matrix", "--templates", "hatchling,nope", "--runs-dir", str(tmp_path)]) == 2
     assert "--templates hatchling,nope: choose from " in capsys.readouterr().err
-    with pytest.raises(SystemExit) as usage:
-        main(["bench", "subjects", "--runners", "1,0", "--runs-dir", str(tmp_path)])
-    assert usage.value.code == 2
-    assert "--runners: expected a whole number >= 1, got '0'" in capsys.readouterr().err
+    for runners, said in (("1,0", "expected a whole number >= 1, got '0'"), ("2,65", "at most 64")):
+        with pytest.raises(SystemExit) as usage:
+            main(["bench", "subjects", "--runners", runners, "--runs-dir", str(tmp_path)])
+        assert usage.value.code == 2
+        assert f"--runners: {said}" in capsys.readouterr().err
+    assert _counts("2,1,2") == (1, 2)
     assert main(["compare", "issue-15380", "--subjects", "uv,fast"]) == 2
     assert (
         "--subjects uv,fast: unknown subject 'fast'; "

@@ -289,6 +289,11 @@ def test_wheels_are_shared_out_by_the_files_they_write_as_well_as_their_python(
     assert [[w.name for w in share] for share in shares] == [["many"], ["big", "half"]]
     assert _env._shares(wheels[:1], workers=2) == [wheels[:1]]
     assert _env._shares([], workers=2) == [[]]
+    small = [  # together less than a fork is worth
+        Wheel(write_wheel(tmp_path, name), canonicalize_name(name), Version("1.0"), (), 0)
+        for name in ("a", "b", "c")
+    ]
+    assert _env._shares(small, workers=2) == [small]
 
 
 def test_wheels_installed_in_parallel_are_all_in_and_compiled(
