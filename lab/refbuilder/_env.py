@@ -141,8 +141,8 @@ def _read(path: Path, base: BuildEnv | None = None) -> BuildEnv | None:
 _WORKERS = min(len(os.sched_getaffinity(0)), 4)
 _IN_PARALLEL_FROM = 512 * 1024
 # What writing one file costs, in bytes of Python compiled in the same time: a file system
-# that makes each new file slowly (as this project's runners' does, up to a millisecond
-# after many deletions) makes a wheel of many small modules cost more than its bytes say.
+# that makes new files slowly (this project's machine's ext4, up to a millisecond a file for
+# a while after many deletions) makes a wheel of many small modules cost more than its bytes.
 _FILE_COST = 4 * 1024
 
 
