@@ -146,22 +146,26 @@ _IN_PARALLEL_FROM = 512 * 1024
 _FILE_COST = 4 * 1024
 
 
-def _cost(wheel: Wheel) -> int:
-    """What installing ``wheel`` costs, in bytes of Python compiled: its Python (compiling
-    it is the most of the work) and every file it writes, its byte code's among them."""
+def _cost(wheel: Wheel, compiled: bool) -> int:
+    """What installing ``wheel`` costs, in bytes of Python compiled: every file it writes,
+    and (``compiled``) its Python, compiling which is the most of the work, and the byte
+    code written for it."""
     try:
         with zipfile.ZipFile(wheel.path) as archive:
             members = [i for i in archive.infolist() if not i.is_dir()]
     except (OSError, zipfile.BadZipFile):
         return 0  # installing it says what is wrong with it
-    python = [i for i in members if i.filename.endswith(".py")]
-    return sum(i.file_size for i in python) + _FILE_COST * (len(members) + len(python))
+    cost = _FILE_COST * len(members)
+    if compiled:
+        python = [i for i in members if i.filename.endswith(".py")]
+        cost += sum(i.file_size for i in python) + _FILE_COST * len(python)
+    return cost
 
 
-def _shares(wheels: Sequence[Wheel], workers: int) -> list[list[Wheel]]:
+def _shares(wheels: Sequence[Wheel], workers: int, compiled: bool) -> list[list[Wheel]]:
     """``wheels`` shared out among at most ``workers`` processes, about evenly by cost: the
     costliest first, each to the least loaded. One share where they cost too little."""
-    costs = sorted(((_cost(w), w) for w in wheels), key=lambda cw: -cw[0])
+    costs = sorted(((_cost(w, compiled), w) for w in wheels), key=lambda cw: -cw[0])
     if sum(cost for cost, _ in costs) < _IN_PARALLEL_FROM:
         workers = 1
     shares: list[list[Wheel]] = [[] for _ in range(max(min(workers, len(wheels)), 1))]
@@ -209,8 +213,8 @@ def _install(
     Many wheels are shared out among forks of the builder, which have all they need
     imported already (a new interpreter would import it all again). ``struck`` runs once the
     first wheel is in, the env half made (or at the end, where there is none)."""
-    shares = _shares(wheels, _WORKERS)
     compiled = interpreter.cache_tag == sys.implementation.cache_tag
+    shares = _shares(wheels, _WORKERS, compiled)
 
     def install_share(share: Sequence[Wheel], first_in: Callable[[], None]) -> None:
         for wheel in share:

@@ -285,15 +285,19 @@ def test_wheels_are_shared_out_by_the_files_they_write_as_well_as_their_python(
         Wheel(path, canonicalize_name(name), Version("1.0"), (), 0)
         for name, path in written.items()
     ]
-    shares = _env._shares(wheels, workers=2)
+    shares = _env._shares(wheels, workers=2, compiled=True)
     assert [[w.name for w in share] for share in shares] == [["many"], ["big", "half"]]
-    assert _env._shares(wheels[:1], workers=2) == [wheels[:1]]
-    assert _env._shares([], workers=2) == [[]]
+    assert _env._shares(wheels[:1], workers=2, compiled=True) == [wheels[:1]]
+    assert _env._shares([], workers=2, compiled=True) == [[]]
+    # without byte code (another interpreter's env) only the files count: the 200 small
+    # modules outweigh the two big ones, and are worth a fork of their own
+    uncompiled = _env._shares(wheels, workers=2, compiled=False)
+    assert [[w.name for w in share] for share in uncompiled] == [["many"], ["big", "half"]]
     small = [  # together less than a fork is worth
         Wheel(write_wheel(tmp_path, name), canonicalize_name(name), Version("1.0"), (), 0)
         for name in ("a", "b", "c")
     ]
-    assert _env._shares(small, workers=2) == [small]
+    assert _env._shares(small, workers=2, compiled=True) == [small]
 
 
 def test_wheels_installed_in_parallel_are_all_in_and_compiled(
