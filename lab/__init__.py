@@ -2,7 +2,7 @@
 
 The top-level package stays free of orchestrator dependencies (docker, jinja2, rich): runners
 get it with ``lab.contract`` and ``lab.refbuilder`` only, and the builder's own few
-requirements (``lab/bundle.py``).
+requirements (``lab/toolchain/bundle.py``).
 """
 
 __version__ = "0.1.0"

@@ -72,17 +72,6 @@ class Phase(enum.StrEnum):
     STRUCK = "struck"
 
 
-class StepKind(enum.StrEnum):
-    """What one of a scenario's steps does (the ``kind`` of a ``step`` event); steps run one
-    after another on the same cache."""
-
-    RUN = "run"  # every runner (or those named) runs the subject, in parallel
-    DELETE = "delete"  # remove what a glob matches inside each checkout (a build's .so, say)
-    EDIT = "edit"  # render each checkout again with changed parameters (a new version, say)
-    PRUNE = "prune"  # the subject's own cache prune, by a runner of its own
-    CLEAN = "clean"  # the subject's own cache clean, by a runner of its own
-
-
 class LockKind(enum.StrEnum):
     """Which lock a lock event is about (the ``kind`` field)."""
 
@@ -151,6 +140,31 @@ class FaultAction(enum.StrEnum):
 
 
 FAILPOINTS_ENV = "CACHELAB_FAILPOINTS"
+
+
+class FailpointError(ValueError):
+    """The failpoint setting cannot be read: it names the setting and what is allowed."""
+
+
+def parse_failpoints(text: str) -> dict[str, tuple[FaultAction, float]]:
+    """``mid-build=pause:5,before-publish=kill`` as {point: (action, seconds)}."""
+    armed: dict[str, tuple[FaultAction, float]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        point, sep, action = item.partition("=")
+        name, _, argument = action.partition(":")
+        try:
+            chosen = FaultAction(name)
+            seconds = float(argument) if chosen is FaultAction.PAUSE else 0.0
+        except ValueError:
+            raise FailpointError(
+                f"{FAILPOINTS_ENV}: cannot read {item!r}: expected POINT=ACTION with ACTION one "
+                f"of {', '.join(FaultAction)} (pause:<seconds>)"
+            ) from None
+        if not sep or not point:
+            raise FailpointError(f"{FAILPOINTS_ENV}: cannot read {item!r}: no POINT=")
+        armed[point] = (chosen, seconds)
+    return armed
+
 
 # The reference builder's cache, relative to the cache root.
 EDITABLE_BUCKET = "editable-v1"  # <key>/.lock and <key>/<revision>/ (wheel + manifest)

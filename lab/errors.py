@@ -1,10 +1,26 @@
-"""Exceptions of the orchestrator. Each carries what a user needs to act on it."""
+"""Exceptions of the orchestrator, each carrying what a user needs to act on it, and the exit
+code each stands for: every command exits with these (listed at the end of every --help)."""
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
-from lab.vocabulary import ExitCode
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # a run failed, or its verdict is invalid
+    USAGE = 2  # the input is wrong; nothing was started or written
+    UNKNOWN = 3  # a verdict is unknown (a run ended early)
+    INTERRUPTED = 130
+
+
+EXIT_CODES_HELP = """exit codes:
+  0    ok: every run completed and was judged valid
+  1    failed: a runner failed, a run was judged invalid, or the backend cannot run here
+  2    usage: the input is wrong; nothing was started or written
+  3    unknown: a run ended early (timeout), so no verdict could be reached
+  130  interrupted (Ctrl-C or SIGTERM): every runner was stopped"""
 
 
 class LabError(Exception):

@@ -76,54 +76,66 @@ def lock_spans(events: Iterable[Event]) -> list[LockSpan]:
     kernel drops a dead process's flocks. So did a subject that killed itself at a failpoint
     (``fault``/``struck``, stamped by itself just before), though its runner's shell may go
     on a while (the lab's probe) before the run ends."""
-    attempts: dict[tuple[str, str], _Attempt] = {}
-    spans: list[LockSpan] = []
-
-    def close(runner: str, key: str, released: Event | None, gave_up: float | None = None) -> None:
-        a = attempts.pop((runner, key))
-        at, clock = (released.t_mono, released.clock) if released else (None, Clock.SOURCE)
-        error = max(a.clock_error_s, clock_error(released)) if released else a.clock_error_s
-        spans.append(
-            LockSpan(
-                runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up, a.kind, error
-            )
-        )
-
+    pairing = _Pairing()
     relevant = [
         e
         for e in events
         if (e.op is Op.LOCK and e.key) or (e.op is Op.RUN and e.phase is Phase.END) or _killed(e)
     ]
     for e in sorted(relevant, key=lambda e: e.t_mono):
-        if e.op is not Op.LOCK:  # the holder died: whatever it still held or awaited, it let go
-            for runner, key in [k for k in attempts if k[0] == e.runner]:
-                if attempts[(runner, key)].acquired is None:
-                    close(runner, key, None, gave_up=e.t_mono)
-                else:
-                    close(runner, key, e)
-            continue
+        if e.op is Op.LOCK:
+            pairing.lock_event(e)
+        else:  # the holder died: whatever it still held or awaited, it let go
+            pairing.ended(e)
+    for runner, key in list(pairing.attempts):
+        pairing.close(runner, key, None)
+    return sorted(pairing.spans, key=lambda s: s.asked)
+
+
+class _Pairing:
+    def __init__(self) -> None:
+        self.attempts: dict[tuple[str, str], _Attempt] = {}
+        self.spans: list[LockSpan] = []
+
+    def close(
+        self, runner: str, key: str, released: Event | None, gave_up: float | None = None
+    ) -> None:
+        a = self.attempts.pop((runner, key))
+        at, clock = (released.t_mono, released.clock) if released else (None, Clock.SOURCE)
+        error = max(a.clock_error_s, clock_error(released)) if released else a.clock_error_s
+        self.spans.append(
+            LockSpan(
+                runner, key, a.asked, a.acquired, at, a.waited_line, clock, gave_up, a.kind, error
+            )
+        )
+
+    def ended(self, e: Event) -> None:
+        for runner, key in [k for k in self.attempts if k[0] == e.runner]:
+            if self.attempts[(runner, key)].acquired is None:
+                self.close(runner, key, None, gave_up=e.t_mono)
+            else:
+                self.close(runner, key, e)
+
+    def lock_event(self, e: Event) -> None:
         key = e.key or ""
-        attempt = attempts.get((e.runner, key))
+        attempt = self.attempts.get((e.runner, key))
         asking = e.phase in (Phase.REQUEST, Phase.WAIT)
         if attempt is not None and attempt.acquired is not None and asking:
-            close(e.runner, key, None)  # asked again without a release line: keep both
+            self.close(e.runner, key, None)  # asked again without a release line: keep both
             attempt = None
         if attempt is None:
             kind = e.data.get("kind")
-            attempts[(e.runner, key)] = _Attempt(e.t_mono, kind if isinstance(kind, str) else None)
-            attempt = attempts[(e.runner, key)]
+            attempt = _Attempt(e.t_mono, kind if isinstance(kind, str) else None)
+            self.attempts[(e.runner, key)] = attempt
         attempt.clock_error_s = max(attempt.clock_error_s, clock_error(e))
         if e.phase is Phase.WAIT:
             attempt.waited_line = True
         elif e.phase is Phase.ACQUIRED:
             attempt.acquired = e.t_mono
         elif e.phase is Phase.RELEASED:
-            close(e.runner, key, e)
+            self.close(e.runner, key, e)
         elif e.phase is Phase.TIMEOUT:
-            close(e.runner, key, None, gave_up=e.t_mono)
-    for runner, key in list(attempts):
-        close(runner, key, None)
-    return sorted(spans, key=lambda s: s.asked)
+            self.close(e.runner, key, None, gave_up=e.t_mono)
 
 
 def _killed(event: Event) -> bool:

@@ -6,19 +6,40 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lab import metrics
-from lab.check import Report, Unknown, Violation
-from lab.contract import Event, LockKind, Op, Phase, StepKind
-from lab.scenario import runner_names
-from lab.vocabulary import Outcome, RunStatus, Verdict, worst
+from lab.check import Judgement, Unknown, Violation
+from lab.contract import Event, LockKind, Op, Phase
+from lab.vocabulary import Outcome, RunStatus, StepKind, Topology, Verdict, runner_names, worst
 
-if TYPE_CHECKING:
-    from lab.scenario import Scenario, Topology
-    from lab.subjects import Subject
 
-FILENAME = "result.json"
+class Setup(Protocol):
+    """What of its scenario a run's result says (``lab.scenario.Scenario`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def runners(self) -> int: ...
+
+    @property
+    def topology(self) -> Topology: ...
+
+    @property
+    def build_delay(self) -> float: ...
+
+
+class Named(Protocol):
+    """What of its subject a run's result says (every ``lab.subjects.Subject`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+
 SERIALIZED_FRACTION = 0.5
 # The version of result.json's format (the events' format is the contract's SCHEMA_VERSION).
 RESULT_SCHEMA = 1
@@ -122,11 +143,11 @@ def summarize(
     events: list[Event],
     *,
     run_id: str,
-    scenario: Scenario,
+    scenario: Setup,
     status: RunStatus,
     backend: str,
-    subject: Subject,
-    report: Report,
+    subject: Named,
+    judgement: Judgement,
 ) -> RunResult:
     events = last_run_step(events)
     # The scenario's runners: not a cache step's own runner, nor the lab's step events.
@@ -137,18 +158,17 @@ def summarize(
     # runner's lock while it makes a build env for the others for as long as that takes.
     spans = [s for s in all_spans if not metrics.guards_work(s)]
     bounds = {r: b for r, b in metrics.run_bounds(events).items() if r in names}
-    runners = []
-    for name, (start, end, rc) in bounds.items():
-        runners.append(
-            RunnerResult(
-                name=name,
-                rc=rc,
-                wall_s=_r(end - start) if end is not None else None,
-                lock_wait_s=_r(sum(s.wait_s for s in all_spans if s.runner == name)),
-                lock_hold_s=_r(sum(s.hold_s for s in spans if s.runner == name)),
-                outcome=report.outcomes.get(name, Outcome.UNKNOWN),
-            )
+    runners = [
+        RunnerResult(
+            name=name,
+            rc=rc,
+            wall_s=_r(end - start) if end is not None else None,
+            lock_wait_s=_r(sum(s.wait_s for s in all_spans if s.runner == name)),
+            lock_hold_s=_r(sum(s.hold_s for s in spans if s.runner == name)),
+            outcome=judgement.outcomes.get(name, Outcome.UNKNOWN),
         )
+        for name, (start, end, rc) in bounds.items()
+    ]
     finished = [(start, end) for start, end, _ in bounds.values() if end is not None]
     makespan = None
     if finished and len(finished) == len(bounds):
@@ -158,27 +178,8 @@ def summarize(
     walls = [r.wall_s for r in runners if r.wall_s is not None and r.rc == 0]
     single = min(walls) if walls else None
     longest = max(all_spans, key=lambda s: s.wait_s, default=None)
-    longest_wait = None
-    if longest is not None and longest.wait_s > 0:
-        holder = metrics.holder_during(all_spans, longest)
-        longest_wait = LockWait(
-            longest.runner, longest.key, _r(longest.wait_s), holder.runner if holder else None
-        )
-    # A runner sat out at least half a build waiting on another runner's hold, and then
-    # built anyway (serialized) or reused what the holder built (coalesced).
-    serialized = coalesced = False
-    if (
-        longest is not None
-        and longest_wait is not None
-        and longest_wait.holder
-        and single
-        and longest_wait.wait_s >= SERIALIZED_FRACTION * single
-    ):
-        if longest.kind == LockKind.ENV_MAKE:
-            built = metrics.made_env_after_wait(events, longest)
-        else:
-            built = metrics.built_after_wait(events, longest, single)
-        serialized, coalesced = built is True, built is False
+    longest_wait = _longest_wait(all_spans, longest)
+    built = _built_after(events, longest, longest_wait, single)
     return RunResult(
         run_id=run_id,
         scenario=scenario.name,
@@ -194,14 +195,43 @@ def summarize(
         ratio=_r(makespan / single, 3) if makespan is not None and single else None,
         longest_wait=longest_wait,
         longest_hold_s=_r(max((s.hold_s for s in spans), default=0.0), 4),
-        serialized=serialized,
-        coalesced=coalesced,
+        serialized=built is True,
+        coalesced=built is False,
         keys=sorted({s.key for s in all_spans}),
         overlapping_holds=len(metrics.overlapping_holds(all_spans)),
-        verdict=report.verdict,
-        violations=report.violations,
-        unknowns=report.unknowns,
+        verdict=judgement.verdict,
+        violations=judgement.violations,
+        unknowns=judgement.unknowns,
     )
+
+
+def _longest_wait(
+    spans: Sequence[metrics.LockSpan], longest: metrics.LockSpan | None
+) -> LockWait | None:
+    if longest is None or longest.wait_s <= 0:
+        return None
+    holder = metrics.holder_during(spans, longest)
+    return LockWait(
+        longest.runner, longest.key, _r(longest.wait_s), holder.runner if holder else None
+    )
+
+
+def _built_after(
+    events: list[Event],
+    longest: metrics.LockSpan | None,
+    wait: LockWait | None,
+    single: float | None,
+) -> bool | None:
+    """Whether the runner that waited longest, on another runner's hold and for half a build
+    or more, then built anyway (True: serialized) or reused the holder's work (False:
+    coalesced); None where it waited less, or the history cannot tell."""
+    if longest is None or wait is None or not wait.holder or not single:
+        return None
+    if wait.wait_s < SERIALIZED_FRACTION * single:
+        return None
+    if longest.kind == LockKind.ENV_MAKE:
+        return metrics.made_env_after_wait(events, longest)
+    return metrics.built_after_wait(events, longest, single)
 
 
 def _r(value: float, digits: int = 3) -> float:

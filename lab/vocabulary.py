@@ -5,6 +5,8 @@
 - An *outcome* is the verdict of one runner or one trial, with failing cleanly told apart.
 - *Serialized*: a runner waited on another's hold for half a build or more, then built
   anyway. *Coalesced*: it waited, then reused what the holder built.
+- A *step* is one of a scenario's actions, taken in turn on one cache; a *topology* is how
+  runners see their checkouts.
 """
 
 from __future__ import annotations
@@ -43,17 +45,23 @@ def worst(outcomes: Iterable[Outcome]) -> Outcome:
     return max(outcomes, key=OUTCOME_SEVERITY.index, default=Outcome.UNKNOWN)
 
 
-class ExitCode(enum.IntEnum):
-    OK = 0
-    FAILED = 1  # a run failed, or its verdict is invalid
-    USAGE = 2  # the input is wrong; nothing was started or written
-    UNKNOWN = 3  # a verdict is unknown (a run ended early)
-    INTERRUPTED = 130
+class StepKind(enum.StrEnum):
+    """What one of a scenario's steps does (the ``kind`` of a ``step`` event); steps run one
+    after another on the same cache."""
+
+    RUN = "run"  # every runner (or those named) runs the subject, in parallel
+    DELETE = "delete"  # remove what a glob matches inside each checkout (a build's .so, say)
+    EDIT = "edit"  # render each checkout again with changed parameters (a new version, say)
+    PRUNE = "prune"  # the subject's own cache prune, by a runner of its own
+    CLEAN = "clean"  # the subject's own cache clean, by a runner of its own
 
 
-EXIT_CODES_HELP = """exit codes:
-  0    ok: every run completed and was judged valid
-  1    failed: a runner failed, a run was judged invalid, or the backend cannot run here
-  2    usage: the input is wrong; nothing was started or written
-  3    unknown: a run ended early (timeout), so no verdict could be reached
-  130  interrupted (Ctrl-C or SIGTERM): every runner was stopped"""
+class Topology(enum.StrEnum):
+    SAME_PATH = "same-path"  # a checkout per runner, all mounted at one path (GitHub runners)
+    DIFFERENT_PATHS = "different-paths"  # a checkout per runner, each at its own path
+    SHARED_TREE = "shared-tree"  # one checkout mounted into every runner (uv #13703)
+
+
+def runner_names(count: int) -> list[str]:
+    """The names of a scenario's ``count`` runners."""
+    return [f"runner-{i}" for i in range(1, count + 1)]

@@ -10,12 +10,12 @@ from typing import NoReturn
 
 import pytest
 
-from lab import testswarm, toolchain
 from lab.errors import BackendUnavailable, LabError
 from lab.runners.base import Backend
 from lab.runners.docker import DockerBackend
 from lab.runners.local import LocalBackend
-from lab.runners.swarm import SwarmBackend
+from lab.runners.swarm import SwarmBackend, engines, testswarm
+from lab.toolchain import Toolchain, fetch
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -53,9 +53,9 @@ def _unavailable(why: str) -> NoReturn:
 
 
 @pytest.fixture(scope="session")
-def lab_toolchain() -> toolchain.Toolchain:
+def lab_toolchain() -> Toolchain:
     """The repository's own offline toolchain (``make test`` builds it first)."""
-    return toolchain.ensure(REPO / ".lab", log=lambda _msg: None)
+    return fetch.ensure(REPO / ".lab")
 
 
 @pytest.fixture(scope="session")
@@ -84,19 +84,19 @@ def swarm_backend(docker_backend: DockerBackend) -> Iterator[SwarmBackend]:
     is a failure."""
     was_up = testswarm.current() is not None
     try:
-        testswarm.up(2, [str(docker_backend.image)], docker_backend.client(), log=lambda _m: None)
+        testswarm.up(2, [str(docker_backend.image)], docker_backend.client())
         backend = SwarmBackend()
         backend.check()
     except LabError as exc:
         if not was_up:
-            testswarm.down(log=lambda _m: None)
+            engines.down()
         _unavailable(f"the swarm tests need root and dockerd to form a test swarm: {exc}")
     yield backend
     if not was_up:  # taken down without a trace, and down again does nothing
-        removed = testswarm.down(log=lambda _m: None)
+        removed = engines.down()
         assert any("dockerd" in r for r in removed), removed
-        assert testswarm.leftovers() == []
-        assert testswarm.down(log=lambda _m: None) == []
+        assert engines.leftovers() == []
+        assert engines.down() == []
 
 
 @pytest.fixture(params=["local", "docker"])

@@ -13,12 +13,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab import history
-from lab.cli import _counts, main
+from lab.cli import main
+from lab.cli.options import counts
 from lab.contract import Op, Phase
-from lab.runners.docker import LABEL_RUN, DockerBackend
-from lab.toolchain import Toolchain
-from lab.vocabulary import ExitCode
+from lab.errors import ExitCode
+from lab.rundir import MOUNT_REGISTRY, RunDir, read_history
+from lab.runners.containers import LABEL_RUN
+from lab.runners.docker import DockerBackend
 from tests.conftest import FIXTURES, REPO, run_issue
 
 
@@ -53,7 +54,8 @@ def test_bad_override_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.integration
-def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+@pytest.mark.usefixtures("lab_toolchain")
+def test_json_output_is_the_result(tmp_path: Path) -> None:
     proc = run_issue(
         "--set",
         "runners=1",
@@ -65,13 +67,15 @@ def test_json_output_is_the_result(tmp_path: Path, lab_toolchain: Toolchain) -> 
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     result = json.loads(out)
-    saved = json.loads((tmp_path / "runs" / "latest" / "result.json").read_text())
+    saved = json.loads(RunDir.latest(tmp_path / "runs").result.read_text())
     assert result == saved
+    assert RunDir.latest(tmp_path / "runs").page.is_file()  # the command draws its page
     assert "not serialized" in err  # the verdict still reaches people, on stderr
 
 
 @pytest.mark.integration
-def test_runs_given_one_cache_dir_share_it(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+@pytest.mark.usefixtures("lab_toolchain")
+def test_runs_given_one_cache_dir_share_it(tmp_path: Path) -> None:
     """A cache kept across runs, as CI keeps one: the second run's fresh identical checkout
     reuses what the first built (content freshness), and the cache outlives both."""
     cache = tmp_path / "kept-cache"
@@ -81,9 +85,9 @@ def test_runs_given_one_cache_dir_share_it(tmp_path: Path, lab_toolchain: Toolch
         proc = run_issue(*options, "--set", "runners=1", "--set", "build_delay=0", cwd=tmp_path)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    runs = sorted(r.parent for r in (tmp_path / "runs").glob("2*/result.json"))
-    assert [(run / "cache").resolve() for run in runs] == [cache, cache]
-    second = history.read(runs[1] / history.FILENAME)
+    runs = [RunDir(r) for r in sorted((tmp_path / "runs").glob("2*")) if RunDir(r).result.is_file()]
+    assert [run.cache.resolve() for run in runs] == [cache, cache]
+    second = read_history(runs[1].history)
     assert [e.phase for e in second if e.op is Op.LOOKUP][-1] is Phase.HIT
 
 
@@ -98,7 +102,7 @@ def _start_and_wait_for_the_lock(
         "build_delay=120",
         cwd=tmp_path,
     )
-    history = tmp_path / "runs" / "latest" / "history.jsonl"
+    history = RunDir.latest(tmp_path / "runs").history
     deadline = time.monotonic() + 120
     while not (history.exists() and '"acquired"' in history.read_text()):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -125,7 +129,8 @@ def test_ctrl_c_stops_every_runner_and_keeps_the_record(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err
-    assert json.loads((run_dir / "result.json").read_text())["status"] == "interrupted"
+    assert json.loads(RunDir(run_dir).result.read_text())["status"] == "interrupted"
+    assert RunDir(run_dir).page.is_file()  # drawn however the run ended
     assert _processes_using(run_dir) == []
     if backend == "docker":
         assert _containers_of(run_dir) == []
@@ -145,9 +150,8 @@ def test_containers_of_a_killed_orchestrator_go_at_the_next_start(
 
 
 @pytest.mark.integration
-def test_a_failing_runner_leaves_no_container(
-    tmp_path: Path, docker_backend: DockerBackend
-) -> None:
+@pytest.mark.usefixtures("docker_backend")
+def test_a_failing_runner_leaves_no_container(tmp_path: Path) -> None:
     proc = run_issue(
         "--backend",
         "docker",
@@ -158,7 +162,7 @@ def test_a_failing_runner_leaves_no_container(
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     assert "run failed: runner(s) runner-1, runner-2 did not finish cleanly" in out
-    assert _containers_of((tmp_path / "runs" / "latest").resolve()) == []
+    assert _containers_of(RunDir.latest(tmp_path / "runs").path.resolve()) == []
 
 
 def _processes_using(path: Path) -> list[str]:
@@ -187,15 +191,14 @@ def test_campaign_options_name_what_is_allowed(
             main(["bench", "subjects", "--runners", runners, "--runs-dir", str(tmp_path)])
         assert usage.value.code == 2
         assert f"--runners: {said}" in capsys.readouterr().err
-    assert _counts("2,1,2") == (1, 2)
+    assert counts("2,1,2") == (1, 2)
     assert main(["compare", "issue-15380", "--subjects", "uv,fast"]) == 2
     assert (
         "--subjects uv,fast: unknown subject 'fast'; "
         "choose from uv, pip, narrow, coalesce, wide, none" in capsys.readouterr().err
     )
-    # --builders is the option's old name; a release the toolchain lacks says how to add it,
-    # before anything is written
-    argv = ["run", "issue-15380", "--builders", "uv@9.9.9", "--runs-dir", str(tmp_path)]
+    # a release the toolchain lacks says how to add it, before anything is written
+    argv = ["run", "issue-15380", "--subjects", "uv@9.9.9", "--runs-dir", str(tmp_path)]
     assert main([*argv, "--backend", "local"]) == 1
     assert "run `cachelab setup --uv-version 9.9.9`" in capsys.readouterr().err
     assert main(["run", "issue-15380", "--subjects", "uv@latest"]) == 2
@@ -221,7 +224,7 @@ def test_campaign_options_name_what_is_allowed(
         ["bench"],
         ["catalog"],
         ["demo"],
-        ["bundle"],
+        ["archive"],
         ["swarm", "up"],
     ],
 )
@@ -248,7 +251,7 @@ def test_check_judges_a_run_directory_with_its_exit_code(
     assert json.loads(capsys.readouterr().out)["verdict"] == "invalid"
     unknown = tmp_path / "unknown"
     shutil.copytree(runs / "narrow-valid", unknown)
-    history = unknown / "history.jsonl"
+    history = RunDir(unknown).history
     kept = [line for line in history.read_text().splitlines() if '"op": "facts"' not in line]
     history.write_text("\n".join(kept) + "\n")
     assert main(["check", str(unknown)]) == ExitCode.UNKNOWN
@@ -264,7 +267,7 @@ def test_a_campaign_takes_no_scenario_with_steps(
     assert (
         "stale-native has steps; the fault campaign takes a single run" in capsys.readouterr().err
     )
-    assert not [p for p in tmp_path.iterdir() if p.name != ".mounts"]
+    assert not [p for p in tmp_path.iterdir() if p.name != MOUNT_REGISTRY]
 
 
 @pytest.mark.parametrize(

@@ -52,9 +52,9 @@ def test_a_wheel_carries_them_inside_the_package(tmp_path: Path, lab_toolchain: 
     # Imported from the unpacked wheel, away from the checkout: what a pip install gives.
     code = (
         f"import sys; sys.path.insert(0, {str(site)!r}); import json, lab; "
-        "from lab import data, images, scenario; "
+        "from lab import data, scenario; from lab.runners import images; "
         "print(json.dumps([lab.__file__, str(data.scenarios_dir()), str(data.images_dir()), "
-        "scenario.load_named('issue-15380').name, images.plan().runner]))"
+        "scenario.load_named('issue-15380').name, images.tags().runner]))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from lab import subjects, template
-from lab.check import Report
-from lab.contract import ENVS_BUCKET, LAB_RUNNER, Clock, Event, LockKind, Op, Phase, StepKind
+from lab import subjects
+from lab.check import Judgement
+from lab.contract import ENVS_BUCKET, LAB_RUNNER, Clock, Event, LockKind, Op, Phase
 from lab.result import RunResult, representative, summarize
-from lab.scenario import Scenario, Topology
-from lab.vocabulary import Outcome, RunStatus, Verdict
+from lab.scenario import Scenario
+from lab.vocabulary import Outcome, RunStatus, StepKind, Topology, Verdict
 
 K = "sdists-v11/editable/k"
 ENV = f"{ENVS_BUCKET}/e"
@@ -23,8 +23,9 @@ def _step(t: float, index: int, phase: str, kind: StepKind) -> Event:
 
 def _summary(events: list[Event]) -> RunResult:
     scenario = Scenario(name="two-steps", runners=2)
-    subject = subjects.make("uv", scenario, template.get(scenario.template))
-    report = Report(Verdict.VALID, [], [], {"runner-1": Outcome.VALID, "runner-2": Outcome.VALID})
+    subject = subjects.make("uv", scenario.subject_settings())
+    outcomes = {"runner-1": Outcome.VALID, "runner-2": Outcome.VALID}
+    judgement = Judgement(Verdict.VALID, [], [], outcomes)
     return summarize(
         events,
         run_id="r",
@@ -32,7 +33,7 @@ def _summary(events: list[Event]) -> RunResult:
         status=RunStatus.OK,
         backend="local",
         subject=subject,
-        report=report,
+        judgement=judgement,
     )
 
 

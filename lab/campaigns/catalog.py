@@ -6,26 +6,27 @@ where it matters, whether runners waited on each other. Each cell is one run, ju
 independent checker; it is ✓ where what was observed is what the scenario expects. An
 expected outcome other than ``valid`` carries its reason, the upstream issue's word.
 
-Everything goes into ``runs/catalog-<time>/``: the runs, ``catalog.json``, ``catalog.md`` and
-a page linking each run's timeline.
+Everything goes into its campaign directory (``catalog-<time>/``): each cell's runs, the
+record and its summary; its page links each run's timeline.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab import data, scenario, subjects, template
-from lab.errors import LabError, UsageError
+from lab import data, scenario, subjects
+from lab.errors import ExitCode, LabError, UsageError
+from lab.log import log
 from lab.report import html
 from lab.result import RunResult
-from lab.run import Run
-from lab.runners.base import Backend
-from lab.toolchain import Toolchain
-from lab.vocabulary import ExitCode, Outcome
+from lab.run import Lab
+from lab.rundir import CampaignDir, CampaignKind
+from lab.subjects import Subject
+from lab.vocabulary import Outcome
 
 # uv as the issue saw it and as it is now, pip, and the reference builder
 DEFAULT_SUBJECTS = ("uv@0.8.12", "uv@0.13.9", "pip", "narrow")
@@ -76,11 +77,6 @@ def _chosen(only: Sequence[str]) -> list[tuple[scenario.Scenario, Path]]:
     return chosen
 
 
-def expectation(s: scenario.Scenario, subject: str) -> scenario.Expectation | None:
-    """What ``s`` expects of ``subject`` (the first entry that applies), if anything."""
-    return next((e for e in s.expect if e.applies(subject)), None)
-
-
 def _describe(outcome: Outcome | str, serialized: bool | None) -> str:
     if serialized is None:
         return str(outcome)
@@ -96,78 +92,39 @@ def _observed(result: RunResult, expected: scenario.Expectation) -> tuple[str, b
 
 
 def run(
-    toolchain: Toolchain,
-    backend: Backend,
-    runs_dir: Path,
+    lab: Lab,
     *,
     subject_names: Sequence[str] = DEFAULT_SUBJECTS,
     only: Sequence[str] = (),
     overrides: Sequence[str] = (),
-    log: Callable[[str], None] = print,
-) -> tuple[Path, list[Cell]]:
+) -> tuple[CampaignDir, list[Cell]]:
+    """Every cell the catalog's scenarios expect something of, in a campaign directory of its
+    own; an interrupted catalog still records, and draws, the cells it finished."""
     chosen = _chosen(only)
     canonical = [subjects.canonical(name) for name in subject_names]
     # every cell's scenario and subject is checked before anything runs
-    plans = []
+    planned = []
     for s, path in chosen:
-        for subject in canonical:
-            planned = scenario.load(path, [*overrides, f"subject={subject}"])
-            plans.append(
-                (s, planned, subjects.make(subject, planned, template.get(planned.template)))
-            )
-    needed = {r for _, _, made in plans for r in made.needs.resources}
+        for name in canonical:
+            resolved = scenario.load(path, [*overrides, f"subject={name}"])
+            planned.append((s, resolved, subjects.make(name, resolved.subject_settings())))
+    needed = {r for _, _, made in planned for r in made.needs.resources}
     for resource in sorted(needed):  # what is missing here stops the catalog before any run
-        toolchain.resource(resource)
-    out = runs_dir / f"catalog-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True)
+        lab.toolchain.resource(resource)
+    out = CampaignDir.create(lab.runs_dir, CampaignKind.CATALOG)
     cells: list[Cell] = []
     done: set[tuple[str, str]] = set()
     try:
-        for entry, planned, made in plans:
-            wanted = expectation(entry, made.name)
+        for entry, resolved, made in planned:
+            wanted = entry.expectation(made.name)
             if wanted is None or (entry.name, made.name) in done:
                 continue  # not this scenario's kind of subject, or run already (uv, uv@X)
             done.add((entry.name, made.name))
-            expected = _describe(wanted.outcome, wanted.serialized)
-            root = out / f"{entry.name}-{made.name.replace('@', '-')}"
-            try:
-                result = Run(planned, backend, toolchain, root / "runs").execute()
-            except LabError as exc:
-                cells.append(
-                    Cell(
-                        entry.name,
-                        made.name,
-                        expected,
-                        "did not run",
-                        met=None,
-                        why=wanted.why,
-                        run=None,
-                        reasons=[str(exc)],
-                    )
-                )
-                log(f"{entry.name} · {made.name}: skipped, it cannot run here: {exc}")
-                continue
-            observed, met = _observed(result, wanted)
-            run_dir = root / "runs" / result.run_id
-            reasons = [v.message for v in result.violations] + [u.reason for u in result.unknowns]
-            cells.append(
-                Cell(
-                    entry.name,
-                    made.name,
-                    expected,
-                    observed,
-                    met=met,
-                    why=wanted.why,
-                    run=str(run_dir.relative_to(out)),
-                    reasons=reasons,
-                )
-            )
-            said = f"expected {expected}, observed {observed} {_MARKS[met]}"
-            log(f"{entry.name} · {made.name}: {said}")
-    finally:  # an interrupted catalog still reports the cells it finished
-        report = {
+            cells.append(_cell(lab, out, entry, resolved, made, wanted))
+    finally:
+        record = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "backend": backend.name,
+            "backend": lab.backend.name,
             "subjects": canonical,
             "scenarios": {
                 s.name: {"description": s.description, "source": s.source} for s, _ in chosen
@@ -175,10 +132,35 @@ def run(
             "cells": [asdict(c) for c in cells],
             "summary": summary(cells),
         }
-        (out / "catalog.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "catalog.md").write_text(markdown(cells, backend.name) + "\n")
+        out.record.write_text(json.dumps(record, indent=2) + "\n")
+        out.summary.write_text(markdown(cells, lab.backend.name) + "\n")
         html.render_catalog(out)
     return out, cells
+
+
+def _cell(
+    lab: Lab,
+    out: CampaignDir,
+    entry: scenario.Scenario,
+    resolved: scenario.Scenario,
+    made: Subject,
+    wanted: scenario.Expectation,
+) -> Cell:
+    """One cell: one run of ``resolved``, judged against what ``entry`` expects of it."""
+    expected = _describe(wanted.outcome, wanted.serialized)
+    part = out.part(f"{entry.name}-{made.name.replace('@', '-')}").runs
+    try:
+        result = lab.under(part).run(resolved)
+    except LabError as exc:
+        log(f"{entry.name} · {made.name}: skipped, it cannot run here: {exc}")
+        return Cell(
+            entry.name, made.name, expected, "did not run", None, wanted.why, None, [str(exc)]
+        )
+    observed, met = _observed(result, wanted)
+    reasons = [v.message for v in result.violations] + [u.reason for u in result.unknowns]
+    log(f"{entry.name} · {made.name}: expected {expected}, observed {observed} {_MARKS[met]}")
+    run = str((part / result.run_id).relative_to(out.path))
+    return Cell(entry.name, made.name, expected, observed, met, wanted.why, run, reasons)
 
 
 def markdown(cells: Sequence[Cell], backend: str) -> str:

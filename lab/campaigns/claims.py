@@ -1,13 +1,13 @@
-"""What a campaign's report says of itself: the bars it is held to (issue 14's, in ``bench``
-and ``matrix``) and whether this run met them, and the commit it was run at."""
+"""What a campaign's report says of itself: the bars it is held to (how fast the builders
+are against uv's own work, in ``bench`` and ``matrix``) and whether this run met them, and
+the commit it was run at."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -17,16 +17,16 @@ class Claim:
     met: bool | None  # None: a run it needs failed or was not measured
 
 
-def claims_markdown(claims: Iterable[Mapping[str, Any]], heading: str) -> list[str]:
-    """The bars as a Markdown section under ``heading``, from claims saved as dicts."""
+def claims_markdown(claims: Iterable[Claim], heading: str) -> list[str]:
+    """The bars as a Markdown section under ``heading``."""
     mark = {True: "yes", False: "**no**", None: "n/a"}
     lines = [f"{heading} The bars", "", "| bar | measured | met |", "|---|---|---|"]
-    lines += [f"| {c['claim']} | {c['figure']} | {mark[c['met']]} |" for c in claims]
+    lines += [f"| {c.claim} | {c.figure} | {mark[c.met]} |" for c in claims]
     return [*lines, ""]
 
 
-def any_unmet(claims: Iterable[Mapping[str, Any]]) -> bool:
-    return any(c["met"] is False for c in claims)
+def any_unmet(claims: Iterable[Claim]) -> bool:
+    return any(c.met is False for c in claims)
 
 
 def commit() -> str:

@@ -1,36 +1,34 @@
-"""The backend matrix: template × subject × topology, two runners each, in one run.
+"""The backend matrix: template × subject × topology, two runners each, in one campaign.
 
 Each cell gets the independent checker's verdict (``lab.check``): every runner has its own
 checkout's install, the final cache is intact, no exclusive lock (cache or tree) was ever held
-by two runners at once, nothing was left in a scratch directory.
+by two runners at once, nothing was left in a scratch directory. Each row is held to one bar:
+the default policy's makespan at most ``BAR`` × uv's.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lab import scenario, subjects
 from lab.campaigns.claims import Claim, claims_markdown, commit
-from lab.contract import parse_event_line
 from lab.errors import LabError
+from lab.log import log
 from lab.refbuilder import DEFAULT_POLICY
 from lab.report import html
 from lab.result import RunResult, representative
-from lab.run import execute
-from lab.runners.base import Backend
-from lab.toolchain import Toolchain
-from lab.vocabulary import RunStatus, Verdict
+from lab.run import Lab
+from lab.rundir import CampaignDir, CampaignKind
+from lab.vocabulary import RunStatus, Topology, Verdict
 
-TOPOLOGIES = (scenario.Topology.SAME_PATH, scenario.Topology.SHARED_TREE)
-
-
-# The bar of issue 14: in every row, the default policy's makespan (the median trial) at most
-# this much over uv's.
+TOPOLOGIES = (Topology.SAME_PATH, Topology.SHARED_TREE)
+RUNNERS = 2
+# In every row, the default policy's makespan (the median trial) at most this much over uv's.
 BAR = 1.03
 
 
@@ -41,7 +39,7 @@ class Cell:
 
     template: str
     subject: str
-    topology: scenario.Topology
+    topology: Topology
     status: RunStatus | None  # None: the cell could not run
     ratio: float | None
     longest_wait_s: float
@@ -55,13 +53,30 @@ class Cell:
     makespans_s: list[float] = field(default_factory=list)  # every trial's, in run order
 
 
-def _execute(
-    s: scenario.Scenario, tc: Toolchain, backend: Backend, runs_dir: Path
-) -> RunResult | LabError:
+@dataclass(frozen=True)
+class Matrix:
+    when: str
+    commit: str
+    backend: str
+    build_delay_s: float
+    trials: int
+    default_policy: str
+    cells: list[Cell]
+    runners: int = RUNNERS
+
+    @property
+    def claims(self) -> list[Claim]:
+        return bars(self.cells, self.default_policy)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"claims": [asdict(c) for c in self.claims]}
+
+
+def _execute(lab: Lab, s: scenario.Scenario) -> RunResult | LabError:
     """One run; a run that cannot start is the cell's result ("unknown"), not the matrix's
     end."""
     try:
-        return execute(s, backend, tc, runs_dir)
+        return lab.run(s)
     except LabError as exc:
         return exc
 
@@ -111,20 +126,18 @@ def _cell(s: scenario.Scenario, trials: Sequence[RunResult | LabError]) -> Cell:
 
 
 def run(
-    tc: Toolchain,
-    backend: Backend,
-    runs_dir: Path,
+    lab: Lab,
     *,
     templates: Sequence[str],
     subject_names: Sequence[str] = subjects.COMPARED,
     topologies: Sequence[str] = TOPOLOGIES,
     build_delay: float = 2.0,
     trials: int = 1,
-    log: Callable[[str], None] = print,
-) -> tuple[Path, list[Cell]]:
-    """Every cell ``trials`` times. A row's subjects take turns trial by trial, so that the
-    ones compared are measured in the same minutes."""
-    # Every cell's scenario and toolchain are checked before anything is written.
+) -> tuple[CampaignDir, Matrix]:
+    """Every cell ``trials`` times, in a campaign directory of its own. A row's subjects take
+    turns trial by trial, so that the ones compared are measured in the same minutes. An
+    interrupted matrix still records, and draws, the rows it finished."""
+    # Every cell's scenario is checked before anything runs.
     rows = [
         [
             scenario.load_named(
@@ -134,7 +147,7 @@ def run(
                     f"subject={subject}",
                     f"topology={topology}",
                     f"build_delay={build_delay}",
-                    "runners=2",
+                    f"runners={RUNNERS}",
                 ],
             )
             for subject in subject_names
@@ -142,37 +155,35 @@ def run(
         for tmpl in templates
         for topology in topologies
     ]
-    out = runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True)
-    at_commit = commit()  # the code that runs, whatever the checkout becomes meanwhile
-    cells: list[Cell] = []
+    matrix = Matrix(
+        when=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        commit=commit(),  # the code that runs, whatever the checkout becomes meanwhile
+        backend=lab.backend.name,
+        build_delay_s=build_delay,
+        trials=trials,
+        default_policy=str(DEFAULT_POLICY),
+        cells=[],
+    )
+    out = CampaignDir.create(lab.runs_dir, CampaignKind.MATRIX)
+    here = lab.under(out.runs)
     try:
         for row in rows:
             done: list[list[RunResult | LabError]] = [[] for _ in row]
             for trial in range(1, trials + 1):
                 for s, runs in zip(row, done, strict=True):
-                    runs.append(_execute(s, tc, backend, out / "runs"))
-                    log(
-                        f"{s.template} · {s.topology} · {s.subject} ({trial}/{trials}): "
-                        f"{_said(runs[-1])}"
-                    )
-            cells += [_cell(s, runs) for s, runs in zip(row, done, strict=True)]
-    finally:  # an interrupted matrix still reports the rows it finished
-        report = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "commit": at_commit,
-            "backend": backend.name,
-            "runners": 2,
-            "build_delay_s": build_delay,
-            "trials": trials,
-            "default_policy": str(DEFAULT_POLICY),
-            "cells": [asdict(c) for c in cells],
-        }
-        report["claims"] = [asdict(c) for c in bars(cells)]
-        (out / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "matrix.md").write_text(markdown(report) + "\n")
+                    runs.append(_execute(here, s))
+                    said = _said(runs[-1])
+                    log(f"{s.template} · {s.topology} · {s.subject} ({trial}/{trials}): {said}")
+            matrix.cells.extend(_cell(s, runs) for s, runs in zip(row, done, strict=True))
+    finally:
+        save(matrix, out)
         html.render_matrix(out)
-    return out, cells
+    return out, matrix
+
+
+def save(matrix: Matrix, out: CampaignDir) -> None:
+    out.record.write_text(json.dumps(matrix.to_dict(), indent=2) + "\n")
+    out.summary.write_text(markdown(matrix) + "\n")
 
 
 def _rows(cells: Sequence[Cell]) -> dict[tuple[str, str], dict[str, Cell]]:
@@ -184,8 +195,8 @@ def _rows(cells: Sequence[Cell]) -> dict[tuple[str, str], dict[str, Cell]]:
 
 
 def bars(cells: Sequence[Cell], default: str = str(DEFAULT_POLICY)) -> list[Claim]:
-    """Issue 14's bar in every row that has both: the default policy's makespan at most
-    ``BAR`` × uv's, both the median trial."""
+    """The bar in every row that has both: the default policy's makespan at most ``BAR`` ×
+    uv's, both the median trial."""
     found = []
     for (tmpl, topology), by_subject in _rows(cells).items():
         mine, uv = by_subject.get(default), by_subject.get("uv")
@@ -217,21 +228,21 @@ def _cell_text(cell: Cell) -> str:
     return f"ok {ratio}, {lock}, {cell.verdict}"
 
 
-def markdown(report: Mapping[str, Any]) -> str:
-    """The table of a saved matrix report, then its bars."""
-    cells = [Cell(**c) for c in report["cells"]]
-    names = list(dict.fromkeys(c.subject for c in cells))
+def markdown(matrix: Matrix) -> str:
+    """The table, then its bars."""
+    names = list(dict.fromkeys(c.subject for c in matrix.cells))
     lines = [
         "| template | topology | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
     ]
-    for (tmpl, topology), by_subject in _rows(cells).items():
+    for (tmpl, topology), by_subject in _rows(matrix.cells).items():
         texts = [_cell_text(by_subject[n]) if n in by_subject else "" for n in names]
         lines.append(f"| {tmpl} | {topology} | " + " | ".join(texts) + " |")
     lines.append("")
-    trials = report.get("trials", 1)
+    trials = matrix.trials
     lines.append(
-        f"2 runners, {report['backend']} backend, build delay {report['build_delay_s']} s, "
+        f"{matrix.runners} runners, {matrix.backend} backend, build delay "
+        f"{matrix.build_delay_s} s, "
         + (f"the median of {trials} trials per cell. " if trials > 1 else "one trial per cell. ")
         + "Ratio: makespan over one build; wait: serialized, the longest wait for a lock (the "
         "tree lock of a shared tree included) when a runner sat out half a build or more and "
@@ -240,96 +251,25 @@ def markdown(report: Mapping[str, Any]) -> str:
         "every runner with its own checkout's install, the cache intact and no lock held twice "
         "at once."
     )
-    if report.get("claims"):
-        lines += ["", *claims_markdown(report["claims"], "####")]
+    if matrix.claims:
+        lines += ["", *claims_markdown(matrix.claims, "####")]
     return "\n".join(lines).rstrip("\n")
 
 
-@dataclass(frozen=True)
-class TrialSummary:
-    tree_lock: bool
-    trials: int
-    failed_runs: int
-    error_lines: list[str]
-
-
-def _error_lines(run_dir: Path) -> list[str]:
-    found = []
-    for log in sorted((run_dir / "logs").glob("*.log")):
-        for line in log.read_text(errors="replace").splitlines():
-            text = line.split(" ", 2)[-1]
-            if parse_event_line(text) is not None:
-                continue
-            if "error" in text.lower() or "Traceback" in text:
-                found.append(f"{log.stem}: {text.strip()}")
-    return found
-
-
-def shared_tree_trials(
-    tc: Toolchain,
-    backend: Backend,
-    runs_dir: Path,
-    *,
-    trials: int = 10,
-    template_name: str = "setuptools",
-    build_delay: float = 0.5,
-    log: Callable[[str], None] = print,
-) -> dict[str, object]:
-    """The reference builder on one shared setuptools tree, with and without its tree lock,
-    alternating. Reports what was seen; a failure that does not happen is not invented."""
-    out = runs_dir / f"trials-shared-tree-{time.strftime('%Y%m%d-%H%M%S')}"
-    failed = {False: 0, True: 0}
-    errors: dict[bool, list[str]] = {False: [], True: []}
-    for trial in range(1, trials + 1):
-        for tree_lock in (False, True):
-            s = scenario.load_named(
-                scenario.ISSUE_SCENARIO,
-                [
-                    f"template={template_name}",
-                    "subject=narrow",
-                    "topology=shared-tree",
-                    f"build_delay={build_delay}",
-                    f"tree_lock={str(tree_lock).lower()}",
-                ],
-            )
-            result = _execute(s, tc, backend, out / "runs")
-            if isinstance(result, LabError):
-                failed[tree_lock] += 1
-                errors[tree_lock].append(str(result))
-            elif result.verdict is not Verdict.VALID or result.status is not RunStatus.OK:
-                failed[tree_lock] += 1
-                errors[tree_lock] += _error_lines(out / "runs" / result.run_id)
-            log(
-                f"trial {trial}/{trials}, tree lock {'on' if tree_lock else 'off'}: "
-                + (
-                    "error"
-                    if isinstance(result, LabError)
-                    else f"{result.status}, {result.verdict}"
-                )
-            )
-    report = {
-        "template": template_name,
-        "backend": backend.name,
-        "build_delay_s": build_delay,
-        "results": [
-            asdict(TrialSummary(lock, trials, failed[lock], errors[lock][:20]))
-            for lock in (False, True)
-        ],
-    }
-    (out / "trials.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
-
-
-def record(out: Path, doc: Path) -> Path:
-    """Append the matrix saved in ``out`` to the Markdown file ``doc``, as a dated section."""
-    report = json.loads((out / "matrix.json").read_text())
+def append_section(matrix: Matrix, doc: Path) -> Path:
+    """Append the matrix to the Markdown file ``doc``, as a dated section."""
     section = [
         "",
-        f"## `cachelab matrix`, {report['when']}, commit {report.get('commit', 'unknown')}",
+        f"## `cachelab matrix`, {matrix.when}, commit {matrix.commit}",
         "",
-        markdown(report),
+        markdown(matrix),
         "",
     ]
     with doc.open("a", encoding="utf-8") as f:
         f.write("\n".join(section))
     return doc
+
+
+def failed(matrix: Matrix) -> bool:
+    """Whether a bar of the matrix was not met."""
+    return any(c.met is False for c in matrix.claims)

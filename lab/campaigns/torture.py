@@ -7,10 +7,10 @@ its runs and runners (valid < failed-clean < unknown < invalid); it *recovered* 
 follow-up is valid; what it *leaked* is whatever is still there after the follow-up: scratch
 dirs its sweep left, containers or processes of its runs, fault mounts.
 
-Everything goes into ``runs/torture-<scenario>-<time>/``: the trials' runs, ``campaign.json``
-(the seed, the subjects, the whole schedule, each trial's outcome and first violation) and
-``campaign.md``. ``--trial K`` replays trial K alone, exactly: its plan depends only on the
-seed and K.
+Everything goes into its campaign directory (``torture-<scenario>-<time>/``): each trial's
+own directory (``PartDir``: its cache, runs and views), the record (the seed, the subjects,
+the whole schedule, each trial's outcome and first violation) and its summary. ``--trial K``
+replays trial K alone, exactly: its schedule depends only on the seed and K.
 """
 
 from __future__ import annotations
@@ -20,22 +20,22 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab import history, subjects, template
 from lab import scenario as scenarios
+from lab import subjects
 from lab.contract import SCRATCH_DIR, SCRATCH_GRACE_S, Op, Phase
-from lab.errors import LabError, UsageError
+from lab.errors import ExitCode, LabError, UsageError
+from lab.log import log
 from lab.nemesis import RunFaults, mounts
-from lab.nemesis.schedule import Fault, TrialPlan, plan
+from lab.nemesis.schedule import Fault, ScheduledTrial, scheduled
 from lab.report import html
 from lab.result import RunResult
-from lab.run import Run
-from lab.runners.base import Backend
-from lab.toolchain import Toolchain
-from lab.vocabulary import OUTCOME_SEVERITY, ExitCode, Outcome, Verdict, worst
+from lab.run import Lab
+from lab.rundir import MOUNT_REGISTRY, CampaignDir, CampaignKind, RunDir, read_history
+from lab.vocabulary import OUTCOME_SEVERITY, Outcome, Verdict, runner_names, worst
 
 _FS_FAULTS = (Fault.ENOSPC, Fault.LIAR)  # made with mounts on the host
 _ROOMY_MB = 4096.0  # the small file system's size for the follow-up
@@ -63,9 +63,8 @@ class TrialResult:
     leaked: list[str]
     first_violation: str | None
     runs: list[str]  # run directories, relative to the campaign's
-    # whether a kill or pause struck: a failpoint armed in a runner that never reaches it
-    # (it took the build env another runner made, say) strikes nothing; None for the faults
-    # of the file system, in force for the whole run
+    # whether a kill or pause struck (a failpoint armed in a runner that never reaches it
+    # strikes nothing); None for the file system's faults, in force for the whole run
     struck: bool | None = None
 
 
@@ -77,32 +76,28 @@ class _Trial:
     """One trial of one subject: its runs, its mounts, its cache."""
 
     def __init__(
-        self, settings: Settings, spec: TrialPlan, subject: str, context: _Context
+        self, settings: Settings, spec: ScheduledTrial, subject: str, context: _Context
     ) -> None:
         self.spec = spec
         self.context = context
-        self.scenario = scenarios.from_mapping(
-            {**settings.scenario.model_dump(), "subject": subject}, f"--subjects {subject}"
+        self.scenario = scenarios.with_changes(
+            settings.scenario, f"--subjects {subject}", subject=subject
         )
         # the warm-up and the follow-up are clean: not even the scenario's own failpoints
         self.clean = self.scenario.model_copy(update={"failpoints": {}})
-        made = subjects.make(subject, self.scenario, template.get(self.scenario.template))
+        made = subjects.make(subject, self.scenario.subject_settings())
         self.failpoints = made.failpoints
-        self.root = context.out / f"{_slug(subject)}-{spec.trial:02d}"
-        self.cache = self.root / "cache"
+        self.dir = context.out.part(f"{_slug(subject)}-{spec.trial:02d}")
+        self.lab = context.lab.under(self.dir.runs)
         self.results: list[RunResult] = []
 
     def _run(self, faults: RunFaults | None = None) -> RunResult:
         """A faulted run with ``faults``, else a clean one."""
-        one = Run(
+        result = self.lab.run(
             self.scenario if faults is not None else self.clean,
-            self.context.backend,
-            self.context.toolchain,
-            self.root / "runs",
-            cache=self.cache,
+            cache=self.dir.cache,
             faults=faults or RunFaults(note="clean"),
         )
-        result = one.execute()
         self.results.append(result)
         return result
 
@@ -110,23 +105,22 @@ class _Trial:
         fault = self.spec.fault
         with mounts.FaultMounts(self.context.registry) as made:
             if fault is Fault.ENOSPC:
-                made.tmpfs(self.cache, self.spec.size_mb)
+                made.tmpfs(self.dir.cache, self.spec.size_mb)
             else:
-                self.cache.mkdir(parents=True)
-            names = scenarios.runner_names(self.scenario.runners)
+                self.dir.cache.mkdir(parents=True)
+            names = runner_names(self.scenario.runners)
             faults = self.spec.run_faults(self.failpoints, names)
+            note = self.spec.describe(self.failpoints)
             if fault is Fault.READONLY:
                 self._run()  # a clean run fills the cache
-                faults = RunFaults(cache_read_only=True, note=self.spec.describe(self.failpoints))
+                faults = RunFaults(cache_read_only=True, note=note)
             if fault is Fault.LIAR:
-                views = made.lying_views(self.cache, self.root / "views", names)
-                faults = RunFaults(
-                    cache_views=views, locks_exclude=False, note=self.spec.describe(self.failpoints)
-                )
+                views = made.lying_views(self.dir.cache, self.dir.views, names)
+                faults = RunFaults(cache_views=views, locks_exclude=False, note=note)
             faulted = self._run(faults)
             struck = None
             if fault in (Fault.KILL, Fault.PAUSE):
-                events = history.read(self.root / "runs" / faulted.run_id / history.FILENAME)
+                events = read_history(RunDir(self.dir.runs / faulted.run_id).history)
                 struck = any(e.op is Op.FAULT and e.phase is Phase.STRUCK for e in events)
             if any(r.rc is None or not 0 <= r.rc <= 128 for r in faulted.runners):
                 # a killed builder's scratch dir is a sweeper's once its heartbeat is old
@@ -134,12 +128,14 @@ class _Trial:
             if fault is Fault.LIAR:
                 made.unmount_all()  # the follow-up sees the cache itself
             if fault is Fault.ENOSPC:
-                made.resize(self.cache, _ROOMY_MB)
+                made.resize(self.dir.cache, _ROOMY_MB)
             follow_up = self._run()
             leaked = self._leaked()
             if fault is Fault.ENOSPC:
-                _keep_content(made, self.cache)
-        leaked += [f"mount {p}" for p in self.root.rglob("*") if p.is_dir() and mounts.mounted(p)]
+                _keep_content(made, self.dir.cache)
+        leaked += [
+            f"mount {p}" for p in self.dir.path.rglob("*") if p.is_dir() and mounts.mounted(p)
+        ]
         violations = [v.message for r in self.results for v in r.violations]
         return TrialResult(
             subject=self.scenario.subject,
@@ -152,26 +148,26 @@ class _Trial:
             leaked=leaked,
             first_violation=violations[0] if violations else None,
             runs=[
-                str((self.root / "runs" / r.run_id).relative_to(self.context.out))
+                str((self.dir.runs / r.run_id).relative_to(self.context.out.path))
                 for r in self.results
             ],
             struck=struck,
         )
 
     def _leaked(self) -> list[str]:
-        scratch = self.cache / SCRATCH_DIR
+        scratch = self.dir.cache / SCRATCH_DIR
         left = []
         if scratch.is_dir():
             left = [f"scratch {p.name}" for p in sorted(scratch.iterdir()) if p.is_dir()]
         for result in self.results:
-            left += self.context.backend.leftovers(self.root / "runs" / result.run_id)
+            left += self.lab.backend.leftovers(RunDir(self.dir.runs / result.run_id))
         return left
 
 
 def _keep_content(made: mounts.FaultMounts, cache: Path) -> None:
     """Unmount the small file system but keep what the runs left on it, for the record."""
     with tempfile.TemporaryDirectory(prefix="cachelab-keep-") as keep:
-        kept = Path(keep) / "cache"
+        kept = Path(keep) / "kept"
         shutil.copytree(cache, kept, symlinks=True)
         made.unmount_all()
         shutil.copytree(kept, cache, symlinks=True, dirs_exist_ok=True)
@@ -179,78 +175,30 @@ def _keep_content(made: mounts.FaultMounts, cache: Path) -> None:
 
 @dataclass(frozen=True)
 class _Context:
-    out: Path
-    backend: Backend
-    toolchain: Toolchain
+    out: CampaignDir
+    lab: Lab
     registry: Path  # where fault mounts are recorded until they are gone
 
 
-def run(
-    settings: Settings,
-    backend: Backend,
-    toolchain: Toolchain,
-    runs_dir: Path,
-    log: Callable[[str], None] = print,
-) -> tuple[Path, list[TrialResult]]:
-    """Play the campaign; an interrupted one still writes what it finished."""
-    registry = runs_dir / mounts.REGISTRY_DIR
+def run(lab: Lab, settings: Settings) -> tuple[CampaignDir, list[TrialResult]]:
+    """Play the campaign, its trials in a campaign directory of its own; an interrupted one
+    still records, and draws, what it finished."""
+    chosen = _schedule(settings)
+    registry = lab.runs_dir / MOUNT_REGISTRY
     for leftover in mounts.reap(registry):
         log(f"removed a fault mount left by an orchestrator that is gone: {leftover}")
-    if any(f in _FS_FAULTS for f in settings.faults) and (why := mounts.available()):
-        raise LabError(f"the faults {', '.join(_FS_FAULTS)} cannot be made here: {why}")
-    if settings.scenario.steps:  # a fault strikes a run, and a trial is a run and its follow-up
-        raise UsageError(
-            f"scenario {settings.scenario.name} has steps; the fault campaign takes a single run"
-        )
-    if settings.only_trial is not None and not 1 <= settings.only_trial <= settings.trials:
-        raise UsageError(f"--trial {settings.only_trial}: choose 1 to {settings.trials}")
-    names = scenarios.runner_names(settings.scenario.runners)
-    plans = [
-        plan(
-            settings.seed,
-            k,
-            faults=settings.faults,
-            runners=names,
-            build_delay=settings.scenario.build_delay,
-            pause_s=settings.pause_s,
-        )
-        for k in range(1, settings.trials + 1)
-    ]
-    chosen = [p for p in plans if settings.only_trial in (None, p.trial)]
-    out = runs_dir / f"torture-{settings.scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True)
-    context = _Context(out, backend, toolchain, registry)
+    out = CampaignDir.create(lab.runs_dir, CampaignKind.TORTURE, settings.scenario.name)
+    context = _Context(out, lab, registry)
     results: list[TrialResult] = []
     try:
         for spec in chosen:
             for subject in settings.subjects:
-                trial = _Trial(settings, spec, subject, context)
-                try:
-                    result = trial.play()
-                except LabError as exc:  # a trial that could not be played is unknown
-                    result = TrialResult(
-                        subject,
-                        spec.trial,
-                        spec.fault,
-                        str(exc),
-                        Outcome.UNKNOWN,
-                        False,
-                        [],
-                        str(exc),
-                        [],
-                    )
-                results.append(result)
-                log(
-                    f"trial {spec.trial} · {subject} · {result.what}"
-                    f"{' (not struck)' if result.struck is False else ''}: {result.outcome}"
-                    f"{', recovered' if result.recovered else ', NOT recovered'}"
-                    f"{f', leaked {len(result.leaked)}' if result.leaked else ''}"
-                )
+                results.append(_play(settings, spec, subject, context))
     finally:
-        report = {
+        record = {
             "scenario": settings.scenario.name,
             "seed": settings.seed,
-            "backend": backend.name,
+            "backend": lab.backend.name,
             "subjects": list(settings.subjects),
             "faults": list(settings.faults),
             "trials": settings.trials,
@@ -263,10 +211,53 @@ def run(
             "schedule": [asdict(p) for p in chosen],
             "results": [asdict(r) for r in results],
         }
-        (out / "campaign.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-        (out / "campaign.md").write_text(markdown(settings, backend.name, results) + "\n")
-        html.render_campaign(out)
+        out.record.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        out.summary.write_text(markdown(settings, lab.backend.name, results) + "\n")
+        html.render_torture(out)
     return out, results
+
+
+def _schedule(settings: Settings) -> list[ScheduledTrial]:
+    """The trials to play, each scheduled from the seed alone; UsageError (or LabError, where
+    a fault cannot be made here) before anything is written."""
+    if any(f in _FS_FAULTS for f in settings.faults) and (why := mounts.available()):
+        raise LabError(f"the faults {', '.join(_FS_FAULTS)} cannot be made here: {why}")
+    if settings.scenario.steps:  # a fault strikes a run, and a trial is a run and its follow-up
+        raise UsageError(
+            f"scenario {settings.scenario.name} has steps; the fault campaign takes a single run"
+        )
+    if settings.only_trial is not None and not 1 <= settings.only_trial <= settings.trials:
+        raise UsageError(f"--trial {settings.only_trial}: choose 1 to {settings.trials}")
+    names = runner_names(settings.scenario.runners)
+    trials = [
+        scheduled(
+            settings.seed,
+            k,
+            faults=settings.faults,
+            runners=names,
+            build_delay=settings.scenario.build_delay,
+            pause_s=settings.pause_s,
+        )
+        for k in range(1, settings.trials + 1)
+    ]
+    return [t for t in trials if settings.only_trial in (None, t.trial)]
+
+
+def _play(settings: Settings, spec: ScheduledTrial, subject: str, context: _Context) -> TrialResult:
+    """One trial of one subject; one that could not be played is unknown."""
+    try:
+        result = _Trial(settings, spec, subject, context).play()
+    except LabError as exc:
+        result = TrialResult(
+            subject, spec.trial, spec.fault, str(exc), Outcome.UNKNOWN, False, [], str(exc), []
+        )
+    log(
+        f"trial {spec.trial} · {subject} · {result.what}"
+        f"{' (not struck)' if result.struck is False else ''}: {result.outcome}"
+        f"{', recovered' if result.recovered else ', NOT recovered'}"
+        f"{f', leaked {len(result.leaked)}' if result.leaked else ''}"
+    )
+    return result
 
 
 def markdown(settings: Settings, backend: str, results: Sequence[TrialResult]) -> str:

@@ -1,10 +1,10 @@
 """The independent checker: a run's verdict from facts, never from a runner's own word.
 
-    report = check(run_dir)
+    judgement = check(run_dir)
 
-It reads only the run directory: ``expected.json`` (what each checkout must give),
-``history.jsonl`` (what happened, and who stamped it), ``logs/`` (how failing runners ended)
-and ``cache/`` (what is left). It never reads which subject or policy ran. As Jepsen's
+It reads only the run directory (``lab.rundir``): what each checkout must give (``expected``),
+what happened and who stamped it (``history``), how failing runners ended (their logs) and
+what is left in the cache. It never reads which subject or policy ran. As Jepsen's
 checkers do, it composes small checkers, each a pure function of the record:
 
 - ``facts``: each runner's venv against its own checkout's identity;
@@ -29,11 +29,13 @@ from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord, load
 from lab.vocabulary import Outcome, Verdict
 
-__all__ = ["Kind", "Report", "RunRecord", "Unknown", "Violation", "check", "judge", "load"]
+__all__ = ["Judgement", "Kind", "RunRecord", "Unknown", "Violation", "check", "judge", "load"]
 
 
 @dataclass(frozen=True)
-class Report:
+class Judgement:
+    """What the checker says of a run: its verdict, why, and each runner's outcome."""
+
     verdict: Verdict
     violations: list[Violation]
     unknowns: list[Unknown]
@@ -51,7 +53,7 @@ def _outcome(runner: str, record: RunRecord, found: Findings) -> Outcome:
     return Outcome.VALID if record.exits.get(runner) == 0 else Outcome.FAILED_CLEAN
 
 
-def judge(record: RunRecord) -> Report:
+def judge(record: RunRecord) -> Judgement:
     found = (
         facts.check(record) + cache.check(record) + exclusion.check(record) + liveness.check(record)
     )
@@ -62,9 +64,9 @@ def judge(record: RunRecord) -> Report:
     else:
         verdict = Verdict.VALID
     outcomes = {r: _outcome(r, record, found) for r in record.runners}
-    return Report(verdict, found.violations, found.unknowns, outcomes)
+    return Judgement(verdict, found.violations, found.unknowns, outcomes)
 
 
-def check(run_dir: Path) -> Report:
+def check(run_dir: Path) -> Judgement:
     """Judge the run in ``run_dir``; UsageError where it is not a run directory."""
     return judge(load(run_dir))

@@ -5,6 +5,7 @@ Work in progress is not judged: the reference builder's scratch dirs and tempora
 
 - every wheel file is a well-formed zip whose RECORD matches its members;
 - every unpacked wheel (a directory holding ``*.dist-info/RECORD``) still has those files;
+  both judged by ``lab.check.wheels``, never by the reference builder's own check;
 - every reference-builder entry's manifest agrees with its wheel, and the wheel is the one
   the history says was published there (the digest in the publish event);
 - no private build dir that this run made is left where every runner exited by itself.
@@ -22,8 +23,9 @@ from pathlib import Path
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord
-from lab.contract import ENTRY_MANIFEST, SCRATCH_DIR, Op, Phase, StepKind
-from lab.refbuilder import record_hash_matches, record_rows, wheel_problem
+from lab.check.wheels import unpacked_problem, wheel_problem
+from lab.contract import ENTRY_MANIFEST, SCRATCH_DIR, Op, Phase
+from lab.vocabulary import StepKind
 
 _AT_FINAL = (Phase.PUBLISHED, Phase.REPLACED, Phase.IN_PLACE)
 
@@ -37,27 +39,6 @@ def _vendored(dist_info: Path, cache: Path) -> bool:
         if any(p.name.endswith(".dist-info") for p in above.iterdir()):
             return True
     return False
-
-
-def archive_problem(record_file: Path) -> str | None:
-    """What is wrong with the unpacked wheel whose RECORD is ``record_file``, or None. Paths
-    that leave the directory (scripts of an installed environment) are not judged."""
-    root = record_file.parent.parent
-    try:
-        rows = record_rows(record_file.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read {record_file.name}: {exc}"
-    for name, digest in rows:
-        if not digest or ".." in Path(name).parts:
-            continue
-        path = root / name
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return f"{name} is missing"
-        if not record_hash_matches(digest, data):
-            return f"{name} does not match its RECORD hash"
-    return None
 
 
 def _sha256(path: Path) -> str:
@@ -163,7 +144,7 @@ def check(record: RunRecord) -> Findings:
         elif path.name == "RECORD" and path.parent.name.endswith(".dist-info"):
             if _vendored(path.parent, cache):
                 continue
-            problem, kind = archive_problem(path), Kind.CORRUPT_ARCHIVE
+            problem, kind = unpacked_problem(path), Kind.CORRUPT_ARCHIVE
         elif path.name == ENTRY_MANIFEST:
             problem, kind = manifest_problem(path.parent), Kind.MANIFEST_MISMATCH
             rel = path.parent.relative_to(cache).as_posix()

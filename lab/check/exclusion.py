@@ -19,7 +19,7 @@ from lab.contract import FaultAction
 _TIMEOUT_SLACK_S = 1.0
 
 
-def _overlaps(record: RunRecord, spans: list[metrics.LockSpan]) -> list[Violation]:
+def _overlaps(spans: list[metrics.LockSpan]) -> list[Violation]:
     violations = []
     for pair in metrics.overlapping_holds(spans):
         first, second = sorted(pair, key=lambda span: span.acquired or 0.0)
@@ -75,5 +75,5 @@ def _unbounded(record: RunRecord, spans: list[metrics.LockSpan]) -> list[Violati
 
 def check(record: RunRecord) -> Findings:
     spans = metrics.lock_spans(record.events)
-    overlaps = _overlaps(record, spans) if record.locks_exclude else []
+    overlaps = _overlaps(spans) if record.locks_exclude else []
     return Findings(overlaps + _unbounded(record, spans))

@@ -5,14 +5,14 @@ failed must have failed with a message, not a traceback."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord
 from lab.contract import FaultAction
-from lab.identity import Expected, normalized
+from lab.projects.identity import Identity, normalized
 
 # A Python traceback's last line: the exception, e.g. "OSError: [Errno 28] No space left".
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
@@ -31,93 +31,110 @@ def _requirements(texts: Any) -> list[str]:
 
 
 def _whose(marker: Any, record: RunRecord) -> str:
-    for e in record.expected.values():
+    for e in record.identities.values():
         if e.marker == marker:
             return f"checkout {e.checkout_name}'s"
     return "no checkout of this run's"
 
 
-def compare(
-    runner: str, expected: Expected, facts: dict[str, Any], record: RunRecord
-) -> list[Violation]:
-    """What in ``facts`` differs from what ``expected`` says the runner must have."""
+class _Differs(NamedTuple):
+    """One way the facts differ from the checkout: a violation before it names its runner."""
 
-    def violation(kind: Kind, message: str, want: Any = None, got: Any = None) -> Violation:
-        return Violation(kind, f"{runner}: {message}", runner, expected.distribution, want, got)
+    kind: Kind
+    message: str
+    want: Any = None
+    got: Any = None
 
-    if not facts.get("python"):
-        return [violation(Kind.NOT_INSTALLED, f"no venv at {facts.get('venv')}")]
-    found: list[Violation] = []
+
+def _distribution(expected: Identity, facts: dict[str, Any]) -> list[_Differs]:
     dist = facts.get("distribution")
     if not isinstance(dist, dict) or normalized(str(dist.get("name"))) != expected.distribution:
-        found.append(violation(Kind.NOT_INSTALLED, f"{expected.distribution} is not installed"))
-    else:
-        if dist.get("version") != expected.version:
-            found.append(
-                violation(
-                    Kind.WRONG_VERSION,
-                    f"{expected.distribution} {dist.get('version')} installed, its checkout "
-                    f"gives {expected.version}",
-                    expected.version,
-                    dist.get("version"),
-                )
-            )
-        want, got = _requirements(expected.requires), _requirements(dist.get("requires"))
-        if want != got:
-            found.append(
-                violation(
-                    Kind.WRONG_REQUIREMENTS, f"requires {got}, its checkout {want}", want, got
-                )
-            )
-    if "import_error" in facts:
+        return [_Differs(Kind.NOT_INSTALLED, f"{expected.distribution} is not installed")]
+    found = []
+    if dist.get("version") != expected.version:
         found.append(
-            violation(
-                Kind.NOT_INSTALLED,
-                f"`import {expected.module}` fails: {facts['import_error']}",
-                expected.module,
-                facts["import_error"],
+            _Differs(
+                Kind.WRONG_VERSION,
+                f"{expected.distribution} {dist.get('version')} installed, its checkout "
+                f"gives {expected.version}",
+                expected.version,
+                dist.get("version"),
             )
         )
-    else:
-        module_file = str(facts.get("module_file"))
-        if not module_file.startswith(expected.checkout.rstrip("/") + "/"):
-            found.append(
-                violation(
-                    Kind.OUTSIDE_CHECKOUT,
-                    f"{expected.module} imports from {module_file}, outside its checkout "
-                    f"{expected.checkout}",
-                    expected.checkout,
-                    module_file,
-                )
-            )
-        marker = facts.get("marker")
-        if marker != expected.marker:
-            found.append(
-                violation(
-                    Kind.WRONG_IDENTITY,
-                    f"{expected.module} is {_whose(marker, record)} code, not its own",
-                    expected.marker,
-                    marker,
-                )
-            )
-    if expected.native is not None:
-        native = facts.get("native") or {}
-        if native.get("result") != expected.native.result:
-            call = f"{expected.native.module}.{expected.native.function}{expected.native.args}"
-            answer = native.get("error", native.get("result"))
-            found.append(
-                violation(
-                    Kind.NATIVE_MISMATCH,
-                    f"{call} gives {answer!r}, not {expected.native.result!r}",
-                    expected.native.result,
-                    answer,
-                )
-            )
-    if facts.get("check") != "passed" and "import_error" not in facts:
+    want, got = _requirements(expected.requires), _requirements(dist.get("requires"))
+    if want != got:
         found.append(
-            violation(Kind.CHECK_FAILED, f"the template's check fails: {facts.get('check')}")
+            _Differs(Kind.WRONG_REQUIREMENTS, f"requires {got}, its checkout {want}", want, got)
         )
     return found
+
+
+def _module(expected: Identity, facts: dict[str, Any], record: RunRecord) -> list[_Differs]:
+    if "import_error" in facts:
+        error = facts["import_error"]
+        message = f"`import {expected.module}` fails: {error}"
+        return [_Differs(Kind.NOT_INSTALLED, message, expected.module, error)]
+    found = []
+    module_file = str(facts.get("module_file"))
+    if not module_file.startswith(expected.checkout.rstrip("/") + "/"):
+        found.append(
+            _Differs(
+                Kind.OUTSIDE_CHECKOUT,
+                f"{expected.module} imports from {module_file}, outside its checkout "
+                f"{expected.checkout}",
+                expected.checkout,
+                module_file,
+            )
+        )
+    marker = facts.get("marker")
+    if marker != expected.marker:
+        found.append(
+            _Differs(
+                Kind.WRONG_IDENTITY,
+                f"{expected.module} is {_whose(marker, record)} code, not its own",
+                expected.marker,
+                marker,
+            )
+        )
+    return found
+
+
+def _native(expected: Identity, facts: dict[str, Any]) -> list[_Differs]:
+    if expected.native is None:
+        return []
+    native = facts.get("native") or {}
+    if native.get("result") == expected.native.result:
+        return []
+    call = f"{expected.native.module}.{expected.native.function}{expected.native.args}"
+    answer = native.get("error", native.get("result"))
+    message = f"{call} gives {answer!r}, not {expected.native.result!r}"
+    return [_Differs(Kind.NATIVE_MISMATCH, message, expected.native.result, answer)]
+
+
+def _template_check(facts: dict[str, Any]) -> list[_Differs]:
+    # a module that does not import fails the check too: that is already said
+    if facts.get("check") == "passed" or "import_error" in facts:
+        return []
+    return [_Differs(Kind.CHECK_FAILED, f"the template's check fails: {facts.get('check')}")]
+
+
+def compare(
+    runner: str, expected: Identity, facts: dict[str, Any], record: RunRecord
+) -> list[Violation]:
+    """What in ``facts`` differs from what ``expected`` says the runner must have."""
+    if not facts.get("python"):
+        differs = [_Differs(Kind.NOT_INSTALLED, f"no venv at {facts.get('venv')}")]
+    else:
+        differs = [
+            *_distribution(expected, facts),
+            *_module(expected, facts, record),
+            *_native(expected, facts),
+            *_template_check(facts),
+        ]
+    return [
+        Violation(d.kind, f"{runner}: {d.message}", runner, expected.distribution, d.want, d.got)
+        for d in differs
+    ]
 
 
 def ended_in_traceback(output: list[str]) -> bool:
@@ -132,7 +149,7 @@ def ended_in_traceback(output: list[str]) -> bool:
 def check(record: RunRecord) -> Findings:
     violations: list[Violation] = []
     unknowns: list[Unknown] = []
-    for runner, expected in record.expected.items():
+    for runner, expected in record.identities.items():
         if runner not in record.exits:
             unknowns.append(Unknown(f"{runner} never ended", runner))
             continue

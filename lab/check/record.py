@@ -7,26 +7,28 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from lab import history, identity, nemesis
-from lab.contract import Event, Op, Phase, parse_event_line
+from lab import nemesis
+from lab.contract import Event, Op, Phase
 from lab.errors import UsageError
+from lab.projects import identity
+from lab.rundir import RunDir, read_history, read_log
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    root: Path
-    expected: dict[str, identity.Expected]  # by runner
+    run_dir: RunDir
+    identities: dict[str, identity.Identity]  # what each runner must find, by runner
     events: list[Event]
     lock_timeout: float | None = None  # what the scenario allowed any wait for a lock
-    locks_exclude: bool = True  # what the environment promised (faults.json)
+    locks_exclude: bool = True  # what the environment promised (RunDir.faults)
 
     @property
     def cache(self) -> Path:
-        return self.root / "cache"
+        return self.run_dir.cache
 
     @property
     def runners(self) -> list[str]:
-        return list(self.expected)
+        return list(self.identities)
 
     @cached_property
     def ends(self) -> dict[str, float]:
@@ -58,29 +60,21 @@ class RunRecord:
 
     def output(self, runner: str) -> list[str]:
         """The runner's output lines, without the contract's event lines."""
-        path = self.root / "logs" / f"{runner}.log"
-        if not path.is_file():
-            return []
-        lines = [line.split(" ", 2)[-1] for line in path.read_text(errors="replace").splitlines()]
-        return [line for line in lines if parse_event_line(line) is None]
+        return [line.text for line in read_log(self.run_dir.log(runner)) if not line.is_event]
 
 
-def load(root: Path) -> RunRecord:
-    """The run at ``root``; UsageError names what is missing where it is not a run directory."""
-    needed = [root / identity.FILENAME, root / history.FILENAME]
-    missing = [p for p in needed if not p.is_file()]
-    if not root.is_dir() or missing:
-        what = ", ".join(p.name for p in missing) if root.is_dir() else "the directory"
-        raise UsageError(
-            f"{root} is not a run directory of this lab: {what} missing "
-            "(a run directory holds expected.json and history.jsonl)"
-        )
+def load(path: Path) -> RunRecord:
+    """The run at ``path``; UsageError names what is missing where it is not a run directory."""
+    run_dir = RunDir(path)
+    run_dir.check()
     try:
-        expected = identity.load(root / identity.FILENAME)
-        events = history.read(root / history.FILENAME)
-        setup = json.loads(path.read_text()) if (path := root / "scenario.json").is_file() else {}
+        identities = identity.load(run_dir.identities)
+        events = read_history(run_dir.history)
+        setup = json.loads(run_dir.scenario.read_text()) if run_dir.scenario.is_file() else {}
         timeout = setup.get("lock_timeout")
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{root}: cannot read its record: {exc}") from exc
+        raise UsageError(f"{path}: cannot read its record: {exc}") from exc
     lock_timeout = float(timeout) if timeout else None
-    return RunRecord(root, expected, events, lock_timeout, nemesis.locks_exclude(root))
+    return RunRecord(
+        run_dir, identities, events, lock_timeout, nemesis.locks_exclude(run_dir.faults)
+    )

@@ -10,8 +10,8 @@ seeded schedule (``schedule.py``):
   or seen by each runner through its own FUSE mount whose locks do not exclude ("locks that
   lie", as flock on some network file systems).
 
-Each run writes its ``RunFaults`` into ``faults.json``: the checker reads there what the
-environment promised (do locks exclude here?), never which subject ran.
+Each run writes its ``RunFaults`` into its directory (``RunDir.faults``): the checker reads
+there what the environment promised (do locks exclude here?), never which subject ran.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from lab.contract import FaultAction, Op, Phase
-
-FILENAME = "faults.json"
 
 
 @dataclass(frozen=True)
@@ -59,9 +57,9 @@ def save(path: Path, faults: RunFaults) -> None:
     path.write_text(json.dumps(faults.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
-def locks_exclude(run_dir: Path) -> bool:
-    """What the run's environment promised: whether its locks exclude (no faults.json: yes)."""
-    path = run_dir / FILENAME
+def locks_exclude(path: Path) -> bool:
+    """What the run's environment promised, as ``save`` wrote it at ``path``: whether its
+    locks exclude (nothing written: yes)."""
     if not path.is_file():
         return True
     return bool(json.loads(path.read_text()).get("locks_exclude", True))

@@ -7,7 +7,7 @@
   network file systems does (uv #18073).
 
 Making mounts needs root. Every mount is written to a registry file named by its owner (this
-process, ``lab.owner``) before it is made, and removed after it is gone: leaving the context
+process, ``lab.runners.owner``) before it is made, and removed after it is gone: leaving the context
 removes them all (on success, failure, Ctrl-C and SIGTERM), and ``reap`` removes those of
 owners that died without leaving (SIGKILL), as the Docker backend reaps containers.
 """
@@ -21,11 +21,8 @@ import subprocess
 from pathlib import Path
 from types import TracebackType
 
-from lab import owner
 from lab.errors import LabError
-
-# Where, under a runs directory, fault mounts are recorded until they are gone.
-REGISTRY_DIR = ".mounts"
+from lab.runners import owner
 
 
 class MountError(LabError):

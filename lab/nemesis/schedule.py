@@ -1,4 +1,4 @@
-"""The seeded schedule of a fault campaign: one plan per trial, the same for every subject.
+"""The seeded schedule of a fault campaign: each trial scheduled the same for every subject.
 
 Trial ``k`` takes the campaign's faults in turn (``faults[(k - 1) % len(faults)]``). Where a
 fault strikes goes through the possibilities in turn too, so that a few trials cover them
@@ -8,9 +8,9 @@ from the trial's own random source, seeded with the campaign's seed and ``k``: a
 replayed alone, and the schedule depends neither on the subjects nor on what earlier trials
 did.
 
-A plan names a strike point both ways, and the subject decides which applies: a failpoint for
-a subject that reads them (the reference builder), an event of its own output for the others
-(uv), after which the nemesis strikes.
+A scheduled trial names a strike point both ways, and the subject decides which applies: a
+failpoint for a subject that reads them (the reference builder), an event of its own output
+for the others (uv), after which the nemesis strikes.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ TRIGGERS = (
 
 
 @dataclass(frozen=True)
-class TrialPlan:
+class ScheduledTrial:
     trial: int
     fault: Fault | None  # None: only the scenario's own faults
     runner: str  # the runner killed
@@ -132,7 +132,7 @@ def _pause(
     return round(rng.uniform(low, high), 1)
 
 
-def plan(
+def scheduled(
     seed: int,
     trial: int,
     *,
@@ -141,7 +141,7 @@ def plan(
     build_delay: float,
     pause_s: tuple[float, float],
     lock_timeout: float | None = None,
-) -> TrialPlan:
+) -> ScheduledTrial:
     rng = random.Random(f"cachelab/{seed}/{trial}")
     fault = faults[(trial - 1) % len(faults)] if faults else None
     # the how-many-th trial of its fault this is: where it strikes goes through the list
@@ -151,7 +151,7 @@ def plan(
         point, long = PAUSES[nth % len(PAUSES)]
     else:
         long = False
-    return TrialPlan(
+    return ScheduledTrial(
         trial=trial,
         fault=fault,
         runner=rng.choice(runners),

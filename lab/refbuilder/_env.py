@@ -1,12 +1,17 @@
 """Isolated build environments, created offline from a wheelhouse and cached by a hash of
 their requirements and interpreter, published the same narrow way as entries.
 
-An env is a venv made ``--without-pip`` into which ``installer`` installs the wheels that
-``_resolve`` picks from the wheelhouse for the env's interpreter, their scripts naming the
-env's final place: no pip runs, and nothing of the builder's own dependencies leaks in. An
-env whose requirements add to those of one we use (the backend's editable requires) is a
-layer on it: a venv of the wheels it lacks, whose site-packages adds the base's (as a
-``.pth``), so that nothing is copied and no file is in both.
+An env is a venv made ``--without-pip`` into which ``installer`` installs (``_env_install``)
+the wheels that ``_resolve`` picks from the wheelhouse for the env's interpreter, their
+scripts naming the env's final place: no pip runs, and nothing of the builder's own
+dependencies leaks in. An env whose requirements add to those of one we use (the backend's
+editable requires) is a layer on it: a venv of the wheels it lacks, whose site-packages adds
+the base's (as a ``.pth``), so that nothing is copied and no file is in both.
+
+An env is used only while it is whole: its manifest records every file's sha256, byte code
+included, and one that no longer matches is a miss, made anew and replaced. One runner makes
+an env while the others that need it wait, no longer than the lock timeout; every builder
+holds the env's use lock while it uses it, so that a cleaner leaves it alone.
 """
 
 from __future__ import annotations
@@ -20,21 +25,14 @@ import json
 import marshal
 import os
 import shutil
-import sys
-import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import install
-from installer.destinations import SchemeDictionaryDestination
-from installer.sources import WheelFile
-
-from lab.contract import ENV_IN_USE, ENV_MANIFEST, ENVS_BUCKET, Failpoint, Op, Phase
-from lab.refbuilder import _failpoints, _locks
+from lab.contract import ENV_MANIFEST, Failpoint, Op, Phase
+from lab.refbuilder import _env_install, _failpoints, _locks
 from lab.refbuilder._cache import Cache, write_file
-from lab.refbuilder._children import die_with_parent
 from lab.refbuilder._errors import CacheError, LockTimeout
 from lab.refbuilder._resolve import Wheel, resolve
 from lab.refbuilder._venvs import Interpreter, VenvError
@@ -136,172 +134,6 @@ def _read(path: Path, base: BuildEnv | None = None) -> BuildEnv | None:
     return env if whole else None
 
 
-# Wheels are installed (and their byte code compiled) on up to this many processes, where
-# installing them costs this much: a fork costs less than a tenth of that.
-_WORKERS = min(len(os.sched_getaffinity(0)), 4)
-_IN_PARALLEL_FROM = 512 * 1024
-# What writing one file costs, in bytes of Python compiled in the same time: a file system
-# that makes new files slowly (this project's machine's ext4, up to a millisecond a file for
-# a while after many deletions) makes a wheel of many small modules cost more than its bytes.
-_FILE_COST = 4 * 1024
-
-
-def _cost(wheel: Wheel, compiled: bool) -> int:
-    """What installing ``wheel`` costs, in bytes of Python compiled: every file it writes,
-    and (``compiled``) its Python, compiling which is the most of the work, and the byte
-    code written for it."""
-    try:
-        with zipfile.ZipFile(wheel.path) as archive:
-            members = [i for i in archive.infolist() if not i.is_dir()]
-    except (OSError, zipfile.BadZipFile):
-        return 0  # installing it says what is wrong with it
-    cost = _FILE_COST * len(members)
-    if compiled:
-        python = [i for i in members if i.filename.endswith(".py")]
-        cost += sum(i.file_size for i in python) + _FILE_COST * len(python)
-    return cost
-
-
-def _shares(wheels: Sequence[Wheel], workers: int, compiled: bool) -> list[list[Wheel]]:
-    """``wheels`` shared out among at most ``workers`` processes, about evenly by cost: the
-    costliest first, each to the least loaded. One share where they cost too little."""
-    costs = sorted(((_cost(w, compiled), w) for w in wheels), key=lambda cw: -cw[0])
-    if sum(cost for cost, _ in costs) < _IN_PARALLEL_FROM:
-        workers = 1
-    shares: list[list[Wheel]] = [[] for _ in range(max(min(workers, len(wheels)), 1))]
-    loads = [0] * len(shares)
-    for cost, wheel in costs:
-        least = loads.index(min(loads))
-        shares[least].append(wheel)
-        loads[least] += cost
-    return shares
-
-
-def _use_lock(env_dir: Path) -> Path:
-    """Held shared by every builder that uses the env; a cleaner takes it exclusively."""
-    return env_dir.with_name(f"{env_dir.name}{ENV_IN_USE}")
-
-
-def remove_unused(cache: Cache) -> tuple[list[str], list[str]]:
-    """Remove the build envs nobody is using: each is moved aside in one rename while its
-    use lock is ours, then deleted. What was removed, and what was in use and kept."""
-    removed, kept = [], []
-    bucket = cache.root / ENVS_BUCKET
-    for env_dir in sorted(p for p in bucket.glob("*") if p.is_dir()) if bucket.is_dir() else []:
-        fd = _locks.try_exclusive(_use_lock(env_dir))
-        if fd is None:
-            kept.append(env_dir.name)
-            continue
-        try:
-            cache.discard(env_dir)
-        finally:
-            _locks.release(fd)
-        removed.append(env_dir.name)
-    return removed, kept
-
-
-def _install(
-    wheels: Sequence[Wheel],
-    path: Path,
-    python: Path,
-    interpreter: Interpreter,
-    struck: Callable[[], None],
-) -> None:
-    """Install ``wheels`` into the venv at ``path`` with ``installer``, their scripts
-    running ``python`` (the env's final place), and compile their byte code where the
-    builder's interpreter makes the env's: every runner that needs the env waits for it.
-    Many wheels are shared out among forks of the builder, which have all they need
-    imported already (a new interpreter would import it all again). ``struck`` runs once the
-    first wheel is in, the env half made (or at the end, where there is none)."""
-    compiled = interpreter.cache_tag == sys.implementation.cache_tag
-    shares = _shares(wheels, _WORKERS, compiled)
-
-    def install_share(share: Sequence[Wheel], first_in: Callable[[], None]) -> None:
-        for wheel in share:
-            _install_one(wheel, path, python, interpreter, compiled)
-            if wheel is share[0]:
-                first_in()
-
-    mine, forks = shares[:1], []
-    for share in shares[1:]:
-        try:
-            forks.append(_fork(functools.partial(install_share, share, lambda: None)))
-        except OSError:  # e.g. the system's limit on processes: installed here instead
-            mine.append(share)
-    failed = []
-    try:
-        for share in mine:
-            install_share(share, struck)
-    except CacheError as exc:
-        failed.append(str(exc))
-    finally:
-        failed += [why for why in (_joined(*fork) for fork in forks) if why is not None]
-    if failed:
-        raise CacheError(f"creating the build env {path} failed: {failed[0]}")
-    if not wheels:
-        struck()
-
-
-def _install_one(
-    wheel: Wheel, path: Path, python: Path, interpreter: Interpreter, compiled: bool
-) -> None:
-    destination = SchemeDictionaryDestination(
-        interpreter.scheme(path, wheel.name),
-        interpreter=str(python),
-        script_kind="posix",
-        bytecode_optimization_levels=(0,) if compiled else (),
-        overwrite_existing=True,
-    )
-    try:
-        # a module that does not compile (a vendored Python 2 test, say) stays without byte
-        # code, and compileall says so on stdout, which carries the builder's result
-        with WheelFile.open(wheel.path) as source, contextlib.redirect_stdout(sys.stderr):
-            install(source, destination, {"INSTALLER": b"cachelab\n"})
-    except Exception as exc:  # installer raises several kinds; each means the same here
-        raise CacheError(f"installing {wheel.path}: {exc}") from exc
-
-
-def _fork(work: Callable[[], None]) -> tuple[int, int]:
-    """Run ``work`` in a fork of the builder that dies with it; its pid, and the end of a
-    pipe that says why it failed. The fork runs nothing else of the builder's (none of its
-    threads, no cleanup), and leaves as soon as its output is flushed."""
-    said, tell = os.pipe()
-    for stream in (sys.stdout, sys.stderr):  # or the fork would write what is buffered again
-        stream.flush()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(said)
-        os.close(tell)
-        raise
-    if pid == 0:
-        code = 1
-        try:
-            os.close(said)
-            die_with_parent()
-            work()
-            code = 0
-        except BaseException as exc:
-            os.write(tell, str(exc).encode(errors="replace"))
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(code)
-    os.close(tell)
-    return pid, said
-
-
-def _joined(pid: int, said: int) -> str | None:
-    """Wait for the fork ``pid``: None where it did its work, else why not."""
-    with os.fdopen(said, "rb") as pipe:
-        why = pipe.read().decode(errors="replace")
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    if code == 0:
-        return None
-    return why or f"a fork of the builder exited {code}"
-
-
 def _layer(base: BuildEnv, path: Path, interpreter: Interpreter) -> Path:
     """Make the venv in ``path`` a layer on ``base``: its site-packages adds the base's, .pth
     files and all, after its own. The .pth file that says so."""
@@ -347,7 +179,8 @@ class BuildEnvs:
         final = self.cache.env_dir(key)
         name = self.cache.env_name(key)
         if self.atomic:
-            self._in_use.append(_locks.hold_shared(_use_lock(final), self.cache.lock_timeout))
+            in_use = self.cache.env_in_use(key)
+            self._in_use.append(_locks.hold_shared(in_use, self.cache.lock_timeout))
         read = functools.partial(_read, base=base)
         found = read(final)
         events = self.cache.events
@@ -440,7 +273,7 @@ class BuildEnvs:
             raise CacheError(f"creating the build env {path} failed: {exc}") from exc
         venv = set(_walk(path)) if base else set()  # a layer's and its base's are alike
         ours = [w for w in wheels if base is None or w.path.name not in base.wheels]
-        _install(ours, path, final / "bin" / "python", facts, struck)
+        _env_install.install(ours, path, final / "bin" / "python", facts, struck)
         files = _files(path)
         if base is None:
             return files

@@ -10,37 +10,20 @@ import os
 import signal
 import time
 
-from lab.contract import FAILPOINTS_ENV, FaultAction, Op, Phase
+from lab.contract import (
+    FAILPOINTS_ENV,
+    FailpointError,
+    FaultAction,
+    Op,
+    Phase,
+    parse_failpoints,
+)
 from lab.refbuilder._events import Events
-
-
-class FailpointError(ValueError):
-    """The failpoint setting cannot be read: it names the setting and what is allowed."""
-
-
-def parse(text: str) -> dict[str, tuple[FaultAction, float]]:
-    """``mid-build=pause:5,before-publish=kill`` as {point: (action, seconds)}."""
-    armed: dict[str, tuple[FaultAction, float]] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        point, sep, action = item.partition("=")
-        name, _, argument = action.partition(":")
-        try:
-            chosen = FaultAction(name)
-            seconds = float(argument) if chosen is FaultAction.PAUSE else 0.0
-        except ValueError:
-            raise FailpointError(
-                f"{FAILPOINTS_ENV}: cannot read {item!r}: expected POINT=ACTION with ACTION one "
-                f"of {', '.join(FaultAction)} (pause:<seconds>)"
-            ) from None
-        if not sep or not point:
-            raise FailpointError(f"{FAILPOINTS_ENV}: cannot read {item!r}: no POINT=")
-        armed[point] = (chosen, seconds)
-    return armed
 
 
 def _load() -> tuple[dict[str, tuple[FaultAction, float]], str | None]:
     try:
-        return parse(os.environ.get(FAILPOINTS_ENV, "")), None
+        return parse_failpoints(os.environ.get(FAILPOINTS_ENV, "")), None
     except FailpointError as exc:
         return {}, str(exc)
 

@@ -8,8 +8,7 @@
 - ``wide``: as uv does today: the entry lock from lookup until installed, around the build.
 - ``none``: no locks, and the entry is written in place: the unsafe baseline.
 
-Which lock is held when comes from the policy's row in ``_plan.LOCKING``; nothing below
-tests a policy by name.
+Which lock is held when comes from the policy's row in ``_plan.LOCKING``.
 
 Whatever the policy, a build is published only once it has proved itself: a sound wheel, and
 installed and imported for the runner that built it. A hit that does not install here is a
@@ -24,58 +23,25 @@ import dataclasses
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.contract import TREE_LOCK_NAME, Failpoint, LockKind, Op, Phase
-from lab.refbuilder import _failpoints, _install, _project, _reuse, _tree, _wheel
+from lab.refbuilder import (
+    Installed,
+    Request,
+    _failpoints,
+    _install,
+    _project,
+    _reuse,
+    _tree,
+    _wheel,
+)
 from lab.refbuilder._cache import Cache, Entry, LockSpec, read_entry, write_manifest
 from lab.refbuilder._env import BuildEnv, BuildEnvs
 from lab.refbuilder._errors import BuildError, CacheError, InstallError, LockTimeout
 from lab.refbuilder._events import Events
 from lab.refbuilder._hooks import BuildBackend
-from lab.refbuilder._plan import (
-    DEFAULT_POLICY,
-    EntryLock,
-    Freshness,
-    Plan,
-    Policy,
-    locking,
-    make_plan,
-)
-
-DEFAULT_LOCK_TIMEOUT_S = 300.0  # uv's UV_LOCK_TIMEOUT default
-
-
-@dataclass(frozen=True)
-class Request:
-    """What to install where. Paths are as the builder sees them (inside a runner)."""
-
-    source: Path
-    cache: Path
-    venv: Path
-    wheelhouse: Path
-    python: Path  # the interpreter for build envs and the target venv
-    policy: Policy = DEFAULT_POLICY
-    module: str | None = None  # imported in the venv afterwards, if given
-    key_globs: tuple[str, ...] = field(default_factory=tuple)
-    freshness: Freshness = Freshness.CONTENT
-    tree_lock: bool = True  # off only to show what a shared tree does without it
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S  # the longest wait for any lock
-
-
-@dataclass(frozen=True)
-class Installed:
-    """What one editable install did: printed as JSON on the builder's stdout."""
-
-    key: str
-    revision: str
-    hit: bool
-    publish: Phase | None  # what became of our build; None on a hit
-    wheel: str
-    side_effects: dict[str, str]
-    imported_from: str | None
-    cached: bool = True  # False: the cache could not be written, it was built without it
+from lab.refbuilder._plan import EntryLock, Plan, locking, make_plan
 
 
 def editable_install(req: Request, events: Events) -> Installed:
@@ -314,15 +280,9 @@ class _Install:
 
 
 def _result(plan: Plan, entry: Entry, publish: Phase | None, imported: str | None) -> Installed:
-    return Installed(
-        plan.key,
-        plan.revision,
-        publish is None,
-        publish,
-        str(entry.manifest["wheel"]),
-        entry.side_effects,
-        imported,
-    )
+    wheel = str(entry.manifest["wheel"])
+    hit = publish is None
+    return Installed(plan.key, plan.revision, hit, publish, wheel, entry.side_effects, imported)
 
 
 def _lookup(plan: Plan) -> tuple[Entry | None, str]:

@@ -1,4 +1,5 @@
-"""Locks that report themselves: request, wait (only when contended), acquired, released."""
+"""Locks that report themselves: request, wait (only when contended), acquired, released;
+and a warning where one is seen not to exclude another holder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -137,3 +139,13 @@ def try_exclusive(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def warn_locks_do_not_exclude(events: Events, lock: Path, seen: str) -> None:
+    """Say, once per sighting, that a lock we held did not exclude another holder."""
+    message = (
+        f"the lock {lock} did not exclude another holder ({seen}): locks on this file system "
+        "do not exclude (a network or FUSE file system?); entries stay correct, work is repeated"
+    )
+    events.emit(Op.BUILDER, Phase.WARNED, message=message)
+    print(f"warning: {message}", file=sys.stderr)

@@ -21,30 +21,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.refbuilder import _tree
+from lab.refbuilder import Freshness, Policy, _tree
 from lab.refbuilder._cache import Cache
 from lab.refbuilder._env import env_key
 from lab.refbuilder._project import BuildSystem, Project
-
-
-class Policy(enum.StrEnum):
-    NARROW = "narrow"
-    COALESCE = "coalesce"
-    WIDE = "wide"
-    NONE = "none"
-
-
-# The policy a builder runs unless told otherwise: narrow's locking, and one build, not N,
-# for identical checkouts. It became the default once it had passed the fault campaign on
-# both backends (0 invalid, 0 leaked) and the benchmarks' bars (docs/benchmarks.md).
-DEFAULT_POLICY = Policy.COALESCE
-
-
-class Freshness(enum.StrEnum):
-    """When an entry built in one checkout may serve another at the same path."""
-
-    CONTENT = "content"  # identical cache-key inputs: reuse
-    CTIME = "ctime"  # uv's rule: the inputs' ctimes count too, so every checkout rebuilds
 
 
 class EntryLock(enum.Enum):

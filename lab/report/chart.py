@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lab.report.timeline import PHASES_ROW, Bar, BarKind, Lane, Mark, Timeline
+from lab.report.lanes import PHASES_ROW, Bar, BarKind, Lane, Mark, Timeline
 
 LABEL_PX = 190  # the row labels left of the plot
 PLOT_PX = 900

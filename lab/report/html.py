@@ -18,15 +18,11 @@ from typing import Any
 
 import jinja2
 
-from lab import history
-from lab import result as result_file
-from lab.contract import LINE_PREFIX
 from lab.errors import UsageError
 from lab.report import chart, curves, timeline
-from lab.report.timeline import BarKind, MarkKind
+from lab.report.lanes import BarKind, MarkKind, Timeline
+from lab.rundir import CampaignDir, CampaignKind, RunDir, read_history, read_log
 
-PAGE = "report.html"
-COMPARE_FILE = "compare.json"
 # Each runner's log, last lines only: the full log is in the run directory.
 LOG_TAIL_LINES = 40
 
@@ -58,7 +54,7 @@ class RunPage:
 
     directory: Path
     result: dict[str, Any] | None  # None: the run ended before it wrote one
-    timeline: timeline.Timeline
+    timeline: Timeline
     logs: dict[str, list[str]]  # runner -> the last lines of its log (events left out)
 
     @property
@@ -69,25 +65,25 @@ class RunPage:
 
 
 def read_run(directory: Path) -> RunPage:
-    path = directory / history.FILENAME
+    run_dir = RunDir(directory)
     try:
-        events = history.read(path)
+        events = read_history(run_dir.history)
     except FileNotFoundError:
         raise UsageError(
-            f"{directory} is not a run directory: it has no {history.FILENAME}"
+            f"{directory} is not a run directory: it has no {run_dir.history.name}"
         ) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: not a history of events ({exc})") from None
-    result = None
-    if (directory / result_file.FILENAME).is_file():
-        result = _read_json(directory / result_file.FILENAME)
+        raise UsageError(f"{run_dir.history}: not a history of events ({exc})") from None
+    result = _read_json(run_dir.result) if run_dir.result.is_file() else None
     logs = {}
-    for log in sorted((directory / "logs").glob("*.log")):
-        lines = [
-            line for line in log.read_text(errors="replace").splitlines() if LINE_PREFIX not in line
-        ]
-        logs[log.stem] = lines[-LOG_TAIL_LINES:]
+    for runner, path in run_dir.runner_logs().items():
+        lines = [str(line) for line in read_log(path) if not line.is_event]
+        logs[runner] = lines[-LOG_TAIL_LINES:]
     return RunPage(directory, result, timeline.build(events), logs)
+
+
+def _has_run(directory: Path) -> bool:
+    return RunDir(directory).history.is_file()
 
 
 def _write(path: Path, text: str) -> Path:
@@ -116,96 +112,95 @@ def run_page(directory: Path) -> str:
 
 
 def render_run(directory: Path) -> Path:
-    return _write(directory / PAGE, run_page(directory))
+    return _write(RunDir(directory).page, run_page(directory))
 
 
 def _link(page: Path, target: Path) -> str:
     return Path(os.path.relpath(target, page.parent)).as_posix()
 
 
-def write_compare(directory: Path, runs: Sequence[Path]) -> Path:
-    """Record which runs a compare made (``compare.json``) and render its page."""
-    directory.mkdir(parents=True, exist_ok=True)
-    listed = {"runs": [_link(directory / COMPARE_FILE, r) for r in runs]}
-    _write(directory / COMPARE_FILE, json.dumps(listed, indent=2) + "\n")
-    return render_compare(directory)
+def write_compare(compared: CampaignDir, runs: Sequence[Path]) -> Path:
+    """Record which runs a compare drew and render its page."""
+    compared.path.mkdir(parents=True, exist_ok=True)
+    listed = {"runs": [_link(compared.record, r) for r in runs]}
+    _write(compared.record, json.dumps(listed, indent=2) + "\n")
+    return render_compare(compared)
 
 
-def render_compare(directory: Path) -> Path:
-    listed = _read_json(directory / COMPARE_FILE)["runs"]
-    pages = [read_run((directory / r).resolve()) for r in listed]
+def render_compare(compared: CampaignDir) -> Path:
+    listed = _read_json(compared.record)["runs"]
+    pages = [read_run((compared.path / r).resolve()) for r in listed]
     for p in pages:
         render_run(p.directory)
     sections = [(p.title, p.timeline) for p in pages]
     drawn = chart.layout(sections)
-    links = [_link(directory / PAGE, p.directory / PAGE) for p in pages]
+    links = [_link(compared.page, RunDir(p.directory).page) for p in pages]
     html = (
         _environment()
         .get_template("compare.html.j2")
         .render(pages=list(zip(pages, links, strict=True)), chart=drawn)
     )
-    return _write(directory / PAGE, html)
+    return _write(compared.page, html)
 
 
-def render_matrix(directory: Path) -> Path:
-    matrix = _read_json(directory / "matrix.json")
-    cells = matrix["cells"]
+def _run_link(campaign: CampaignDir, run: Path) -> str | None:
+    """The link to a run's page, drawn now, from the campaign's page; None where the run
+    left no history."""
+    if not _has_run(run):
+        return None
+    return _link(campaign.page, render_run(run))
+
+
+def render_matrix(matrix: CampaignDir) -> Path:
+    found = _read_json(matrix.record)
+    cells = found["cells"]
     for cell in cells:
-        if cell["run_id"] and (directory / "runs" / cell["run_id"] / history.FILENAME).is_file():
-            render_run(directory / "runs" / cell["run_id"])
-            cell["link"] = f"runs/{cell['run_id']}/{PAGE}"
-        else:
-            cell["link"] = None
+        cell["link"] = _run_link(matrix, matrix.runs / cell["run_id"]) if cell["run_id"] else None
     templates = sorted({c["template"] for c in cells})
     columns = sorted({(c["topology"], c["subject"]) for c in cells})
     grid = {(c["template"], c["topology"], c["subject"]): c for c in cells}
     html = (
         _environment()
         .get_template("matrix.html.j2")
-        .render(matrix=matrix, templates=templates, columns=columns, grid=grid)
+        .render(matrix=found, templates=templates, columns=columns, grid=grid)
     )
-    return _write(directory / PAGE, html)
+    return _write(matrix.page, html)
 
 
-def render_campaign(directory: Path) -> Path:
-    campaign = _read_json(directory / "campaign.json")
+def render_torture(torture: CampaignDir) -> Path:
+    campaign = _read_json(torture.record)
     for result in campaign["results"]:
         result["links"] = []
         for run in result["runs"]:
-            if (directory / run / history.FILENAME).is_file():
-                render_run(directory / run)
-                result["links"].append((Path(run).name, f"{run}/{PAGE}"))
+            link = _run_link(torture, torture.path / run)
+            if link is not None:
+                result["links"].append((Path(run).name, link))
     html = _environment().get_template("campaign.html.j2").render(campaign=campaign)
-    return _write(directory / PAGE, html)
+    return _write(torture.page, html)
 
 
-def render_catalog(directory: Path) -> Path:
-    catalog = _read_json(directory / "catalog.json")
-    for cell in catalog["cells"]:
-        run = cell["run"]
-        cell["link"] = None
-        if run and (directory / run / history.FILENAME).is_file():
-            render_run(directory / run)
-            cell["link"] = f"{run}/{PAGE}"
-    html = _environment().get_template("catalog.html.j2").render(catalog=catalog)
-    return _write(directory / PAGE, html)
+def render_catalog(catalog: CampaignDir) -> Path:
+    found = _read_json(catalog.record)
+    for cell in found["cells"]:
+        cell["link"] = _run_link(catalog, catalog.path / cell["run"]) if cell["run"] else None
+    html = _environment().get_template("catalog.html.j2").render(catalog=found)
+    return _write(catalog.page, html)
 
 
-def render_demo(directory: Path) -> Path:
-    demo = _read_json(directory / "demo.json")
-    for scene in demo["scenes"]:
-        render_compare((directory / scene["page"]).parent)
-    html = _environment().get_template("demo.html.j2").render(demo=demo)
-    return _write(directory / PAGE, html)
+def render_demo(demo: CampaignDir) -> Path:
+    found = _read_json(demo.record)
+    for scene in found["scenes"]:
+        render_compare(CampaignDir((demo.path / scene["page"]).parent, CampaignKind.COMPARE))
+    html = _environment().get_template("demo.html.j2").render(demo=found)
+    return _write(demo.page, html)
 
 
-def render_bench(directory: Path) -> Path:
-    """The subjects suite's page, with a chart per workload (also written beside it as
-    ``chart-<workload>.svg``, for documents); the backends and swarm suites' figures."""
-    found = _read_json(directory / "bench.json")
+def render_bench(bench: CampaignDir) -> Path:
+    """The subjects suite's page, with a chart per workload (also written beside it, for
+    documents); the backends and swarm suites' figures."""
+    found = _read_json(bench.record)
     env = _environment()
     charts = {}
-    links: dict[str, str | None] = {}
     if "workloads" in found:  # the subjects suite
         labels = list(dict.fromkeys(r["subject"] for r in found["rows"]))
         macros: Any = env.get_template("_curves.svg.j2").module
@@ -213,41 +208,45 @@ def render_bench(directory: Path) -> Path:
             rows = [r for r in found["rows"] if r["workload"] == w["name"]]
             charts[w["name"]] = curves.chart(f"{w['name']}: makespan against N", rows, labels)
             svg = macros.curves(charts[w["name"]])
-            _write(directory / f"chart-{w['name']}.svg", str(svg).strip() + "\n")
-    for r in [*found.get("rows", []), *found.get("reuse", [])]:  # the runs, each its page
-        page = directory.parent / r["run_id"] / PAGE
-        links[r["run_id"]] = f"../{r['run_id']}/{PAGE}" if page.is_file() else None
+            _write(bench.chart(w["name"]), str(svg).strip() + "\n")
+    links = {
+        r["run_id"]: _run_link(bench, bench.runs / r["run_id"])
+        for r in [*found.get("rows", []), *found.get("reuse", [])]
+    }
     html = env.get_template("bench.html.j2").render(bench=found, charts=charts, links=links)
-    return _write(directory / PAGE, html)
+    return _write(bench.page, html)
 
 
-_KINDS: list[tuple[str, Callable[[Path], Path]]] = [
-    (history.FILENAME, render_run),
-    (COMPARE_FILE, render_compare),
-    ("matrix.json", render_matrix),
-    ("campaign.json", render_campaign),
-    ("catalog.json", render_catalog),
-    ("demo.json", render_demo),
-    ("bench.json", render_bench),
-]
+_RENDERERS: dict[CampaignKind, Callable[[CampaignDir], Path]] = {
+    CampaignKind.COMPARE: render_compare,
+    CampaignKind.MATRIX: render_matrix,
+    CampaignKind.TORTURE: render_torture,
+    CampaignKind.CATALOG: render_catalog,
+    CampaignKind.DEMO: render_demo,
+    CampaignKind.BENCH: render_bench,
+}
 
 
 def render(directory: Path) -> Path:
     """Render the page of whatever ``directory`` holds: a run, a compare, a matrix, a fault
-    campaign, the catalog or a demo (and the pages of the runs it holds)."""
+    campaign, the catalog, a demo or a benchmark (and the pages of the runs it holds)."""
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such directory")
-    for marker, renderer in _KINDS:
-        if (directory / marker).is_file():
-            try:
-                return renderer(directory)
-            except (KeyError, TypeError, jinja2.UndefinedError) as exc:
-                raise UsageError(
-                    f"{directory}: its {marker} or a file it names lacks {exc} "
-                    "(written by another version of cachelab?)"
-                ) from None
-    expected = ", ".join(marker for marker, _ in _KINDS)
-    raise UsageError(
-        f"{directory} holds no run, compare, matrix, campaign, catalog, demo or benchmark "
-        f"(none of {expected})"
-    )
+    run = RunDir(directory)
+    campaign = CampaignDir.find(directory)
+    if not _has_run(directory) and (campaign is None or campaign.kind not in _RENDERERS):
+        records = ", ".join(CampaignDir(directory, kind).record.name for kind in _RENDERERS)
+        raise UsageError(
+            f"{directory} holds no run ({run.history.name}) and no record of a compare or "
+            f"campaign ({records})"
+        )
+    try:
+        if campaign is None or _has_run(directory):
+            return render_run(directory)
+        return _RENDERERS[campaign.kind](campaign)
+    except (KeyError, TypeError, jinja2.UndefinedError) as exc:
+        record = run.result if campaign is None else campaign.record
+        raise UsageError(
+            f"{directory}: its {record.name} or a file it names lacks {exc} "
+            "(written by another version of cachelab?)"
+        ) from None

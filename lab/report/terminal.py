@@ -12,8 +12,8 @@ from rich.table import Table
 
 from lab.contract import Event, Op, Phase
 from lab.metrics import is_tree_lock
-from lab.report.html import PAGE
 from lab.result import RunResult
+from lab.rundir import PAGE
 from lab.vocabulary import RunStatus, Verdict
 
 # What a runner is doing after each event; lock events are told apart by their kind below.

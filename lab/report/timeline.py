@@ -1,4 +1,5 @@
-"""A run's history as a timeline: one lane per runner, what it did as bars, faults as marks.
+"""A run's history as a timeline (``lab.report.lanes``): one lane per runner, what it did as
+bars, faults as marks.
 
 Pure: events in, a model out, in seconds from the run's first event. Pages draw it
 (``lab.report.html``); nothing here knows about pixels. Phases come from the subject's own
@@ -9,91 +10,15 @@ locks (uv), the locks and the run itself are what there is to draw.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 from lab import metrics
 from lab.contract import LAB_RUNNER, Event, Op, Phase
+from lab.report.lanes import PHASES_ROW, Bar, BarKind, Lane, Mark, MarkKind, StepStart, Timeline
 
-# The row of a lane that holds its phases; lock rows are named by their keys.
-PHASES_ROW = "phases"
 # What ends an env's creation: its publish outcome.
 _ENV_DONE = (Phase.PUBLISHED, Phase.REPLACED, Phase.DROPPED)
-
-
-class BarKind(enum.StrEnum):
-    """What a bar shows. Each kind is drawn with its own pattern and named in its label."""
-
-    RUN = "run"
-    ENV = "env"
-    BUILD = "build"
-    INSTALL = "install"
-    PUBLISH = "publish"
-    CHECK = "check"
-    WAIT = "wait"
-    HOLD = "hold"
-
-
-class MarkKind(enum.StrEnum):
-    FAULT = "fault"  # a fault struck on purpose
-    TIMEOUT = "timeout"  # a lock wait given up
-    WARNING = "warning"  # the subject went on, with a warning
-    FAILED = "failed"  # the subject gave up
-    SWEEP = "sweep"  # a scratch dir swept
-
-
-@dataclass(frozen=True)
-class Bar:
-    id: str  # unique in the run, stable between renderings
-    runner: str
-    row: str  # PHASES_ROW, or a lock key
-    kind: BarKind
-    start: float  # seconds from the run's first event
-    end: float
-    label: str
-    details: tuple[tuple[str, str], ...] = ()  # for hover and the table, from the history
-    holder: str | None = None  # a wait's: the id of the hold it waited on
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
-class Mark:
-    runner: str
-    kind: MarkKind
-    at: float
-    label: str
-    details: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
-class Lane:
-    runner: str
-    node: str | None = None  # the host it ran on, where that is not the lab's (a swarm node)
-    rows: list[str] = field(default_factory=lambda: [PHASES_ROW])
-    bars: list[Bar] = field(default_factory=list)
-    marks: list[Mark] = field(default_factory=list)
-    rc: int | None = None
-
-
-@dataclass(frozen=True)
-class StepStart:
-    """Where one of a scenario's steps began, across every lane."""
-
-    at: float
-    label: str  # "2 delete"
-
-
-@dataclass(frozen=True)
-class Timeline:
-    lanes: list[Lane]
-    duration: float  # from the first event to the last
-    lock_kinds: dict[str, str]  # lock key -> its kind, where the history says
-    steps: list[StepStart] = field(default_factory=list)
 
 
 def _details(event: Event, *skip: str) -> tuple[tuple[str, str], ...]:
@@ -121,6 +46,8 @@ class _Builder:
         self.steps: list[StepStart] = []
         self.ends = {r: end for r, (_, end, _) in metrics.run_bounds(self.events).items() if end}
         self.last = self.events[-1].t_mono if self.events else 0.0
+        self.opened: dict[tuple[str, Op, str | None], Event] = {}  # phases begun, not ended
+        self.previous: dict[str, Event] = {}  # each runner's last event
 
     def lane(self, runner: str) -> Lane:
         if runner not in self.lanes:
@@ -162,64 +89,78 @@ class _Builder:
         return made
 
     def phases(self) -> None:
-        opened: dict[tuple[str, Op, str | None], Event] = {}
-        previous: dict[str, Event] = {}
         for e in self.events:
             if e.runner == LAB_RUNNER:  # the lab's own: a scenario's steps
-                if e.op is Op.STEP and e.phase is Phase.START:
-                    number = (e.key or "").removeprefix("step-")
-                    self.steps.append(
-                        StepStart(self.rel(e.t_mono), f"{number} {e.data.get('kind')}")
-                    )
+                self._step(e)
                 continue
             lane = self.lane(e.runner)
             lane.node = lane.node or e.node
-            spot = (e.runner, e.op, e.key)
-            if e.op is Op.RUN and e.phase is Phase.START:
-                opened[spot] = e
-            elif e.op is Op.RUN and e.phase is Phase.END:
-                started = opened.pop((e.runner, Op.RUN, None), None)
-                rc = e.data.get("rc")
-                self.lane(e.runner).rc = rc if isinstance(rc, int) else None
-                if started is not None:
-                    label = f"run, exit {rc}" if rc is not None else "run, killed"
-                    self.bar(e.runner, PHASES_ROW, BarKind.RUN, (started.t_mono, e.t_mono), label)
-            elif e.op in (Op.BUILD, Op.INSTALL) and e.phase is Phase.START:
-                opened[spot] = e
-            elif e.op in (Op.BUILD, Op.INSTALL) and e.phase is Phase.END:
-                started = opened.pop(spot, None)
-                if started is not None:
-                    kind = BarKind.BUILD if e.op is Op.BUILD else BarKind.INSTALL
-                    details = _details(started) + _details(e)
-                    span = (started.t_mono, e.t_mono)
-                    self.bar(e.runner, PHASES_ROW, kind, span, kind, details)
-            elif e.op is Op.ENV and e.phase is Phase.MISS:
-                opened[spot] = e
-            elif e.op is Op.ENV and e.phase in _ENV_DONE:
-                started = opened.pop(spot, None)
-                if started is not None:
-                    details = (("key", e.key or ""), ("outcome", str(e.phase)), *_details(started))
-                    span = (started.t_mono, e.t_mono)
-                    self.bar(e.runner, PHASES_ROW, BarKind.ENV, span, "env", details)
-            elif e.op is Op.PUBLISH:
-                details = (("key", e.key or ""), *_details(e))
-                label = f"publish: {e.phase}"
-                self.bar(
-                    e.runner, PHASES_ROW, BarKind.PUBLISH, (e.t_mono, e.t_mono), label, details
-                )
-            elif e.op is Op.FACTS:
-                # The probe runs once the subject has exited: from its last word to its report.
-                since = previous.get(e.runner, e)
-                span = (since.t_mono, e.t_mono)
-                self.bar(e.runner, PHASES_ROW, BarKind.CHECK, span, "check", _details(e))
+            handler = self._phase_handler(e)
+            if handler is not None:
+                handler(e)
             self._mark(e)
             if e.op is not Op.RUN:
-                previous[e.runner] = e
-        for (runner, op, key), started in sorted(opened.items(), key=lambda i: i[1].t_mono):
+                self.previous[e.runner] = e
+        for (runner, op, key), started in sorted(self.opened.items(), key=lambda i: i[1].t_mono):
             if op in (Op.BUILD, Op.INSTALL, Op.ENV):  # a runner killed mid-phase
                 kind = BarKind(op.value)
                 details = (("key", key or ""), *_details(started))
                 self.bar(runner, PHASES_ROW, kind, (started.t_mono, None), kind, details)
+
+    def _phase_handler(self, e: Event) -> Callable[[Event], None] | None:
+        """What an event does to its runner's phases: opens one, closes one, or is one."""
+        if e.phase is Phase.START and e.op in (Op.RUN, Op.BUILD, Op.INSTALL):
+            return self._open
+        if e.op is Op.ENV and e.phase is Phase.MISS:
+            return self._open
+        if e.op is Op.RUN and e.phase is Phase.END:
+            return self._run_ended
+        if e.op in (Op.BUILD, Op.INSTALL) and e.phase is Phase.END:
+            return self._phase_ended
+        if e.op is Op.ENV and e.phase in _ENV_DONE:
+            return self._env_ended
+        return {Op.PUBLISH: self._published, Op.FACTS: self._probed}.get(e.op)
+
+    def _step(self, e: Event) -> None:
+        if e.op is Op.STEP and e.phase is Phase.START:
+            number = (e.key or "").removeprefix("step-")
+            self.steps.append(StepStart(self.rel(e.t_mono), f"{number} {e.data.get('kind')}"))
+
+    def _open(self, e: Event) -> None:
+        self.opened[(e.runner, e.op, e.key)] = e
+
+    def _run_ended(self, e: Event) -> None:
+        started = self.opened.pop((e.runner, Op.RUN, None), None)
+        rc = e.data.get("rc")
+        self.lane(e.runner).rc = rc if isinstance(rc, int) else None
+        if started is not None:
+            label = f"run, exit {rc}" if rc is not None else "run, killed"
+            self.bar(e.runner, PHASES_ROW, BarKind.RUN, (started.t_mono, e.t_mono), label)
+
+    def _phase_ended(self, e: Event) -> None:
+        started = self.opened.pop((e.runner, e.op, e.key), None)
+        if started is not None:
+            kind = BarKind.BUILD if e.op is Op.BUILD else BarKind.INSTALL
+            details = _details(started) + _details(e)
+            self.bar(e.runner, PHASES_ROW, kind, (started.t_mono, e.t_mono), kind, details)
+
+    def _env_ended(self, e: Event) -> None:
+        started = self.opened.pop((e.runner, e.op, e.key), None)
+        if started is not None:
+            details = (("key", e.key or ""), ("outcome", str(e.phase)), *_details(started))
+            span = (started.t_mono, e.t_mono)
+            self.bar(e.runner, PHASES_ROW, BarKind.ENV, span, "env", details)
+
+    def _published(self, e: Event) -> None:
+        details = (("key", e.key or ""), *_details(e))
+        span = (e.t_mono, e.t_mono)
+        self.bar(e.runner, PHASES_ROW, BarKind.PUBLISH, span, f"publish: {e.phase}", details)
+
+    def _probed(self, e: Event) -> None:
+        # The probe runs once the subject has exited: from its last word to its report.
+        since = self.previous.get(e.runner, e)
+        span = (since.t_mono, e.t_mono)
+        self.bar(e.runner, PHASES_ROW, BarKind.CHECK, span, "check", _details(e))
 
     def _mark(self, e: Event) -> None:
         kind = {

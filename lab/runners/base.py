@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from lab.rundir import RunDir
+from lab.runners.view import Mount, RunnerView
+
 
 @dataclass(frozen=True)
 class NodeClock:
@@ -45,16 +48,6 @@ class LineCallback(Protocol):
         stamps lines where they are produced (else the lab stamps them on arrival)."""
 
 
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass(frozen=True)
-class Mount:
-    source: Path  # on the host
-    target: str  # inside the runner
-    read_only: bool = False
-
-
 @dataclass(frozen=True)
 class RunnerSpec:
     name: str
@@ -70,34 +63,14 @@ class RunnerSpec:
 
 
 @dataclass(frozen=True)
-class Needs:
-    """What a subject or a template needs in a runner, by name; the backend decides where.
+class ViewRequest:
+    """What a backend is asked to place for one runner."""
 
-    ``resources`` are read-only directories the host's toolchain provides (the wheelhouse, a
-    uv release, vendored crates); ``binaries`` are programs that must be on PATH (a
-    compiler): a container image carries them, the local backend finds the host's.
-    """
-
-    resources: frozenset[str] = frozenset()
-    binaries: frozenset[str] = frozenset()
-
-    def __or__(self, other: Needs) -> Needs:
-        return Needs(self.resources | other.resources, self.binaries | other.binaries)
-
-
-@dataclass(frozen=True)
-class RunnerView:
-    """Where one runner sees the lab's things: what a subject's command line and environment
-    are made of."""
-
-    src: str  # the checkout
-    cache: str  # the shared cache
-    tmp: str  # a private TMPDIR
-    home: str  # a private HOME
-    python: str  # the runner's interpreter; venvs are made from it
-    resources: Mapping[str, str]  # name -> path, for each resource the needs named
-    bin_path: str  # PATH: the needed binaries' directories, then the system's
-    mounts: tuple[Mount, ...] = ()  # the resources, read-only, where ``resources`` says
+    run_dir: RunDir
+    runner: str
+    checkout_path: str  # where the scenario puts the checkout: one path for all, or one each
+    resources: Mapping[str, Path]  # name -> host directory, read-only in the runner
+    binaries: frozenset[str]  # programs beyond the runner's Python (a compiler)
 
 
 class RunningRunner(Protocol):
@@ -132,26 +105,22 @@ class Backend(Protocol):
     # whether a runner's lines reach the lab as it prints them (a fault can then strike after
     # one), or only when it ends
     live_output: bool
+    # where its runners see a cache of their own instead of the run's (a swarm's volume),
+    # said for people; None: the run's own cache directory
+    external_cache: str | None
 
-    def check(self, binaries: frozenset[str] = frozenset()) -> None:
+    def check(self, binaries: frozenset[str] = frozenset(), /) -> None:
         """Raise BackendUnavailable with the reason if this backend cannot run here, with
         ``binaries`` (programs beyond the runner's Python, a compiler) on PATH."""
 
-    def view(
-        self,
-        run_dir: Path,
-        runner: str,
-        checkout_path: str,
-        resources: Mapping[str, Path],
-        binaries: frozenset[str],
-    ) -> RunnerView:
-        """Where ``runner`` sees its checkout (the scenario puts it at the absolute
-        ``checkout_path``: one path for all runners, or one each), the cache, its private
-        dirs, the named ``resources`` (host directories) and the ``binaries``. Raises
-        ToolchainError where a binary is missing."""
+    def view(self, request: ViewRequest) -> RunnerView:
+        """Where the runner sees its checkout, the cache, its private dirs, the named
+        resources and the binaries. It writes nothing (a plan is made of views before the run
+        directory holds anything); ToolchainError where a binary is missing."""
 
-    def leftovers(self, run_dir: Path) -> list[str]:
+    def leftovers(self, run_dir: RunDir) -> list[str]:
         """What of the run is still there after it ended (containers, processes): nothing,
         unless cleaning up failed."""
 
-    def session(self, run_id: str) -> Session: ...
+    def session(self, run_id: str, /) -> Session:
+        """A session for the runners of the run ``run_id`` (containers are named by it)."""

@@ -10,31 +10,34 @@ removes them, and a session that starts removes the containers of orchestrators 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
-from docker.types import Mount as DockerMount
 
-from lab import images, owner
-from lab.errors import BackendUnavailable, LabError, RunnerStartError
-from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
+from lab.errors import BackendUnavailable, RunnerStartError
+from lab.rundir import RunDir
+from lab.runners import images, owner
+from lab.runners.base import LineCallback, RunnerSpec, ViewRequest
+from lab.runners.containers import (
+    LABEL_RUN,
+    bind_mounts,
+    container_view,
+    engine_address,
+    labelled,
+    labels,
+    reap_orphans,
+    remove_run,
+    runner_image,
+    runner_user,
+)
+from lab.runners.view import RunnerView
 
-LABEL_RUN = "org.cachelab.run"
-LABEL_RUNNER = "org.cachelab.runner"
-LABEL_OWNER = "org.cachelab.owner"  # host/pid/start time of the orchestrator
 _LOG_TAIL = 30
-RESOURCES_DIR = "/opt/cachelab"  # resources are mounted read-only at <this>/<name>
-CACHE_DIR = "/cache"  # where a container sees the shared cache
-
-
-def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
 class DockerRunner:
@@ -106,7 +109,7 @@ class DockerSession:
                 privileged=False,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                labels={LABEL_RUN: self._run_id, LABEL_RUNNER: spec.name, LABEL_OWNER: self._owner},
+                labels=labels(self._run_id, spec.name, self._owner),
             )
         except docker.errors.APIError as exc:
             raise RunnerStartError(
@@ -149,41 +152,6 @@ def _pump(output: Iterator[tuple[bytes | None, bytes | None]], on_line: LineCall
             on_line(stream, rest.decode("utf-8", "replace").rstrip("\r"))
 
 
-def runner_user(spec: RunnerSpec, chowned: set[Path]) -> tuple[int, int]:
-    """The uid and gid ``spec``'s container runs as: the image's ordinary user when the lab
-    runs as root, which first hands that user the writable mounts not in ``chowned`` (once
-    a session, before runners write); else the caller's own."""
-    if os.geteuid() != 0:
-        return os.getuid(), os.getgid()
-    uid = gid = images.RUNNER_UID
-    for m in spec.mounts:
-        if not m.read_only and m.source not in chowned:
-            chown_tree(m.source, uid, gid)
-            chowned.add(m.source)
-    return uid, gid
-
-
-def bind_mounts(spec: RunnerSpec) -> list[DockerMount]:
-    return [
-        DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only)
-        for m in spec.mounts
-    ]
-
-
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    """Hand a bind-mounted directory to the container's ordinary uid. What is its already is
-    left alone: a chown changes a file's ctime even to the same owner, and uv's freshness
-    reads ctimes, so a later step would see a checkout changed that nobody touched."""
-    paths = [root]
-    for dirpath, dirnames, filenames in os.walk(root):
-        paths.extend(Path(dirpath) / name for name in dirnames + filenames)
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            st = path.lstat()
-            if (st.st_uid, st.st_gid) != (uid, gid):
-                os.chown(path, uid, gid, follow_symlinks=False)
-
-
 def _log_tail(container: Container) -> str:
     try:
         raw: bytes = container.logs(stdout=True, stderr=True, tail=_LOG_TAIL)
@@ -192,71 +160,10 @@ def _log_tail(container: Container) -> str:
     return raw.decode("utf-8", "replace").strip()
 
 
-def labelled(client: docker.DockerClient, label: str) -> list[Container]:
-    """The containers with ``label``; one removed while they are listed (an engine removing
-    a swarm task's, another cleanup) is not among them."""
-    try:
-        found: list[Container] = client.containers.list(
-            all=True, filters={"label": label}, ignore_removed=True
-        )
-    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-        raise LabError(
-            f"cannot list the containers labelled {label} at {client.api.base_url}: {exc}"
-        ) from exc
-    return found
-
-
-def remove_container(container: Container) -> None:
-    # NotFound: gone already; a 409 "removal in progress": another orchestrator is on it
-    with contextlib.suppress(docker.errors.APIError):
-        if container.status == "paused":  # a paused container cannot be removed
-            container.unpause()
-        container.remove(force=True)
-
-
-def remove_run(client: docker.DockerClient, run_id: str) -> None:
-    for container in labelled(client, f"{LABEL_RUN}={run_id}"):
-        remove_container(container)
-
-
-def reap_orphans(client: docker.DockerClient) -> list[str]:
-    """Remove containers whose orchestrator on this host is gone; return their names."""
-    removed = []
-    for container in labelled(client, LABEL_OWNER):
-        if not owner.alive(container.labels.get(LABEL_OWNER, "")):
-            remove_container(container)
-            removed.append(str(container.name))
-    return removed
-
-
-def runner_image(binaries: frozenset[str]) -> str:
-    """What the runner image for ``binaries`` is, in words."""
-    if images.needs_native(binaries):
-        return f"the native runner image (with {', '.join(sorted(binaries))})"
-    return "the runner image"
-
-
-def container_view(checkout_path: str, resources: Mapping[str, Path]) -> RunnerView:
-    """A runner in a container of the runner image: the image carries the binaries; the
-    resources are mounted by name under /opt/cachelab."""
-    targets = {name: f"{RESOURCES_DIR}/{name}" for name in resources}
-    return RunnerView(
-        src=checkout_path,
-        cache=CACHE_DIR,
-        tmp="/tmp",
-        home="/home/runner",
-        python=images.RUNNER_PYTHON,
-        resources=targets,
-        bin_path=SYSTEM_PATH,
-        mounts=tuple(
-            Mount(path, targets[name], read_only=True) for name, path in resources.items()
-        ),
-    )
-
-
 class DockerBackend:
     name = "docker"
     live_output = True
+    external_cache: str | None = None
 
     def __init__(self, base_image: str | None = None) -> None:
         self._base_image = base_image
@@ -279,7 +186,7 @@ class DockerBackend:
         """The engine answers and has the runner image for ``binaries``: the pure-Python one,
         or the one with compilers, which the runs that follow use."""
         client = self.client()
-        runner = images.plan(self._base_image, images.needs_native(binaries)).runner
+        runner = images.tags(self._base_image, images.needs_native(binaries)).runner
         try:
             client.images.get(runner)
         except docker.errors.ImageNotFound:
@@ -290,19 +197,12 @@ class DockerBackend:
             ) from None
         self.image = runner
 
-    def view(
-        self,
-        run_dir: Path,
-        runner: str,
-        checkout_path: str,
-        resources: Mapping[str, Path],
-        binaries: frozenset[str],
-    ) -> RunnerView:
-        return container_view(checkout_path, resources)
+    def view(self, request: ViewRequest) -> RunnerView:
+        return container_view(request)
 
-    def leftovers(self, run_dir: Path) -> list[str]:
+    def leftovers(self, run_dir: RunDir) -> list[str]:
         """Containers of the run that are still there (none, after any run)."""
-        return [str(c.name) for c in labelled(self.client(), f"{LABEL_RUN}={run_dir.name}")]
+        return [str(c.name) for c in labelled(self.client(), f"{LABEL_RUN}={run_dir.run_id}")]
 
     def session(self, run_id: str) -> DockerSession:
         if self.image is None:

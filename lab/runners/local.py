@@ -17,16 +17,15 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-from lab import hostbin
-from lab.errors import BackendUnavailable, RunnerStartError
-from lab.runners.base import SYSTEM_PATH, LineCallback, Mount, RunnerSpec, RunnerView
+from lab.errors import BackendUnavailable, RunnerStartError, ToolchainError
+from lab.rundir import RunDir
+from lab.runners.base import LineCallback, RunnerSpec, ViewRequest
+from lab.runners.view import SYSTEM_PATH, Mount, RunnerView
 
 _NS_FLAGS = ("--mount", "--net", "--propagation", "private")
-MOUNT_POINTS = ".mnt"  # below the runs directory: empty directories that runners mount onto
 _USERNS_FLAGS = ("--user", "--map-root-user", *_NS_FLAGS)
 
 
@@ -136,15 +135,36 @@ class LocalSession:
             runner.kill()
 
 
+def host_bin_dir(binary: str) -> Path:
+    """The directory holding a host program, for a runner's PATH. rustup's proxies need the
+    user's HOME, which runners do not get, so they resolve to the toolchain's own bin."""
+    found = shutil.which(binary)
+    if found is None:
+        raise ToolchainError(f"`{binary}` is not on PATH; a runner here needs it")
+    if Path(found).resolve().name == "rustup":
+        proc = subprocess.run(
+            [str(Path(found).with_name("rustc")), "--print", "sysroot"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return Path(proc.stdout.strip()) / "bin"
+    return Path(found).parent
+
+
 class LocalBackend:
     name = "local"
     live_output = True
+    external_cache: str | None = None
 
     def __init__(self) -> None:
         self._flags: tuple[str, ...] | None = None
 
     def check(self, binaries: frozenset[str] = frozenset()) -> None:
-        self._namespace_flags()  # the host's programs: view() finds each where it runs
+        self._namespace_flags()
+        for binary in sorted(binaries):  # runners take the host's own
+            host_bin_dir(binary)
 
     def _namespace_flags(self) -> tuple[str, ...]:
         if self._flags is not None:
@@ -173,32 +193,26 @@ class LocalBackend:
             + "). Run as root, enable unprivileged user namespaces, or use --backend docker.",
         )
 
-    def view(
-        self,
-        run_dir: Path,
-        runner: str,
-        checkout_path: str,
-        resources: Mapping[str, Path],
-        binaries: frozenset[str],
-    ) -> RunnerView:
+    def view(self, request: ViewRequest) -> RunnerView:
         # Everything but the checkout appears at its host path. The checkout is bind-mounted,
         # in the runner's namespace only, at its scenario path below the runs directory: one
         # path for every run there (so a later run's key is an earlier one's, as in CI), and
         # nothing outside it is touched.
-        private = run_dir / "runners" / runner
-        bins = [str(hostbin.host_bin_dir(b)) for b in sorted(binaries)]
+        run_dir, runner, resources = request.run_dir, request.runner, request.resources
+        bins = [str(host_bin_dir(b)) for b in sorted(request.binaries)]
         return RunnerView(
-            src=str(run_dir.parent / MOUNT_POINTS / checkout_path.lstrip("/")),
-            cache=str(run_dir / "cache"),
-            tmp=str(private / "tmp"),
-            home=str(private / "home"),
+            runner=runner,
+            src=str(run_dir.mount_points / request.checkout_path.lstrip("/")),
+            cache=str(run_dir.cache),
+            tmp=str(run_dir.tmp(runner)),
+            home=str(run_dir.home(runner)),
             python=_host_python(),
             resources={name: str(path) for name, path in resources.items()},
             bin_path=":".join(dict.fromkeys([*bins, SYSTEM_PATH])),
             mounts=tuple(Mount(path, str(path), read_only=True) for path in resources.values()),
         )
 
-    def leftovers(self, run_dir: Path) -> list[str]:
+    def leftovers(self, run_dir: RunDir) -> list[str]:
         """Processes still running in the run's directory (none, after any run): the
         namespaces and their mounts live exactly as long as they do."""
         found = []
@@ -210,11 +224,11 @@ class LocalBackend:
                 cwd = str((proc / "cwd").readlink())
             except OSError:
                 continue
-            if str(run_dir) in cmdline or cwd.startswith(str(run_dir)):
+            if str(run_dir.path) in cmdline or cwd.startswith(str(run_dir.path)):
                 found.append(f"pid {proc.name}: {cmdline.strip()[:80]}")
         return found
 
-    def session(self, run_id: str) -> LocalSession:
+    def session(self, _run_id: str) -> LocalSession:  # each runner is its own process group
         return LocalSession(self._namespace_flags(), shutil.which("unshare") or "unshare")
 
 

@@ -11,32 +11,39 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from lab import toolchain
-from lab.refbuilder import Policy
+from lab.refbuilder import Freshness, Policy
+from lab.resources import PIP_VERSION
 from lab.subjects.base import Observation, Subject
 from lab.subjects.pip import Pip
 from lab.subjects.reference import Reference
 from lab.subjects.uv import Uv
 
-if TYPE_CHECKING:
-    from lab.scenario import Scenario
-    from lab.template import Template
+__all__ = ["COMPARED", "Observation", "Settings", "Subject", "canonical", "make", "names"]
 
-__all__ = ["COMPARED", "Observation", "Subject", "canonical", "make", "names"]
+
+@dataclass(frozen=True)
+class Settings:
+    """What of a scenario (and its template) a subject is made with."""
+
+    uv_version: str  # uv's, where the subject names none (``uv``, not ``uv@X``)
+    command: tuple[str, ...]  # uv's: ``uv sync --reinstall``
+    lock_timeout: float | None  # the longest a subject may wait for a lock, where it can be told
+    freshness: Freshness  # the reference builder's reuse rule
+    tree_lock: bool  # the reference builder's lock inside the source tree
+    module: str  # the template's import name, imported in the venv afterwards
 
 
 @dataclass(frozen=True)
 class _Family:
-    make: Callable[[str | None, Scenario, Template], Subject]
+    make: Callable[[str | None, Settings], Subject]
     # ValueError where a version cannot be one of the family's; None: it takes no @VERSION.
     # Whether that version is installed is the toolchain's to say, when a run starts.
     check_version: Callable[[str], None] | None = None
 
 
-def _uv(version: str | None, scenario: Scenario, template: Template) -> Subject:
-    return Uv(version or scenario.uv_version, scenario.command, scenario.lock_timeout)
+def _uv(version: str | None, settings: Settings) -> Subject:
+    return Uv(version or settings.uv_version, settings.command, settings.lock_timeout)
 
 
 def _release(version: str) -> None:
@@ -46,13 +53,9 @@ def _release(version: str) -> None:
 
 
 def _reference(policy: Policy) -> _Family:
-    def make(version: str | None, scenario: Scenario, template: Template) -> Subject:
+    def make(_version: str | None, settings: Settings) -> Subject:
         return Reference(
-            policy,
-            template.import_name,
-            scenario.freshness,
-            scenario.tree_lock,
-            scenario.lock_timeout,
+            policy, settings.module, settings.freshness, settings.tree_lock, settings.lock_timeout
         )
 
     return _Family(make)
@@ -60,7 +63,7 @@ def _reference(policy: Policy) -> _Family:
 
 _FAMILIES: dict[str, _Family] = {
     "uv": _Family(_uv, check_version=_release),
-    "pip": _Family(lambda _version, _scenario, _template: Pip(toolchain.PIP_VERSION)),
+    "pip": _Family(lambda _version, _settings: Pip(PIP_VERSION)),
     **{policy.value: _reference(policy) for policy in Policy},
 }
 # What the matrix compares: uv against the reference builder's safe policies (coalesce is
@@ -97,6 +100,6 @@ def canonical(spec: str) -> str:
     return f"{family}@{version}"
 
 
-def make(spec: str, scenario: Scenario, template: Template) -> Subject:
+def make(spec: str, settings: Settings) -> Subject:
     family, _, version = canonical(spec).partition("@")
-    return _FAMILIES[family].make(version or None, scenario, template)
+    return _FAMILIES[family].make(version or None, settings)

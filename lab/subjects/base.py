@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lab.contract import Op, Phase, StepKind
-from lab.runners.base import Needs, RunnerView
+from lab.contract import Op, Phase
+from lab.runners.view import Needs, RunnerView
+from lab.vocabulary import StepKind
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Subject(Protocol):
         """Whether it reads the lab's failpoints (``contract.Failpoint``); the others are
         struck from outside, on their own output."""
 
-    def argv(self, view: RunnerView, runner: str) -> list[str]: ...
+    def argv(self, view: RunnerView) -> list[str]: ...
 
     def env(self, view: RunnerView) -> dict[str, str]: ...
 

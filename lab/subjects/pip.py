@@ -13,9 +13,10 @@ import shlex
 from dataclasses import dataclass
 
 from lab import resources
-from lab.contract import Op, Phase, StepKind
-from lab.runners.base import Needs, RunnerView
+from lab.contract import Op, Phase
+from lab.runners.view import Needs, RunnerView
 from lab.subjects.base import Observation, plain_env
+from lab.vocabulary import StepKind
 
 # pip's progress, as it logs it where its output is not a terminal.
 _LINES = (
@@ -43,7 +44,7 @@ class Pip:
     def needs(self) -> Needs:
         return Needs(resources=frozenset({resources.WHEELHOUSE}))
 
-    def argv(self, view: RunnerView, runner: str) -> list[str]:
+    def argv(self, view: RunnerView) -> list[str]:
         wheelhouse = view.resources[resources.WHEELHOUSE]
         venv = f"{view.src}/.venv"
         install = [

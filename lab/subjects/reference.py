@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.contract import StepKind, parse_event_line
+from lab.contract import parse_event_line
 from lab.refbuilder import DEFAULT_LOCK_TIMEOUT_S, Freshness, Policy, Request, editable_argv
 from lab.resources import REFBUILDER, WHEELHOUSE
-from lab.runners.base import Needs, RunnerView
+from lab.runners.view import Needs, RunnerView
 from lab.subjects.base import Observation, plain_env
+from lab.vocabulary import StepKind
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ class Reference:
             lock_timeout=self.lock_timeout or DEFAULT_LOCK_TIMEOUT_S,
         )
 
-    def argv(self, view: RunnerView, runner: str) -> list[str]:
+    def argv(self, view: RunnerView) -> list[str]:
         bundle = view.resources[REFBUILDER]
-        return [view.python, "-I", "-S", bundle, *editable_argv(self.request(view), runner)]
+        return [view.python, "-I", "-S", bundle, *editable_argv(self.request(view), view.runner)]
 
     def cache_argv(self, kind: StepKind, view: RunnerView) -> list[str] | None:
         command = "sweep" if kind is StepKind.PRUNE else "clean"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab import resources
-from lab.contract import LockKind, Op, StepKind
-from lab.runners.base import Needs, RunnerView
+from lab.contract import LockKind, Op
+from lab.runners.view import Needs, RunnerView
 from lab.subjects import uvlog
 from lab.subjects.base import Observation, plain_env
+from lab.vocabulary import StepKind
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Uv:
     def needs(self) -> Needs:
         return Needs(resources=frozenset({resources.WHEELHOUSE, resources.uv(self.version)}))
 
-    def argv(self, view: RunnerView, runner: str) -> list[str]:
+    def argv(self, view: RunnerView) -> list[str]:
         return [f"{view.resources[resources.uv(self.version)]}/bin/uv", *self.command[1:]]
 
     def env(self, view: RunnerView) -> dict[str, str]:

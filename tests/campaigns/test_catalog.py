@@ -9,11 +9,12 @@ import pytest
 
 from lab import scenario
 from lab.campaigns import catalog
-from lab.errors import UsageError
+from lab.errors import ExitCode, UsageError
 from lab.report import html
+from lab.run import Lab
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
-from lab.vocabulary import ExitCode, Outcome
+from lab.vocabulary import Outcome
 
 
 def test_the_catalog_holds_the_family() -> None:
@@ -33,25 +34,26 @@ def test_the_catalog_holds_the_family() -> None:
     } <= names
     for s in catalog.entries():  # every scenario says what it is and where it comes from
         assert s.description and s.source, s.name
-        assert catalog.expectation(s, "narrow") is not None, s.name
+        assert s.expectation("narrow") is not None, s.name
 
 
 def test_an_expectation_can_depend_on_the_version() -> None:
     timeout = scenario.load_named("lock-timeout")
-    older = catalog.expectation(timeout, "uv@0.8.12")
-    newer = catalog.expectation(timeout, "uv@0.13.9")
+    older = timeout.expectation("uv@0.8.12")
+    newer = timeout.expectation("uv@0.13.9")
     assert older is not None and older.outcome is Outcome.INVALID and older.why
     assert newer is not None and newer.outcome is Outcome.FAILED_CLEAN
-    assert catalog.expectation(timeout, "wide") is None  # not said: not run
+    assert timeout.expectation("wide") is None  # not said: not run
 
 
 def test_unknown_names_are_a_usage_error(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+    lab = Lab(lab_toolchain, LocalBackend(), tmp_path)
     with pytest.raises(UsageError, match="not in the catalog: \\['nope'\\]"):
-        catalog.run(lab_toolchain, LocalBackend(), tmp_path, only=["nope"])
+        catalog.run(lab, only=["nope"])
     silent = tmp_path / "mine.toml"  # a file of one's own must say what it expects
     silent.write_text('name = "mine"\n')
     with pytest.raises(UsageError, match="no \\[\\[expect\\]\\]"):
-        catalog.run(lab_toolchain, LocalBackend(), tmp_path, only=[str(silent)])
+        catalog.run(lab, only=[str(silent)])
     assert list(tmp_path.iterdir()) == [silent]
 
 
@@ -59,21 +61,15 @@ def test_unknown_names_are_a_usage_error(tmp_path: Path, lab_toolchain: Toolchai
 def test_a_cell_meets_its_expectation_or_says_so(
     tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
 ) -> None:
-    out, cells = catalog.run(
-        lab_toolchain,
-        local_backend,
-        tmp_path,
-        subject_names=["uv", "narrow"],
-        only=["stale-native"],
-        log=lambda _m: None,
-    )
+    lab = Lab(lab_toolchain, local_backend, tmp_path)
+    out, cells = catalog.run(lab, subject_names=["uv", "narrow"], only=["stale-native"])
     assert [(c.subject, c.observed, c.met) for c in cells] == [
         ("uv@0.13.9", "invalid", True),  # uv #11390, as the scenario expects
         ("narrow", "valid", True),
     ]
     assert catalog.exit_code(cells) == ExitCode.OK
-    saved = json.loads((out / "catalog.json").read_text())
+    saved = json.loads(out.record.read_text())
     assert [c["met"] for c in saved["cells"]] == [True, True]
-    page = (out / html.PAGE).read_text()
+    page = html.render_catalog(out).read_text()
     assert page.count(">timeline</a>") == 2 and "uv #11390" in page
-    assert "2 of 2 cells as expected" in (out / "catalog.md").read_text()
+    assert "2 of 2 cells as expected" in out.summary.read_text()

@@ -10,10 +10,10 @@ import pytest
 
 from lab import subjects
 from lab.campaigns import matrix
+from lab.run import Lab
 from lab.runners.local import LocalBackend
-from lab.scenario import Topology
 from lab.toolchain import Toolchain
-from lab.vocabulary import RunStatus, Verdict
+from lab.vocabulary import RunStatus, Topology, Verdict
 
 # maturin builds for minutes on two cores: test_frontend and the catalog cover it
 REDUCED = ("hatchling", "setuptools-c", "inplace")
@@ -23,14 +23,9 @@ REDUCED = ("hatchling", "setuptools-c", "inplace")
 def test_reduced_matrix(
     tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
 ) -> None:
-    out, cells = matrix.run(
-        lab_toolchain,
-        local_backend,
-        tmp_path,
-        templates=REDUCED,
-        build_delay=2.0,
-        log=lambda _m: None,
-    )
+    lab = Lab(lab_toolchain, local_backend, tmp_path)
+    out, found = matrix.run(lab, templates=REDUCED, build_delay=2.0)
+    cells = found.cells
     assert len(cells) == len(REDUCED) * len(subjects.COMPARED) * len(matrix.TOPOLOGIES)
     for cell in cells:
         # valid: every runner's check passed (for native templates it calls compiled code)
@@ -42,9 +37,9 @@ def test_reduced_matrix(
             assert not cell.serialized, cell
         if cell.subject.startswith("uv") and cell.topology == "same-path":
             assert cell.serialized, cell  # one key for both checkouts: uv #15380
-    saved = json.loads((out / "matrix.json").read_text())
+    saved = json.loads(out.record.read_text())
     assert len(saved["cells"]) == len(cells)
-    table = (out / "matrix.md").read_text()
+    table = out.summary.read_text()
     for tmpl in REDUCED:
         for topology in matrix.TOPOLOGIES:
             assert f"| {tmpl} | {topology} | ok " in table
@@ -75,13 +70,8 @@ def test_the_table_tells_serialized_coalesced_and_invalid_apart() -> None:
         _cell("narrow", verdict=Verdict.INVALID, reasons=["runner-1: wrong version"]),
         _cell("none", status=None, verdict=Verdict.UNKNOWN),
     ]
-    report = {
-        "backend": "local",
-        "build_delay_s": 2.0,
-        "trials": 3,
-        "cells": [dataclasses.asdict(c) for c in cells],
-    }
-    table = matrix.markdown(report).splitlines()
+    found = matrix.Matrix("now", "abc", "local", 2.0, 3, "coalesce", cells)
+    table = matrix.markdown(found).splitlines()
     assert table[0] == "| template | topology | uv | wide | narrow | none |"
     assert table[2] == (
         "| hatchling | same-path | ok 1.96× (8.0 s), wait 10.2 s, valid | ok 1.03×, coalesced "

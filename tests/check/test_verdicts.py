@@ -12,15 +12,16 @@ import pytest
 
 from lab import check
 from lab.check import Kind
-from lab.contract import LAB_RUNNER, Op, Phase, StepKind
+from lab.contract import LAB_RUNNER, Op, Phase
 from lab.errors import UsageError
-from lab.vocabulary import Outcome, Verdict
+from lab.rundir import RunDir
+from lab.vocabulary import Outcome, StepKind, Verdict
 from tests.check.conftest import RunCopy
 
 Recorded = Callable[[str], RunCopy]
 
 
-def _kinds(report: check.Report) -> list[Kind]:
+def _kinds(report: check.Judgement) -> list[Kind]:
     return [v.kind for v in report.violations]
 
 
@@ -86,10 +87,10 @@ def test_a_wheel_replaced_whole_after_its_publish_is_named(recorded: Recorded) -
 
 
 def _swap_markers(run: RunCopy) -> None:
-    expected = run.expected()
+    expected = run.identities()
     one, two = expected["runner-1"], expected["runner-2"]
     one["marker"], two["marker"] = two["marker"], one["marker"]
-    run.rewrite_expected(expected)
+    run.rewrite_identities(expected)
 
 
 def test_another_checkouts_code_is_named_by_whose_it_is(recorded: Recorded) -> None:
@@ -117,9 +118,9 @@ def test_another_checkouts_code_is_named_by_whose_it_is(recorded: Recorded) -> N
 )
 def test_each_fact_is_compared(recorded: Recorded, field: str, value: Any, kind: Kind) -> None:
     run = recorded("uv-valid")
-    expected = run.expected()
+    expected = run.identities()
     expected["runner-2"][field] = value
-    run.rewrite_expected(expected)
+    run.rewrite_identities(expected)
     report = check.check(run.root)
     assert _kinds(report) == [kind]
     assert report.violations[0].runner == "runner-2"
@@ -157,7 +158,7 @@ def test_a_failing_template_check_is_named(recorded: Recorded) -> None:
 
 def test_success_without_facts_is_unknown(recorded: Recorded) -> None:
     run = recorded("narrow-valid")
-    run.rewrite_history(_facts_of("runner-2", lambda e: None))
+    run.rewrite_history(_facts_of("runner-2", lambda _event: None))
     report = check.check(run.root)
     assert (report.verdict, report.violations) == (Verdict.UNKNOWN, [])
     assert [u.reason for u in report.unknowns] == ["runner-2 exited 0 but reported no facts"]
@@ -184,7 +185,7 @@ def test_a_runner_the_lab_killed_is_unknown(recorded: Recorded) -> None:
 def test_a_failure_ends_in_a_message_or_is_unclean(recorded: Recorded) -> None:
     run = recorded("narrow-valid")
     run.rewrite_history(_exit("runner-2", 1))
-    log = run.root / "logs" / "runner-2.log"
+    log = run.run_dir.log("runner-2")
     clean = log.read_text() + "9.0 stderr error: cannot lock /cache/x: [Errno 37] No locks\n"
     log.write_text(clean)
     report = check.check(run.root)
@@ -202,16 +203,16 @@ def test_a_failure_ends_in_a_message_or_is_unclean(recorded: Recorded) -> None:
 
 def test_scratch_left_by_runners_that_exited_is_a_leak(recorded: Recorded) -> None:
     run = recorded("narrow-valid")
-    (run.root / "cache" / "tmp" / "0123abcd").mkdir(parents=True)
+    (run.run_dir.cache / "tmp" / "0123abcd").mkdir(parents=True)
     assert check.check(run.root).verdict is Verdict.VALID  # not this run's: a sweep's to take
     end = _end_of(run, "runner-1")
     made = {**_scratch("runner-1", Phase.START, Op.SCRATCH, end - 1.0), "key": "tmp/0123abcd"}
-    with (run.root / "history.jsonl").open("a") as f:
+    with run.run_dir.history.open("a") as f:
         f.write(json.dumps(made) + "\n")
     assert _kinds(check.check(run.root)) == [Kind.LEAKED_SCRATCH]
     # a cache step's own runner, which the scenario did not ask for, changes nothing
     cleaner = {**_scratch("cache-clean", Phase.END, Op.RUN, end), "rc": 0}
-    with (run.root / "history.jsonl").open("a") as f:
+    with run.run_dir.history.open("a") as f:
         f.write(json.dumps(cleaner) + "\n")
     assert _kinds(check.check(run.root)) == [Kind.LEAKED_SCRATCH]
     run.rewrite_history(_exit("runner-1", -9))  # killed: the next run's sweep removes it
@@ -269,8 +270,8 @@ def test_stamp_jitter_on_arrival_is_no_overlap(recorded: Recorded) -> None:
 def test_not_a_run_directory(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"is not a run directory of this lab: expected.json"):
         check.check(tmp_path)
-    (tmp_path / "expected.json").write_text("{")
-    (tmp_path / "history.jsonl").write_text("")
+    RunDir(tmp_path).identities.write_text("{")
+    RunDir(tmp_path).history.write_text("")
     with pytest.raises(UsageError, match="cannot read its record"):
         check.check(tmp_path)
 
@@ -319,14 +320,14 @@ def test_a_runner_killed_on_purpose_failed_visibly(recorded: Recorded) -> None:
     run = recorded("narrow-valid")
     run.rewrite_history(_exit("runner-2", -9))
     end = _end_of(run, "runner-2")
-    with (run.root / "history.jsonl").open("a") as f:
+    with run.run_dir.history.open("a") as f:
         f.write(json.dumps(_struck("runner-2", end - 0.1, action="kill")) + "\n")
     report = check.check(run.root)
     assert (report.verdict, report.outcomes["runner-2"]) == (Verdict.VALID, Outcome.FAILED_CLEAN)
 
 
 def _set_lock_timeout(run: RunCopy, seconds: float) -> None:
-    path = run.root / "scenario.json"
+    path = run.run_dir.scenario
     path.write_text(json.dumps({**json.loads(path.read_text()), "lock_timeout": seconds}))
 
 
@@ -364,7 +365,7 @@ def test_a_waiter_paused_by_a_fault_is_not_held_to_its_timeout(recorded: Recorde
     _set_lock_timeout(run, 0.5)
     _ask_earlier(run, waiter, 3.0)
     asked = min(e["t_mono"] for e in run.history() if e["runner"] == waiter and e["op"] == Op.LOCK)
-    with (run.root / "history.jsonl").open("a") as f:
+    with run.run_dir.history.open("a") as f:
         f.write(json.dumps(_struck(waiter, asked, action="pause", seconds=3.0)) + "\n")
     assert check.check(run.root).verdict is Verdict.VALID
 
@@ -373,7 +374,7 @@ def test_where_locks_do_not_exclude_overlaps_are_the_environments(recorded: Reco
     run = recorded("uv-valid")
     waiter, _, gap = _handover(run)
     _acquire_earlier(run, waiter, gap + 0.2)
-    (run.root / "faults.json").write_text(json.dumps({"locks_exclude": False}))
+    run.run_dir.faults.write_text(json.dumps({"locks_exclude": False}))
     assert check.check(run.root).verdict is Verdict.VALID
 
 
@@ -396,13 +397,13 @@ def test_a_sweep_of_a_live_builders_scratch_is_named(recorded: Recorded) -> None
         _scratch("runner-1", Phase.START, Op.SCRATCH, end - 1.0),
         _scratch("runner-2", Phase.REMOVED, Op.SWEEP, end - 0.5),
     ]
-    with (run.root / "history.jsonl").open("a") as f:
+    with run.run_dir.history.open("a") as f:
         f.writelines(json.dumps(line) + "\n" for line in lines)
     report = check.check(run.root)
     assert _kinds(report) == [Kind.SWEPT_LIVE_SCRATCH]
     assert report.violations[0].message == "runner-2 swept tmp/0123, the live build dir of runner-1"
     # the same sweep after runner-1's builder was killed removed dead work: fine
-    with (run.root / "history.jsonl").open("a") as f:
+    with run.run_dir.history.open("a") as f:
         f.write(json.dumps(_struck("runner-1", end - 0.8, action="kill")) + "\n")
     assert check.check(run.root).verdict is Verdict.VALID
 
@@ -422,6 +423,6 @@ def test_a_cache_gone_is_unknown_unless_a_clean_step_removed_it(recorded: Record
     report = check.check(run.root)
     assert report.verdict is Verdict.UNKNOWN and "no cache at" in report.unknowns[0].reason
     step = {"t_mono": 1.0, "t_wall": 1.0, "runner": LAB_RUNNER, "op": Op.STEP.value}
-    with (run.root / "history.jsonl").open("a") as history:
+    with run.run_dir.history.open("a") as history:
         history.write(json.dumps({**step, "phase": "start", "kind": StepKind.CLEAN.value}) + "\n")
     assert check.check(run.root).verdict is Verdict.VALID

@@ -30,8 +30,8 @@ def test_a_kill_after_an_event_ends_the_runner(tmp_path: Path, backend: Backend)
     recorded: list[Observation] = []
     nemesis = ProcessNemesis([Strike("runner-1", FaultAction.KILL, (Op.RUN, Phase.OUTPUT), 0.3)])
     with backend.session(f"nemesis-kill-{tmp_path.name}") as session:
-        handle = session.start(_spec(tmp_path), lambda stream, line, stamp=None: None)
-        nemesis.start("runner-1", handle, lambda runner, obs: recorded.append(obs))
+        handle = session.start(_spec(tmp_path), lambda _stream, _line, _stamp=None: None)
+        nemesis.start("runner-1", handle, lambda _runner, obs: recorded.append(obs))
         started = time.monotonic()
         nemesis(_event(Op.LOCK, Phase.ACQUIRED))  # not its trigger
         nemesis(_event(Op.RUN, Phase.OUTPUT))
@@ -48,8 +48,8 @@ def test_a_pause_stops_the_runner_for_a_while(tmp_path: Path, backend: Backend) 
         [Strike("runner-1", FaultAction.PAUSE, (Op.RUN, Phase.OUTPUT), 0.1, pause_s=2.0)]
     )
     with backend.session(f"nemesis-pause-{tmp_path.name}") as session:
-        handle = session.start(_spec(tmp_path), lambda stream, line, stamp=None: None)
-        nemesis.start("runner-1", handle, lambda runner, obs: None)
+        handle = session.start(_spec(tmp_path), lambda _stream, _line, _stamp=None: None)
+        nemesis.start("runner-1", handle, lambda _runner, _obs: None)
         started = time.monotonic()
         nemesis(_event(Op.RUN, Phase.OUTPUT))
         assert handle.wait(30) == 0

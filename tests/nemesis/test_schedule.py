@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from lab.contract import FaultAction, Op, Phase
-from lab.nemesis.schedule import KILLS, PAUSES, TRIGGERS, Fault, TrialPlan, plan
+from lab.nemesis.schedule import KILLS, PAUSES, TRIGGERS, Fault, ScheduledTrial, scheduled
 
 RUNNERS = ["runner-1", "runner-2"]
 FAULTS = (Fault.KILL, Fault.PAUSE, Fault.ENOSPC)
 
 
-def _plan(seed: int, trial: int, faults: tuple[Fault, ...] = FAULTS) -> TrialPlan:
-    return plan(
+def _plan(seed: int, trial: int, faults: tuple[Fault, ...] = FAULTS) -> ScheduledTrial:
+    return scheduled(
         seed,
         trial,
         faults=faults,

@@ -3,17 +3,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from lab import template
 from lab.contract import Event, Op, Phase, parse_event_line
+from lab.projects import template
 from lab.refbuilder._events import Events
 from lab.toolchain import Toolchain
+
+if TYPE_CHECKING:
+    from lab.refbuilder._env import BuildEnv
 
 # The interpreter build envs and venvs are made from, as runners pass it.
 BASE_PYTHON = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
@@ -130,3 +135,10 @@ def write_wheel(
             whl.writestr(path, data)
         whl.writestr(f"{dist_info}/RECORD", "\n".join([*record, f"{dist_info}/RECORD,,"]))
     return wheel
+
+
+def run_in(env: BuildEnv, code: str) -> str:
+    """What ``code`` prints, run by the build env's interpreter."""
+    proc = subprocess.run([str(env.python), "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()

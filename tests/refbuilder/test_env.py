@@ -13,16 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from lab.contract import ENV_MANIFEST, ENVS_BUCKET, Op, Phase
-from lab.refbuilder import _env, _locks
+from lab.refbuilder import _env, _env_install, _locks
 from lab.refbuilder._cache import Cache
-from lab.refbuilder._env import BuildEnv, BuildEnvs, env_key, remove_unused
+from lab.refbuilder._env import BuildEnv, BuildEnvs, env_key
 from lab.refbuilder._errors import CacheError, LockTimeout
-from lab.refbuilder._resolve import Wheel
-from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents, write_wheel
+from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents, run_in, write_wheel
 
 pytestmark = pytest.mark.integration  # real venvs
 
@@ -42,12 +39,6 @@ def _backend_wheelhouse(path: Path) -> Path:
     return path
 
 
-def _run_in(env: BuildEnv, code: str) -> str:
-    proc = subprocess.run([str(env.python), "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
-
-
 def test_an_env_holds_the_resolved_wheels_and_its_scripts_run_it_where_it_is_published(
     tmp_path: Path, events: RecordedEvents
 ) -> None:
@@ -56,7 +47,7 @@ def test_an_env_holds_the_resolved_wheels_and_its_scripts_run_it_where_it_is_pub
     )
     env = envs.ensure(["backend"])
     assert env.wheels == ("backend-1.0-py3-none-any.whl", "helper-1.0-py3-none-any.whl")
-    assert _run_in(env, "import backend, helper; print(helper.VERSION)") == "1.0"
+    assert run_in(env, "import backend, helper; print(helper.VERSION)") == "1.0"
     script = env.path / "bin" / "backend-cli"
     assert script.read_text().startswith(f"#!{env.python}\n")  # not the scratch dir's
     ran = subprocess.run([str(script)], capture_output=True, text=True, check=True)
@@ -83,7 +74,7 @@ def test_an_env_that_adds_to_another_is_a_layer_on_it_that_leaves_it_alone(
     # nothing of the base's is in the layer: its modules come from the base's site-packages
     assert not list(env.path.rglob("backend.py")) and list(env.path.rglob("editables.py"))
     (module,) = base.path.glob("lib/python*/site-packages/backend.py")
-    assert _run_in(env, "import backend, editables; print(backend.__file__)") == str(module)
+    assert run_in(env, "import backend, editables; print(backend.__file__)") == str(module)
     # the base's scripts come after the layer's own on a hook's PATH, and run the base
     assert env.scripts == (env.path / "bin", base.path / "bin")
     assert (base.path / "bin" / "backend-cli").read_text().startswith(f"#!{base.python}\n")
@@ -111,7 +102,7 @@ def test_a_layer_that_would_hide_a_file_of_its_base_is_made_whole_instead(
     # a wheel that would overwrite one of the base's files: made afresh, as pip would
     env = envs.ensure([*base.requirements, "overlay"], base=base)
     assert env.base is None and module.read_bytes() == before
-    assert _run_in(env, "import backend; print(backend.overlaid)") == "True"
+    assert run_in(env, "import backend; print(backend.overlaid)") == "True"
     envs.release()
 
 
@@ -127,7 +118,7 @@ def test_a_layer_on_a_damaged_base_is_not_used(tmp_path: Path, events: RecordedE
     again = later.ensure(["backend"])  # damaged: made anew, where it was
     assert again.path == base.path and module.read_text() != "broken = True\n"
     assert later.ensure(["backend", "editables"], base=again) == env
-    assert _run_in(env, "import backend, editables; print('ok')") == "ok"
+    assert run_in(env, "import backend, editables; print('ok')") == "ok"
     later.release()
 
 
@@ -161,12 +152,6 @@ def test_a_cleaner_removes_only_the_envs_nobody_uses(
     assert [p.name for p in (cache.root / ENVS_BUCKET).iterdir() if p.is_dir()] == []
 
 
-def test_nothing_in_use_means_nothing_kept(tmp_path: Path, events: RecordedEvents) -> None:
-    cache = Cache(tmp_path, events)
-    (tmp_path / ENVS_BUCKET / "abc").mkdir(parents=True)
-    assert remove_unused(cache) == (["abc"], [])
-
-
 def test_a_use_lock_waits_no_longer_than_the_timeout(tmp_path: Path) -> None:
     """A cleaner holds an env's use lock only for a rename; one that hangs is given up on."""
     lock = tmp_path / "env.use"
@@ -196,7 +181,7 @@ def test_damaged_byte_code_makes_an_env_a_miss(tmp_path: Path, events: RecordedE
     _truncate_byte_code(env.path)
     later = BuildEnvs(cache, BASE_PYTHON, tmp_path / "wh", True)
     again = later.ensure(["backend"])
-    assert _run_in(again, "import backend; print('ok')") == "ok"
+    assert run_in(again, "import backend; print('ok')") == "ok"
     later.release()
 
 
@@ -205,13 +190,13 @@ def test_byte_code_cut_short_while_making_an_env_is_a_full_cache(
 ) -> None:
     """py_compile ignores a short write on a full file system: the env fails as a full cache
     would, so the builder builds around it, and nothing is published."""
-    install = _env._install
+    install = _env_install.install
 
     def short_write(wheels: Any, path: Path, *args: Any) -> None:
         install(wheels, path, *args)
         _truncate_byte_code(path)
 
-    monkeypatch.setattr(_env, "_install", short_write)
+    monkeypatch.setattr(_env_install, "install", short_write)
     cache = Cache(tmp_path / "cache", events)
     envs = BuildEnvs(cache, BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
     with pytest.raises(CacheError, match="a short write of byte code") as failed:
@@ -265,83 +250,5 @@ def test_a_maker_that_stops_costs_the_others_no_more_than_the_lock_timeout(
     with _locks.held(stopped.path, stopped.key, stopped.kind, RecordedEvents()):
         env = envs.ensure(["backend"])  # made here, after half a second
     envs.release()
-    assert _run_in(env, "import backend; print('ok')") == "ok"
+    assert run_in(env, "import backend; print('ok')") == "ok"
     assert Phase.TIMEOUT in events.phases(Op.LOCK)
-
-
-def test_wheels_are_shared_out_by_the_files_they_write_as_well_as_their_python(
-    tmp_path: Path,
-) -> None:
-    """A wheel of many small modules costs more than its bytes say: each file it writes (and
-    its byte code) is one more for the file system to make."""
-    many = {f"many/m{i}.py": b"x = 1\n" for i in range(200)}  # 1.2 KB of Python, 400 files
-    one_big = {"big.py": b"x = 1\n" * 100_000}  # 600 KB of Python in one file
-    half = {"half.py": b"x = 1\n" * 50_000}
-    written = {
-        name: write_wheel(tmp_path, name, files=files)
-        for name, files in (("many", many), ("big", one_big), ("half", half))
-    }
-    wheels = [
-        Wheel(path, canonicalize_name(name), Version("1.0"), (), 0)
-        for name, path in written.items()
-    ]
-    shares = _env._shares(wheels, workers=2, compiled=True)
-    assert [[w.name for w in share] for share in shares] == [["many"], ["big", "half"]]
-    assert _env._shares(wheels[:1], workers=2, compiled=True) == [wheels[:1]]
-    assert _env._shares([], workers=2, compiled=True) == [[]]
-    # without byte code (another interpreter's env) only the files count: the 200 small
-    # modules outweigh the two big ones, and are worth a fork of their own
-    uncompiled = _env._shares(wheels, workers=2, compiled=False)
-    assert [[w.name for w in share] for share in uncompiled] == [["many"], ["big", "half"]]
-    small = [  # together less than a fork is worth
-        Wheel(write_wheel(tmp_path, name), canonicalize_name(name), Version("1.0"), (), 0)
-        for name in ("a", "b", "c")
-    ]
-    assert _env._shares(small, workers=2, compiled=True) == [small]
-
-
-def test_wheels_installed_in_parallel_are_all_in_and_compiled(
-    tmp_path: Path,
-    events: RecordedEvents,
-    monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    """Byte code is part of an env: every module has it before the env is published, however
-    many forks installed the wheels; a module that does not compile is left without, as
-    installer leaves it, and says so on stderr, never on stdout (the builder's result)."""
-    monkeypatch.setattr(_env, "_IN_PARALLEL_FROM", 0)
-    monkeypatch.setattr(_env, "_WORKERS", 3)
-    names = ("big", "bigger", "biggest")
-    for n, name in enumerate(names, 1):
-        files = {f"{name}/m{i}.py": f"VALUE = {i}\n".encode() for i in range(20 * n)}
-        files[f"{name}/__init__.py"] = b""
-        files[f"{name}/py2.py"] = b"print 'old'\n"
-        write_wheel(tmp_path / "wh", name, files=files)
-    write_wheel(tmp_path / "wh", "all", requires=names)
-    envs = BuildEnvs(Cache(tmp_path / "cache", events), BASE_PYTHON, tmp_path / "wh", True)
-    env = envs.ensure(["all"])
-    envs.release()
-    out, err = capfd.readouterr()
-    assert out == "" and all(f"{name}/py2.py" in err for name in names)
-    for n, name in enumerate(names, 1):
-        compiled = {p.name.split(".")[0] for p in env.path.rglob(f"{name}/__pycache__/*.pyc")}
-        assert compiled == {f"m{i}" for i in range(20 * n)} | {"__init__"}
-        assert _run_in(env, f"import {name}.m3 as m; print(m.VALUE)") == "3"
-    manifest = json.loads((env.path / ENV_MANIFEST).read_text())
-    compiled_all = sum(20 * n + 1 for n in (1, 2, 3)) + 1  # and all.py
-    assert sum(".pyc" in name for name in manifest["files"]) == compiled_all
-
-
-def test_a_wheel_that_fails_in_a_fork_fails_the_env_and_names_it(
-    tmp_path: Path, events: RecordedEvents, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_env, "_IN_PARALLEL_FROM", 0)
-    write_wheel(tmp_path / "wh", "good", files={"good.py": b"", "good2.py": b"x = 1\n" * 500})
-    write_wheel(tmp_path / "wh", "bad", files={"../escape.py": b""})  # outside its scheme
-    write_wheel(tmp_path / "wh", "both", requires=("good", "bad"))
-    envs = BuildEnvs(Cache(tmp_path / "cache", events), BASE_PYTHON, tmp_path / "wh", True)
-    with pytest.raises(CacheError, match=r"failed: installing .*bad-1\.0-py3-none-any\.whl"):
-        envs.ensure(["both"])
-    envs.release()
-    assert not (tmp_path / "escape.py").exists()
-    assert [p for p in (tmp_path / "cache" / ENVS_BUCKET).iterdir() if p.is_dir()] == []

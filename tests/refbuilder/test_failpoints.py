@@ -11,26 +11,35 @@ from pathlib import Path
 
 import pytest
 
-from lab.contract import FAILPOINTS_ENV, Failpoint, FaultAction, Op, Phase, parse_event_line
+from lab.contract import (
+    FAILPOINTS_ENV,
+    Failpoint,
+    FailpointError,
+    FaultAction,
+    Op,
+    Phase,
+    parse_event_line,
+    parse_failpoints,
+)
 from lab.refbuilder import _failpoints, editable_argv
 from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents
 
 
 def test_settings_are_read_or_refused_with_what_is_allowed() -> None:
-    assert _failpoints.parse("mid-build=pause:1.5, before-publish=kill") == {
+    assert parse_failpoints("mid-build=pause:1.5, before-publish=kill") == {
         "mid-build": (FaultAction.PAUSE, 1.5),
         "before-publish": (FaultAction.KILL, 0.0),
     }
-    assert _failpoints.parse("") == {}
+    assert parse_failpoints("") == {}
     for bad in ("mid-build", "mid-build=explode", "=kill", "mid-build=pause:soon"):
-        with pytest.raises(_failpoints.FailpointError, match=FAILPOINTS_ENV):
-            _failpoints.parse(bad)
+        with pytest.raises(FailpointError, match=FAILPOINTS_ENV):
+            parse_failpoints(bad)
 
 
 def test_a_point_strikes_once_with_what_it_was_set_to(
     monkeypatch: pytest.MonkeyPatch, events: RecordedEvents
 ) -> None:
-    monkeypatch.setattr(_failpoints, "_ARMED", _failpoints.parse("mid-install=enospc"))
+    monkeypatch.setattr(_failpoints, "_ARMED", parse_failpoints("mid-install=enospc"))
     _failpoints.hit(Failpoint.MID_BUILD, events)  # not armed: nothing
     with pytest.raises(OSError, match="failpoint mid-install") as info:
         _failpoints.hit(Failpoint.MID_INSTALL, events)
@@ -43,7 +52,7 @@ def test_a_point_strikes_once_with_what_it_was_set_to(
 def test_a_lock_point_may_name_its_kind(
     monkeypatch: pytest.MonkeyPatch, events: RecordedEvents
 ) -> None:
-    monkeypatch.setattr(_failpoints, "_ARMED", _failpoints.parse("lock-acquired.tree=pause:0.2"))
+    monkeypatch.setattr(_failpoints, "_ARMED", parse_failpoints("lock-acquired.tree=pause:0.2"))
     _failpoints.hit(Failpoint.LOCK_ACQUIRED, events, "entry")  # another kind: nothing
     started = time.monotonic()
     _failpoints.hit(Failpoint.LOCK_ACQUIRED, events, "tree")

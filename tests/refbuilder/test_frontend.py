@@ -25,7 +25,9 @@ from lab.contract import (
     Phase,
     parse_event_line,
 )
-from lab.refbuilder import BuildError, Installed, Policy, Request, editable_argv, editable_install
+from lab.refbuilder import Installed, Policy, Request, editable_argv
+from lab.refbuilder._errors import BuildError
+from lab.refbuilder._frontend import editable_install
 from lab.refbuilder._tree import path_key
 from lab.toolchain import Toolchain
 from tests.conftest import FIXTURES

@@ -14,11 +14,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab import history, metrics
+from lab import metrics
 from lab.contract import EDITABLE_BUCKET, SCRATCH_DIR
 from lab.refbuilder._cache import Cache, read_entry, write_manifest
 from lab.refbuilder._events import Events
 from lab.refbuilder._tree import file_digest
+from lab.rundir import read_history
 from tests.refbuilder.conftest import WHEEL, wheel_bytes, write_entry
 
 _CTX = multiprocessing.get_context("fork")
@@ -84,7 +85,7 @@ def test_racing_publishers_leave_one_valid_entry_that_everyone_uses(
         assert list((Path(root) / "cache" / SCRATCH_DIR).iterdir()) == []
         # and the entry lock was never held by two publishers at once
         events = [
-            e for i in range(len(procs)) for e in history.read(Path(root) / f"history-{i}.jsonl")
+            e for i in range(len(procs)) for e in read_history(Path(root) / f"history-{i}.jsonl")
         ]
         spans = metrics.lock_spans(events)
         assert len(spans) == len(procs)

@@ -1,5 +1,5 @@
 """Safer than uv: the seven ways an outside attack found the reference builder less safe than
-uv (issue 11), each as a test that failed before its fix."""
+uv, each as a test that failed before its fix."""
 
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ from lab.contract import (
     parse_event_line,
 )
 from lab.nemesis import mounts
-from lab.refbuilder import Policy, Request, editable_argv, editable_install
+from lab.refbuilder import Policy, Request, editable_argv
 from lab.refbuilder._cache import Cache, write_file
 from lab.refbuilder._errors import CacheError
 from lab.refbuilder._events import Events
+from lab.refbuilder._frontend import editable_install
 from lab.refbuilder._tree import path_key
 from tests.conftest import FIXTURES
 from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents
@@ -74,10 +75,8 @@ def _cli(
 # 1. Never stale ---------------------------------------------------------------------------
 
 
-def test_a_version_read_from_a_source_file_is_never_stale(
-    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path
-) -> None:
-    from lab import template
+def test_a_version_read_from_a_source_file_is_never_stale(tmp_path: Path, wheelhouse: Path) -> None:
+    from lab.projects import template
 
     src = tmp_path / "src"
     for i, version in enumerate(("1.0", "2.0")):
@@ -158,7 +157,8 @@ def test_a_stopped_holder_is_waited_for_no_longer_than_the_lock_timeout(
 # 4. Liveness beyond flock -----------------------------------------------------------------
 
 
-def test_a_sweeper_whose_locks_lie_spares_live_work(tmp_path: Path, can_mount: None) -> None:
+@pytest.mark.usefixtures("can_mount")
+def test_a_sweeper_whose_locks_lie_spares_live_work(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
     with mounts.FaultMounts(tmp_path / "registry") as made:
@@ -213,12 +213,18 @@ def test_a_damaged_build_env_is_rebuilt(
     src = render("src", "hatchling")
     editable_install(_request(src, tmp_path, wheelhouse, "v1", "uv_demo"), RecordedEvents())
     envs = tmp_path / "cache" / ENVS_BUCKET
-    for module in envs.glob("*/lib/python*/site-packages/hatchling/build.py"):
-        module.unlink()  # a disk error, a careless `rm`
+    (damaged,) = envs.glob("*/lib/python*/site-packages/hatchling/build.py")  # the backend's env
+    damaged.unlink()  # a disk error, a careless `rm`
     shutil.rmtree(src)
     render("src", "hatchling")
     (src / "pyproject.toml").write_text((src / "pyproject.toml").read_text() + "\n# changed\n")
-    editable_install(_request(src, tmp_path, wheelhouse, "v2", "uv_demo"), RecordedEvents())
+    events = RecordedEvents()
+    editable_install(_request(src, tmp_path, wheelhouse, "v2", "uv_demo"), events)
+    env = f"{ENVS_BUCKET}/{damaged.relative_to(envs).parts[0]}"
+    said = [(e.phase, e.key) for e in events.records if e.op is Op.ENV]
+    # a miss, though it is there, then made anew and put in the damaged one's place
+    assert said[:2] == [(Phase.MISS, env), (Phase.REPLACED, env)], said
+    assert damaged.is_file()
 
 
 # 7. One line, no traceback, for any input -------------------------------------------------
@@ -267,8 +273,9 @@ def test_sweep_of_something_that_is_no_cache_is_a_usage_error(tmp_path: Path) ->
     assert proc.returncode == 2 and str(file) in proc.stderr
 
 
+@pytest.mark.usefixtures("can_mount")
 def test_a_read_only_cache_with_a_valid_entry_still_installs(
-    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path, can_mount: None
+    tmp_path: Path, render: Callable[..., Path], wheelhouse: Path
 ) -> None:
     src = render("src", "hatchling")
     editable_install(_request(src, tmp_path, wheelhouse, "v1", "uv_demo"), RecordedEvents())
@@ -285,9 +292,8 @@ def test_a_read_only_cache_with_a_valid_entry_still_installs(
     assert json.loads(proc.stdout)["hit"] is True
 
 
-def test_a_full_disk_names_what_it_was_writing(
-    tmp_path: Path, wheelhouse: Path, can_mount: None
-) -> None:
+@pytest.mark.usefixtures("can_mount")
+def test_a_full_disk_names_what_it_was_writing(tmp_path: Path, wheelhouse: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(PACKAGES / "wheel-kinds", src)
     with mounts.FaultMounts(tmp_path / "registry") as made:
@@ -304,9 +310,8 @@ def test_a_full_disk_names_what_it_was_writing(
     assert cache_keys and all(k.startswith("cachelab-uncached-") for k in cache_keys)
 
 
-def test_a_write_that_fills_the_disk_names_its_file_and_leaves_nothing(
-    tmp_path: Path, can_mount: None
-) -> None:
+@pytest.mark.usefixtures("can_mount")
+def test_a_write_that_fills_the_disk_names_its_file_and_leaves_nothing(tmp_path: Path) -> None:
     # A write's ENOSPC carries no file name: the cache's writes add it.
     target = tmp_path / "cache" / "env.json"
     with mounts.FaultMounts(tmp_path / "registry") as made:

@@ -24,7 +24,7 @@ def test_asked_in_process_and_by_running_it_say_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     here = Interpreter.of(BASE_PYTHON)
-    monkeypatch.setattr(_venvs, "_is_running", lambda python: False)
+    monkeypatch.setattr(_venvs, "_is_running", lambda _python: False)
     Interpreter.of.cache_clear()  # asked once per builder: ask again, by running it
     ran: list[tuple[str, list[str]]] = []
     run = _venvs._run
@@ -47,7 +47,7 @@ def test_a_venv_is_made_without_pip_and_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_process: bool
 ) -> None:
     if not in_process:
-        monkeypatch.setattr(_venvs, "_is_running", lambda python: False)
+        monkeypatch.setattr(_venvs, "_is_running", lambda _python: False)
     _venvs.create(tmp_path / "venv", BASE_PYTHON)
     python = tmp_path / "venv" / "bin" / "python"
     out = subprocess.run(

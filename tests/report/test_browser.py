@@ -17,9 +17,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from lab import history, metrics
+from lab import metrics
 from lab.cli import main
-from lab.report import html as pages
+from lab.rundir import PAGE, CampaignDir, CampaignKind, RunDir, read_history
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def compare_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = tmp_path_factory.mktemp("runs")
     argv = ["compare", "issue-15380", "--subjects", "uv,narrow", "--backend", "local"]
     assert main([*argv, "--runs-dir", str(runs), "--set", "build_delay=3"]) == 0
-    (page,) = runs.glob(f"compare-*/{pages.PAGE}")
+    (page,) = runs.glob(f"compare-*/{PAGE}")
     return page
 
 
@@ -82,11 +82,12 @@ def _rects(browser: webdriver.Chrome, section: int) -> dict[str, Any]:
 def test_the_compare_page_in_a_browser(browser: webdriver.Chrome, compare_page: Path) -> None:
     url = compare_page.resolve().as_uri()
     browser.get(url)
-    listed = json.loads((compare_page.parent / pages.COMPARE_FILE).read_text())["runs"]
-    run_dirs = [compare_page.parent / r for r in listed]
+    compared = CampaignDir(compare_page.parent, CampaignKind.COMPARE)
+    listed = json.loads(compared.record.read_text())["runs"]
+    run_dirs = [RunDir(compared.path / r) for r in listed]
 
     for section, run_dir in enumerate(run_dirs, start=1):
-        result = json.loads((run_dir / "result.json").read_text())
+        result = json.loads(run_dir.result.read_text())
         lanes = browser.find_elements(By.CSS_SELECTOR, "g.lane")
         label = result["subject_label"]
         mine = [g for g in lanes if (g.get_attribute("data-section") or "").endswith(label)]
@@ -95,7 +96,7 @@ def test_the_compare_page_in_a_browser(browser: webdriver.Chrome, compare_page: 
         ), "one lane per runner"
 
         rects = _rects(browser, section)
-        spans = metrics.lock_spans(history.read(run_dir / history.FILENAME))
+        spans = metrics.lock_spans(read_history(run_dir.history))
         # waits for a lock held to publish; the reference builder's runners may also wait a
         # moment for the build env another runner is making, and take it
         publish = {i for i, s in enumerate(spans) if not metrics.guards_work(s)}

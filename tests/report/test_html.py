@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import history
 from lab.cli import main
 from lab.contract import EDITABLE_BUCKET, ENVS_BUCKET, Clock, Event, Op, Phase
 from lab.report import html as pages
+from lab.rundir import PAGE, CampaignDir, CampaignKind, RunDir
 from tests.conftest import FIXTURES
 
 HOSTILE = "<script>alert('owned')</script>"
@@ -42,10 +42,10 @@ def _elements(page: Path) -> list[tuple[str, dict[str, str | None]]]:
 
 def test_untrusted_text_from_logs_and_events_is_escaped(tmp_path: Path) -> None:
     run = _copy("uv-valid", tmp_path / "run")
-    with (run / "logs" / "runner-1.log").open("a") as log:
+    with RunDir(run).log("runner-1").open("a") as log:
         log.write(f"2005.0 stderr {HOSTILE}\n")
     event = Event(2004.5, 1.8e9, "runner-1", Op.BUILDER, Phase.FAILED, data={"error": HOSTILE})
-    with (run / history.FILENAME).open("a") as f:
+    with RunDir(run).history.open("a") as f:
         f.write(event.to_json() + "\n")
     text = pages.render(run).read_text()
     assert "<script" not in text
@@ -75,7 +75,7 @@ def test_rendering_twice_gives_the_same_bytes(tmp_path: Path) -> None:
 
 def test_the_page_draws_what_the_checker_said(tmp_path: Path) -> None:
     page = pages.render(_copy("narrow-stale-version", tmp_path / "run")).read_text()
-    result = json.loads((FIXTURES / "runs" / "narrow-stale-version" / "result.json").read_text())
+    result = json.loads(RunDir(FIXTURES / "runs" / "narrow-stale-version").result.read_text())
     assert result["verdict"] == "invalid" and 'class="verdict verdict-invalid">invalid' in page
     for violation in result["violations"]:
         assert violation["kind"] in page
@@ -116,14 +116,15 @@ def _runner_events(name: str, t: float) -> list[Event]:
 
 def _busy_run(root: Path, runners: int) -> Path:
     """A run of ``runners`` reference builders, each with every phase, lock and a long log."""
-    (root / "logs").mkdir(parents=True)
+    run_dir = RunDir(root)
+    run_dir.logs.mkdir(parents=True)
     events = []
     for i in range(1, runners + 1):
         name, t = f"runner-{i}", 100.0 + i * 0.01
         events += _runner_events(name, t)
         lines = [f"{t + k:.6f} stderr Building editable for uv-demo (line {k})" for k in range(200)]
-        (root / "logs" / f"{name}.log").write_text("\n".join(lines) + "\n")
-    (root / history.FILENAME).write_text("".join(e.to_json() + "\n" for e in events))
+        run_dir.log(name).write_text("\n".join(lines) + "\n")
+    run_dir.history.write_text("".join(e.to_json() + "\n" for e in events))
     return root
 
 
@@ -136,11 +137,11 @@ def test_a_64_runner_page_stays_under_2_mb(tmp_path: Path) -> None:
 
 def test_a_compare_page_draws_every_run_on_one_axis_and_links_their_pages(tmp_path: Path) -> None:
     runs = [_copy(name, tmp_path / "c" / name) for name in ("uv-valid", "narrow-valid")]
-    page = pages.write_compare(tmp_path / "c", runs)
+    page = pages.write_compare(CampaignDir(tmp_path / "c", CampaignKind.COMPARE), runs)
     text = page.read_text()
     assert text.count('<svg class="timeline"') == 1
     assert 'href="uv-valid/report.html"' in text and 'href="narrow-valid/report.html"' in text
-    assert all((r / pages.PAGE).is_file() for r in runs)
+    assert all(RunDir(r).page.is_file() for r in runs)
     ids = [a["id"] for _, a in _elements(page) if a.get("id")]
     assert len(ids) == len(set(ids)), "every id once, though two runs share the chart"
     holders = [a["data-holder"] for _, a in _elements(page) if a.get("data-holder")]
@@ -151,8 +152,8 @@ def test_a_compare_page_draws_every_run_on_one_axis_and_links_their_pages(tmp_pa
 
 
 def test_matrix_and_campaign_pages_link_each_run(tmp_path: Path) -> None:
-    matrix = tmp_path / "matrix"
-    _copy("uv-valid", matrix / "runs" / "r1")
+    matrix = CampaignDir(tmp_path / "matrix", CampaignKind.MATRIX)
+    _copy("uv-valid", matrix.runs / "r1")
     cell = {
         "template": "hatchling",
         "subject": "uv",
@@ -174,17 +175,17 @@ def test_matrix_and_campaign_pages_link_each_run(tmp_path: Path) -> None:
         "build_delay_s": 0,
         "cells": [cell],
     }
-    (matrix / "matrix.json").write_text(json.dumps(summary))
-    assert 'href="runs/r1/report.html"' in pages.render(matrix).read_text()  # an older report
+    matrix.record.write_text(json.dumps(summary))
+    assert 'href="runs/r1/report.html"' in pages.render(matrix.path).read_text()  # older
     bar = {"claim": "hatchling, same-path: coalesce ≤ 1.03 × uv", "figure": "1.07", "met": False}
     summary |= {"trials": 3, "claims": [bar], "cells": [cell | {"makespan_s": 4.2}]}
-    (matrix / "matrix.json").write_text(json.dumps(summary))
-    page = pages.render(matrix).read_text()
+    matrix.record.write_text(json.dumps(summary))
+    page = pages.render(matrix.path).read_text()
     assert "the median of 3 trials per cell" in page and "4.2" in page
     assert 'coalesce ≤ 1.03 × uv</td><td class="num">1.07</td><td>NO' in page
 
-    campaign = tmp_path / "campaign"
-    _copy("narrow-valid", campaign / "narrow-01" / "runs" / "r2")
+    campaign = CampaignDir(tmp_path / "campaign", CampaignKind.TORTURE)
+    _copy("narrow-valid", campaign.part("narrow-01").runs / "r2")
     result = {
         "subject": "narrow",
         "trial": 1,
@@ -196,7 +197,7 @@ def test_matrix_and_campaign_pages_link_each_run(tmp_path: Path) -> None:
         "first_violation": None,
         "runs": ["narrow-01/runs/r2"],
     }
-    (campaign / "campaign.json").write_text(
+    campaign.record.write_text(
         json.dumps(
             {
                 "scenario": "issue-15380",
@@ -212,7 +213,7 @@ def test_matrix_and_campaign_pages_link_each_run(tmp_path: Path) -> None:
             }
         )
     )
-    text = pages.render(campaign).read_text()
+    text = pages.render(campaign.path).read_text()
     assert (
         'href="narrow-01/runs/r2/report.html"' in text and "kill of runner-2 at mid-build" in text
     )
@@ -223,27 +224,38 @@ def test_report_names_a_directory_it_cannot_draw_with_a_usage_error(
 ) -> None:
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert str(tmp_path) in err and "history.jsonl" in err
-    assert not (tmp_path / pages.PAGE).exists()
-    (tmp_path / history.FILENAME).write_text("not json\n")
+    assert str(tmp_path) in err and RunDir(tmp_path).history.name in err
+    assert not (tmp_path / PAGE).exists()
+    RunDir(tmp_path).history.write_text("not json\n")
     assert main(["report", str(tmp_path)]) == 2
     assert "not a history of events" in capsys.readouterr().err
-    assert not (tmp_path / pages.PAGE).exists()
+    assert not (tmp_path / PAGE).exists()
 
 
 @pytest.mark.parametrize(
-    ("name", "text", "said"),
+    ("kind", "text", "said"),
     [
-        ("compare.json", "{not json", "not JSON"),
-        ("matrix.json", "{}", "lacks 'cells'"),
-        ("campaign.json", '{"results": [{}]}', "lacks"),
+        (CampaignKind.COMPARE, "{not json", "not JSON"),
+        (CampaignKind.MATRIX, "{}", "lacks 'cells'"),
+        (CampaignKind.TORTURE, '{"results": [{}]}', "lacks"),
     ],
 )
-def test_a_summary_it_cannot_read_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, said: str
+def test_a_record_it_cannot_read_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: CampaignKind, text: str, said: str
 ) -> None:
-    (tmp_path / name).write_text(text)
+    record = CampaignDir(tmp_path, kind).record
+    record.write_text(text)
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert name in err and said in err and "Traceback" not in err
-    assert not (tmp_path / pages.PAGE).exists()
+    assert record.name in err and said in err and "Traceback" not in err
+    assert not (tmp_path / PAGE).exists()
+
+
+def test_a_run_whose_result_lacks_a_field_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy("uv-valid", tmp_path / "run")
+    RunDir(run).result.write_text('{"foo": 1}')
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "result.json or a file it names lacks 'scenario'" in err and "Traceback" not in err

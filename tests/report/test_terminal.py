@@ -5,8 +5,7 @@ import dataclasses
 from lab.contract import EDITABLE_BUCKET
 from lab.report.terminal import duration, side_by_side, verdict
 from lab.result import LockWait, RunnerResult, RunResult
-from lab.scenario import Topology
-from lab.vocabulary import RunStatus
+from lab.vocabulary import RunStatus, Topology
 
 UV = RunResult(
     run_id="r1",

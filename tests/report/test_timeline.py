@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from lab import history
 from lab.contract import EDITABLE_BUCKET, Clock, Event, Op, Phase
-from lab.report.timeline import PHASES_ROW, BarKind, MarkKind, build
+from lab.report.lanes import PHASES_ROW, BarKind, MarkKind
+from lab.report.timeline import build
+from lab.rundir import RunDir, read_history
 from tests.conftest import FIXTURES
 
 ENTRY = f"{EDITABLE_BUCKET}/k"
@@ -19,7 +20,7 @@ def _event(
 
 
 def test_a_wait_names_the_hold_it_waited_on() -> None:
-    tl = build(history.read(FIXTURES / "runs" / "uv-valid" / history.FILENAME))
+    tl = build(read_history(RunDir(FIXTURES / "runs" / "uv-valid").history))
     bars = {b.id: b for lane in tl.lanes for b in lane.bars}
     (wait,) = [b for b in bars.values() if b.kind is BarKind.WAIT]
     hold = bars[wait.holder or ""]
@@ -29,7 +30,7 @@ def test_a_wait_names_the_hold_it_waited_on() -> None:
 
 
 def test_the_reference_builders_phases_are_bars_and_overlaps_get_their_own_row() -> None:
-    tl = build(history.read(FIXTURES / "runs" / "narrow-valid" / history.FILENAME))
+    tl = build(read_history(RunDir(FIXTURES / "runs" / "narrow-valid").history))
     lane = tl.lanes[0]
     kinds = {b.kind for b in lane.bars if b.row.startswith(PHASES_ROW)}
     assert kinds == {

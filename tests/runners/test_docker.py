@@ -8,9 +8,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab import images
-from lab.runners.base import Mount, RunnerSpec
-from lab.runners.docker import LABEL_OWNER, LABEL_RUN, DockerBackend, chown_tree, reap_orphans
+from lab.runners import images
+from lab.runners.base import RunnerSpec
+from lab.runners.containers import LABEL_OWNER, LABEL_RUN, chown_tree, reap_orphans
+from lab.runners.docker import DockerBackend
+from lab.runners.view import Mount
 from tests.runners.conftest import collect
 
 pytestmark = pytest.mark.integration  # every test starts containers
@@ -35,7 +37,7 @@ def _containers(run_id: str) -> list[str]:
     return [str(c.name) for c in found]
 
 
-def test_round_trip_streams_and_exit_code(tmp_path: Path, docker_backend: DockerBackend) -> None:
+def test_round_trip_streams_and_exit_code(docker_backend: DockerBackend) -> None:
     lines: list[str] = []
     run_id = f"test-{os.getpid()}-round-trip"
     with docker_backend.session(run_id) as session:

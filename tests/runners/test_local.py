@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import BackendUnavailable
-from lab.runners.base import Mount, RunnerSpec, Stamp
-from lab.runners.local import LocalBackend
+from lab.errors import BackendUnavailable, ToolchainError
+from lab.runners.base import RunnerSpec, Stamp
+from lab.runners.local import LocalBackend, host_bin_dir
+from lab.runners.view import Mount
 from tests.runners.conftest import collect
 
 pytestmark = pytest.mark.integration  # every test starts runners
@@ -115,3 +116,11 @@ def test_missing_unshare_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BackendUnavailable, match=r"`unshare` \(util-linux\) is not on PATH"):
         LocalBackend().check()
+
+
+def test_host_binaries_resolve_past_rustup_proxies() -> None:
+    rust = host_bin_dir("rustc")
+    assert (rust / "rustc").is_file() and (rust / "cargo").is_file()
+    assert (rust / "rustc").resolve().name != "rustup"  # works without the user's HOME
+    with pytest.raises(ToolchainError, match="`no-such-tool` is not on PATH"):
+        host_bin_dir("no-such-tool")

@@ -32,9 +32,8 @@ def test_docker_requested_without_an_engine_names_the_address(
         select.choose("docker")
 
 
-def test_docker_requested_without_the_image_names_the_image(
-    docker_backend: DockerBackend,
-) -> None:
+@pytest.mark.usefixtures("docker_backend")
+def test_docker_requested_without_the_image_names_the_image() -> None:
     with pytest.raises(
         BackendUnavailable, match=r"the runner image cachelab-runner:\w+ .*make images"
     ):

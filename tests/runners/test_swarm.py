@@ -13,15 +13,17 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from lab import history, scenario, testswarm
+from lab import scenario
 from lab.contract import CLOCK_ERROR_KEY, EDITABLE_BUCKET, Op, Phase
-from lab.errors import RunnerStartError
-from lab.run import execute
-from lab.runners.base import Mount, RunnerSpec, Stamp
-from lab.runners.docker import LABEL_OWNER, LABEL_RUN
-from lab.runners.swarm import CacheVolume, SwarmBackend
+from lab.errors import ExitCode, RunnerStartError
+from lab.run import Lab
+from lab.rundir import RunDir, read_history
+from lab.runners.base import RunnerSpec, Stamp, ViewRequest
+from lab.runners.containers import LABEL_OWNER, LABEL_RUN
+from lab.runners.swarm import CacheVolume, SwarmBackend, testswarm
+from lab.runners.view import Mount
 from lab.toolchain import Toolchain
-from lab.vocabulary import ExitCode, RunStatus, Verdict
+from lab.vocabulary import RunStatus, Verdict
 from tests.conftest import REPO, run_issue
 from tests.runners.conftest import collect
 
@@ -56,25 +58,26 @@ def test_the_issue_across_two_nodes(
     subject: str,
     serialized: bool,
 ) -> None:
-    result = execute(_issue(subject), swarm_backend, lab_toolchain, tmp_path)
+    result = Lab(lab_toolchain, swarm_backend, tmp_path).run(_issue(subject))
     assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
     assert result.serialized is serialized  # uv waits across nodes; the reference does not
-    events = history.read(tmp_path / result.run_id / history.FILENAME)
+    events = read_history(RunDir(tmp_path / result.run_id).history)
     placed = [e for e in events if e.node is not None]
     assert {e.node for e in placed} == {"node-1", "node-2"}  # one history, both nodes
     assert {e.runner for e in placed if e.node == "node-1"} == {"runner-1", "runner-3"}
     assert max(float(e.data[CLOCK_ERROR_KEY]) for e in placed) < 0.1
-    assert swarm_backend.leftovers(tmp_path / result.run_id) == []
+    assert swarm_backend.leftovers(RunDir(tmp_path / result.run_id)) == []
 
 
+@pytest.mark.usefixtures("swarm_backend")
 def test_a_node_whose_clock_is_two_minutes_off_is_placed_right(
-    tmp_path: Path, swarm_backend: SwarmBackend, lab_toolchain: Toolchain
+    tmp_path: Path, lab_toolchain: Toolchain
 ) -> None:
     skewed = SwarmBackend(clock_skews={"node-2": 120.0})
-    result = execute(_issue("uv"), skewed, lab_toolchain, tmp_path)
+    result = Lab(lab_toolchain, skewed, tmp_path).run(_issue("uv"))
     assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
     assert result.serialized
-    events = history.read(tmp_path / result.run_id / history.FILENAME)
+    events = read_history(RunDir(tmp_path / result.run_id).history)
     # Every runner's own lines fall between its start and its exit, which the lab stamped
     # itself: node-2's stamps, two minutes ahead there, were moved back by what was measured.
     for runner in ("runner-2", "runner-4"):
@@ -92,19 +95,20 @@ def test_runners_per_node_fills_the_nodes_in_turn(
         scenario.ISSUE_SCENARIO,
         ["subject=coalesce", "runners=3", "build_delay=1", "runners_per_node=2"],
     )
-    result = execute(packed, swarm_backend, lab_toolchain, tmp_path)
+    result = Lab(lab_toolchain, swarm_backend, tmp_path).run(packed)
     assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
-    events = history.read(tmp_path / result.run_id / history.FILENAME)
+    events = read_history(RunDir(tmp_path / result.run_id).history)
     placed = {e.runner: e.node for e in events if e.node is not None}
     assert placed == {"runner-1": "node-1", "runner-2": "node-1", "runner-3": "node-2"}
     crowded = packed.model_copy(update={"runners_per_node": 1})
     with pytest.raises(RunnerStartError, match="puts it on node 3, but the swarm has 2"):
-        execute(crowded, swarm_backend, lab_toolchain, tmp_path)
+        Lab(lab_toolchain, swarm_backend, tmp_path).run(crowded)
     assert _labelled(LABEL_OWNER) == []
 
 
+@pytest.mark.usefixtures("swarm_backend")
 def test_the_cache_on_a_named_volume_that_each_node_makes_from_its_options(
-    tmp_path: Path, swarm_backend: SwarmBackend, lab_toolchain: Toolchain
+    tmp_path: Path, lab_toolchain: Toolchain
 ) -> None:
     """A fleet's cache is a volume of its own, e.g. an NFS export through the local driver.
     Here the local driver binds one directory on both nodes (``type=none``, ``o=bind``), as
@@ -117,10 +121,10 @@ def test_the_cache_on_a_named_volume_that_each_node_makes_from_its_options(
     swarm = testswarm.current()
     assert swarm is not None
     try:
-        result = execute(_issue("coalesce"), backend, lab_toolchain, tmp_path, cache=shared)
+        result = Lab(lab_toolchain, backend, tmp_path).run(_issue("coalesce"), cache=shared)
         assert (result.status, result.verdict) == (RunStatus.OK, Verdict.VALID), result.violations
         assert (tmp_path / result.run_id / "cache").resolve() == shared
-        events = history.read(tmp_path / result.run_id / history.FILENAME)
+        events = read_history(RunDir(tmp_path / result.run_id).history)
         assert {e.node for e in events if e.op is Op.LOOKUP} == {"node-1", "node-2"}
         for node in swarm.nodes:  # made by each node's engine, from the options, when mounted
             assert node.client().volumes.get(name).attrs["Options"] == options
@@ -132,7 +136,7 @@ def test_the_cache_on_a_named_volume_that_each_node_makes_from_its_options(
 
 
 def _spec(name: str, script: str, tmp_path: Path) -> RunnerSpec:
-    view = SwarmBackend().view(tmp_path, name, "/src", {}, frozenset())
+    view = SwarmBackend().view(ViewRequest(RunDir(tmp_path), name, "/src", {}, frozenset()))
     return RunnerSpec(
         name=name,
         argv=["sh", "-c", script],
@@ -183,7 +187,8 @@ def _start_a_long_run(tmp_path: Path) -> subprocess.Popen[str]:
     return proc
 
 
-def test_ctrl_c_removes_every_service_and_task(tmp_path: Path, swarm_backend: SwarmBackend) -> None:
+@pytest.mark.usefixtures("swarm_backend")
+def test_ctrl_c_removes_every_service_and_task(tmp_path: Path) -> None:
     proc = _start_a_long_run(tmp_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from lab.contract import CLOCK_SKEW_ENV
-from lab.runners import _stamp
-from lab.runners.swarm import UNMEASURED_ERROR_S, ClockServer, node_clock
+from lab.runners.swarm import stamp
+from lab.runners.swarm.clock import UNMEASURED_ERROR_S, ClockServer, node_clock
 
 
 def test_the_stamper_and_the_lab_agree_on_the_name_of_the_skew() -> None:
-    assert _stamp.SKEW_ENV == CLOCK_SKEW_ENV  # the stamper imports nothing of the lab
+    assert stamp.SKEW_ENV == CLOCK_SKEW_ENV  # the stamper imports nothing of the lab
 
 
 def _stamped(tmp_path: Path, script: str, skew: float = 0.0) -> tuple[list[list[str]], int]:
@@ -27,7 +27,7 @@ def _stamped(tmp_path: Path, script: str, skew: float = 0.0) -> tuple[list[list[
             [
                 sys.executable,
                 "-I",
-                _stamp.__file__,
+                stamp.__file__,
                 str(clocks),
                 "runner-1",
                 "--",
@@ -43,7 +43,7 @@ def _stamped(tmp_path: Path, script: str, skew: float = 0.0) -> tuple[list[list[
         )
     assert proc.stderr == ""
     lines = [line.split(" ") for line in proc.stdout.splitlines()]
-    assert all(fields[0] == _stamp.MARK for fields in lines)
+    assert all(fields[0] == stamp.MARK for fields in lines)
     return [fields[1:] for fields in lines], proc.returncode
 
 

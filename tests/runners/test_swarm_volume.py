@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from lab import scenario
 from lab.errors import UsageError
-from lab.runners.docker import CACHE_DIR
+from lab.run import Lab
+from lab.rundir import RunDir
+from lab.runners.base import ViewRequest
+from lab.runners.containers import CACHE_DIR
 from lab.runners.swarm import CacheVolume, SwarmBackend
+from lab.toolchain import Toolchain
 
 _NFS = ["type=nfs", "o=addr=10.0.0.5,rw,nfsvers=4", "device=:/export/cache"]
 
@@ -43,10 +48,15 @@ def test_what_cannot_name_a_volume_is_a_usage_error(
         CacheVolume.parse(name, options)
 
 
-def test_a_run_without_a_shared_cache_directory_cannot_use_a_volume(tmp_path: Path) -> None:
-    """The checker reads the run's cache: with a volume, that must be the same storage."""
+def test_a_run_without_a_shared_cache_directory_cannot_use_a_volume(
+    tmp_path: Path, lab_toolchain: Toolchain
+) -> None:
+    """The checker reads the run's cache: with a volume, that must be the same storage.
+    Nothing is written before that is said."""
     backend = SwarmBackend(cache_volume=CacheVolume.parse("ci-cache", _NFS))
+    assert backend.external_cache == "the volume ci-cache"
     with pytest.raises(UsageError, match="must read the same storage"):
-        backend.view(tmp_path, "runner-1", "/src", {}, frozenset())
-    (tmp_path / "cache").symlink_to(tmp_path / "kept")
-    assert backend.view(tmp_path, "runner-1", "/src", {}, frozenset()).cache == CACHE_DIR
+        Lab(lab_toolchain, backend, tmp_path / "runs").run(scenario.load_named("issue-15380"))
+    assert not (tmp_path / "runs").exists()
+    asked = ViewRequest(RunDir(tmp_path / "r"), "runner-1", "/src", {}, frozenset())
+    assert backend.view(asked).cache == CACHE_DIR

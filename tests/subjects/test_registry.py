@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from lab import resources, scenario, subjects, template, toolchain
-from lab.contract import Clock, Event, Op, Phase, StepKind, event_line
+from lab import resources, scenario, subjects
+from lab.contract import Clock, Event, Op, Phase, event_line
 from lab.refbuilder import Policy
-from lab.runners.base import RunnerView
+from lab.runners.view import RunnerView
 from lab.subjects.pip import Pip
 from lab.subjects.reference import Reference
 from lab.subjects.uv import Uv
+from lab.vocabulary import StepKind
 
 VIEW = RunnerView(
+    runner="runner-1",
     src="/src",
     cache="/cache",
     tmp="/tmp",
@@ -57,32 +61,31 @@ def test_bad_names_say_what_is_allowed(spec: str, message: str) -> None:
         subjects.canonical(spec)
 
 
-def test_a_scenario_names_its_subject_under_the_old_field_name_too() -> None:
-    s = scenario.load_named("issue-15380", ["builder=wide"])
-    assert s.subject == "wide"
-    made = subjects.make(s.subject, s, template.get(s.template))
+def test_a_scenario_makes_its_subject_with_its_own_settings() -> None:
+    s = scenario.load_named("issue-15380", ["subject=wide"])
+    made = subjects.make(s.subject, s.subject_settings())
     assert made == Reference(Policy.WIDE, "uv_demo")
 
 
 def test_uv_runs_the_version_asked_for_offline() -> None:
     s = scenario.load_named("issue-15380")
-    uv = subjects.make("uv@0.8.12", s, template.get(s.template))
+    uv = subjects.make("uv@0.8.12", s.subject_settings())
     assert uv == Uv("0.8.12", ("uv", "sync", "--reinstall"))
     assert (uv.name, uv.label) == ("uv@0.8.12", "uv 0.8.12")
     assert uv.needs.resources == {resources.WHEELHOUSE, resources.uv("0.8.12")}
-    assert uv.argv(VIEW, "runner-1") == ["/r/uv-0.8.12/bin/uv", "sync", "--reinstall"]
+    assert uv.argv(VIEW) == ["/r/uv-0.8.12/bin/uv", "sync", "--reinstall"]
     env = uv.env(VIEW)
     assert (env["UV_OFFLINE"], env["UV_FIND_LINKS"], env["UV_CACHE_DIR"]) == (
         "1",
         "/r/wheelhouse",
         "/cache",
     )
-    assert subjects.make("uv", s, template.get(s.template)) == Uv("0.13.9", uv.command)
+    assert subjects.make("uv", s.subject_settings()) == Uv("0.13.9", uv.command)
 
 
 def test_the_reference_builder_runs_from_its_bundle_without_site_packages() -> None:
     ref = Reference(Policy.NARROW, "uv_demo")
-    argv = ref.argv(VIEW, "runner-2")
+    argv = ref.argv(dataclasses.replace(VIEW, runner="runner-2"))
     assert argv[:4] == ["/py/python3", "-I", "-S", "/r/refbuilder"]
     assert argv[4:6] == ["editable", "/src"]
     assert "--policy" in argv and argv[argv.index("--runner") + 1] == "runner-2"
@@ -103,14 +106,14 @@ def test_the_reference_builder_keeps_its_own_stamps() -> None:
 
 def test_pip_installs_editable_from_its_pinned_wheel_with_a_cache_of_its_own() -> None:
     s = scenario.load_named("issue-15380")
-    pip = subjects.make("pip", s, template.get(s.template))
-    assert (pip.name, pip.label) == ("pip", f"pip {toolchain.PIP_VERSION}")
+    pip = subjects.make("pip", s.subject_settings())
+    assert (pip.name, pip.label) == ("pip", f"pip {resources.PIP_VERSION}")
     assert pip.needs.resources == {resources.WHEELHOUSE}
-    shell, flags, script = pip.argv(VIEW, "runner-1")
+    shell, flags, script = pip.argv(VIEW)
     assert (shell, flags) == ("sh", "-ec")
     make_venv, install = script.splitlines()
     assert make_venv == "/py/python3 -m venv --without-pip /src/.venv"
-    wheel = f"/r/wheelhouse/pip-{toolchain.PIP_VERSION}-py3-none-any.whl/pip"
+    wheel = f"/r/wheelhouse/pip-{resources.PIP_VERSION}-py3-none-any.whl/pip"
     assert install.startswith(f"/src/.venv/bin/python {wheel} install --no-index")
     assert "--cache-dir /cache/pip" in install and install.endswith("-e /src")
     assert pip.cache_argv(StepKind.CLEAN, VIEW) == [

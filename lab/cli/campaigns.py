@@ -1,0 +1,216 @@
+"""Commands that run many runs: the backend ``matrix``, the fault campaign (``torture``), the
+``catalog`` of the bug family and the ``demo``. Each writes a campaign directory and draws its
+page, however it ended."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lab import scenario, subjects
+from lab.campaigns import catalog, demo, matrix, shared_tree, torture
+from lab.cli import options
+from lab.cli.context import Command, Context, run_each
+from lab.errors import ExitCode
+from lab.log import log
+from lab.nemesis.schedule import Fault
+from lab.projects import template
+from lab.result import RunResult
+
+
+def _matrix(args: argparse.Namespace, ctx: Context) -> int:
+    available = list(template.available())
+    templates = options.choices("--templates", args.templates or ",".join(available), available)
+    subject_names = options.subject_list(args.subjects)
+    topologies = options.choices("--topologies", args.topologies, matrix.TOPOLOGIES)
+    lab = ctx.lab(args)
+    out, found = matrix.run(
+        lab,
+        templates=templates,
+        subject_names=subject_names,
+        topologies=topologies,
+        build_delay=args.build_delay,
+        trials=args.repeat,
+    )
+    ctx.console.print(out.summary.read_text(), markup=False)
+    if args.trials:
+        _, trials = shared_tree.run(lab.under(out.path), trials=args.trials)
+        ctx.console.print(json.dumps(dataclasses.asdict(trials), indent=2), markup=False)
+    log(f"saved in {out.path}")
+    if args.record:
+        log(f"recorded in {matrix.append_section(found, args.record)}")
+    code = options.exit_code([c.status for c in found.cells], [c.verdict for c in found.cells])
+    return ExitCode.FAILED if code == ExitCode.OK and matrix.failed(found) else code
+
+
+def _torture(args: argparse.Namespace, ctx: Context) -> int:
+    named = options.choices("--faults", args.faults, list(Fault)) if args.faults else []
+    faults = tuple(Fault(f) for f in named)
+    path = scenario.resolve_path(args.scenario, args.scenarios_dir)
+    base = scenario.load(path, [f"build_delay={args.build_delay}", *args.overrides])
+    if base.lock_timeout is None:
+        base = scenario.with_changes(base, "--lock-timeout", lock_timeout=args.lock_timeout)
+    settings = torture.Settings(
+        scenario=base,
+        subjects=tuple(options.subject_list(args.subjects)),
+        faults=faults,
+        trials=args.trials,
+        seed=args.seed,
+        pause_s=options.pause_range(args.pause),
+        only_trial=args.trial,
+    )
+    out, results = torture.run(ctx.lab(args), settings)
+    if args.json:
+        sys.stdout.write(out.record.read_text())
+    else:
+        ctx.console.print(out.summary.read_text(), markup=False)
+    log(f"saved in {out.path}")
+    return torture.exit_code(results)
+
+
+def _catalog(args: argparse.Namespace, ctx: Context) -> int:
+    subject_names = options.subject_list(args.subjects)
+    only = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    out, cells = catalog.run(
+        ctx.lab(args), subject_names=subject_names, only=only, overrides=args.overrides
+    )
+    ctx.console.print(out.summary.read_text(), markup=False)
+    log(f"saved in {out.path}; the page: {out.page}")
+    return catalog.exit_code(cells)
+
+
+def _demo(args: argparse.Namespace, ctx: Context) -> int:
+    lab = ctx.lab(args)
+
+    def compare(planned: scenario.Scenario, names: Sequence[str]) -> list[RunResult]:
+        each = [scenario.with_changes(planned, planned.name, subject=name) for name in names]
+        return run_each(lab, each, ctx.console)
+
+    page = demo.tour(
+        lab,
+        compare,
+        pause=not args.no_pause,
+        quick=args.quick,
+        say=lambda text: ctx.console.print(text, markup=False),
+    )
+    log(f"the tour's index: {page}")
+    return ExitCode.OK
+
+
+def _matrix_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--templates", help="comma-separated (default: all templates)")
+    compared = ",".join(subjects.COMPARED)
+    options.add_subjects(parser, compared, f"default: {compared}")
+    parser.add_argument("--topologies", default="same-path,shared-tree")
+    parser.add_argument("--build-delay", type=float, default=2.0)
+    parser.add_argument(
+        "--trials",
+        type=options.count(0),
+        default=0,
+        help="also run the shared-tree setuptools trials with and without the tree lock",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=options.count(1),
+        default=1,
+        help="trials per cell; each cell shows its median trial (make matrix: 3)",
+    )
+    options.add_backend(parser)
+    options.add_runs_dir(parser)
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="DOC",
+        help="append the table and its bars to this Markdown file (make matrix: "
+        "docs/benchmarks.md)",
+    )
+
+
+def _torture_options(parser: argparse.ArgumentParser) -> None:
+    options.add_scenario(parser)
+    parser.add_argument(
+        "--faults",
+        default="",
+        metavar="LIST",
+        help=f"comma-separated, taken in turn by the trials: {', '.join(Fault)} "
+        "(default: none but the scenario's own failpoints)",
+    )
+    options.add_subjects(parser, "narrow", "default: narrow")
+    parser.add_argument(
+        "--trials", type=options.count(1), default=5, help="per subject (default 5)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the schedule's seed (default 1)")
+    parser.add_argument(
+        "--trial", type=options.count(1), metavar="K", help="replay trial K of the schedule alone"
+    )
+    parser.add_argument(
+        "--build-delay", type=float, default=2.0, help="seconds each build sleeps (default 2)"
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a subject may wait for a lock, where the scenario sets none (default 10)",
+    )
+    parser.add_argument(
+        "--pause", default="1-15", metavar="MIN-MAX", help="seconds a paused runner stays paused"
+    )
+
+
+def _catalog_options(parser: argparse.ArgumentParser) -> None:
+    default = ",".join(catalog.DEFAULT_SUBJECTS)
+    options.add_subjects(parser, default, f"default: {default}")
+    parser.add_argument(
+        "--scenarios",
+        default="",
+        metavar="LIST",
+        help="comma-separated names, or files with [[expect]] (default: all of the lab's)",
+    )
+    options.add_overrides(parser, "in every scenario", "build_delay=1")
+    options.add_backend(parser)
+    options.add_runs_dir(parser)
+
+
+def _demo_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-pause", action="store_true", help="run unattended: do not wait for Enter"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="builds of a second at most (for tests)"
+    )
+    options.add_backend(parser)
+    options.add_runs_dir(parser)
+
+
+COMMANDS = (
+    Command(
+        "matrix",
+        "template × subject × topology, 2 runners each, with verdicts",
+        _matrix,
+        _matrix_options,
+    ),
+    Command(
+        "torture",
+        "a seeded fault campaign: each trial a faulted run and a clean follow-up, judged by "
+        "the checker; exit 1 where a trial was invalid or leaked, 3 where one was unknown",
+        _torture,
+        _torture_options,
+    ),
+    Command(
+        "catalog",
+        "run the catalog of the bug family per subject: expected, observed, ✓ or ✗ "
+        "(exit 1 on a ✗, 3 where a cell cannot run here)",
+        _catalog,
+        _catalog_options,
+    ),
+    Command(
+        "demo",
+        "a guided tour of cache safety: a few scenarios, explained, side by side",
+        _demo,
+        _demo_options,
+    ),
+)

@@ -1,0 +1,74 @@
+"""The checker shares no code with the reference builder it judges: a bug in the builder's
+own checks must not let the checker accept what the builder published."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from tests.conftest import REPO
+
+BUILDER = "lab.refbuilder"
+
+
+def _imports(path: Path, root: Path = REPO) -> Iterator[tuple[int, str]]:
+    """Each module the file at ``path`` (under ``root``) imports, with its line. ``from a
+    import b`` imports ``a`` and maybe the module ``a.b``; relative imports are resolved."""
+    package = ".".join(path.relative_to(root).parts[:-1])
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            yield node.lineno, module
+            yield from ((node.lineno, f"{module}.{alias.name}") for alias in node.names)
+
+
+def _builders(modules: Iterable[str]) -> list[str]:
+    return [m for m in modules if m == BUILDER or m.startswith(f"{BUILDER}.")]
+
+
+def _offending(root: Path) -> list[str]:
+    return [
+        f"{path.relative_to(root)}:{line} imports {module}"
+        for path in sorted((root / "lab" / "check").rglob("*.py"))
+        for line, module in _imports(path, root)
+        if _builders([module])
+    ]
+
+
+def test_no_module_of_the_checker_imports_the_builder() -> None:
+    assert _offending(REPO) == []
+
+
+def test_every_way_to_import_the_builder_is_seen(tmp_path: Path) -> None:
+    """The test above is not vacuous: a checker's module that imports the builder, in any
+    spelling, is named at each line."""
+    module = tmp_path / "lab" / "check" / "borrowed.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "import lab.refbuilder\n"
+        "from lab import refbuilder\n"
+        "from lab.refbuilder._wheel import problem\n"
+        "from ..refbuilder import wheel_problem\n"
+        "from .. import refbuilder as builder\n"
+        "from lab import refbuilding, contract\n"
+    )
+    lines = {int(found.split(":")[1].split()[0]) for found in _offending(tmp_path)}
+    assert lines == {1, 2, 3, 4, 5}
+
+
+def test_importing_the_checker_loads_no_part_of_the_builder() -> None:
+    """Nor indirectly, through a module the checker imports."""
+    code = "import sys, lab.check; print('\\n'.join(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "lab.check.cache" in loaded
+    assert _builders(loaded) == []
