@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.imports import imports
 
 LAB = REPO / "lab"
 MOST_MODULE_LINES = 300
@@ -35,24 +36,10 @@ def _modules() -> dict[str, Path]:
 
 def _imported(module: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The lab's modules ``module`` imports, and the packages Python runs on the way."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*up, *([node.module] if node.module else [])])
-            names = [
-                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
-            ]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")  # what is not a module of the lab is left out below
-            found |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)} & set(known)
+    for _line, name in imports(path):
+        parts = name.split(".")  # what is not a module of the lab is left out
+        found |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)} & set(known)
     # a module's own package runs before it: not an import of it
     return {m for m in found if m != module and not module.startswith(f"{m}.")}
 

@@ -3,30 +3,16 @@ own checks must not let the checker accept what the builder published."""
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.imports import imports
 
 BUILDER = "lab.refbuilder"
-
-
-def _imports(path: Path, root: Path = REPO) -> Iterator[tuple[int, str]]:
-    """Each module the file at ``path`` (under ``root``) imports, with its line. ``from a
-    import b`` imports ``a`` and maybe the module ``a.b``; relative imports are resolved."""
-    package = ".".join(path.relative_to(root).parts[:-1])
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            yield from ((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
-            module = ".".join(part for part in (base, node.module) if part)
-            yield node.lineno, module
-            yield from ((node.lineno, f"{module}.{alias.name}") for alias in node.names)
 
 
 def _builders(modules: Iterable[str]) -> list[str]:
@@ -37,7 +23,7 @@ def _offending(root: Path) -> list[str]:
     return [
         f"{path.relative_to(root)}:{line} imports {module}"
         for path in sorted((root / "lab" / "check").rglob("*.py"))
-        for line, module in _imports(path, root)
+        for line, module in imports(path, root)
         if _builders([module])
     ]
 
