@@ -233,15 +233,16 @@ def render(directory: Path) -> Path:
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such directory")
     run = RunDir(directory)
-    campaign = CampaignDir.find(directory)
-    if not _has_run(directory) and (campaign is None or campaign.kind not in _RENDERERS):
+    has_run = _has_run(directory)
+    campaign = None if has_run else CampaignDir.find(directory)
+    if not has_run and (campaign is None or campaign.kind not in _RENDERERS):
         records = ", ".join(CampaignDir(directory, kind).record.name for kind in _RENDERERS)
         raise UsageError(
             f"{directory} holds no run ({run.history.name}) and no record of a compare or "
             f"campaign ({records})"
         )
     try:
-        if campaign is None or _has_run(directory):
+        if campaign is None:
             return render_run(directory)
         return _RENDERERS[campaign.kind](campaign)
     except (KeyError, TypeError, jinja2.UndefinedError) as exc:
