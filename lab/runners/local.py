@@ -10,6 +10,7 @@ mounts vanish with the last process in them, so killing a runner's process group
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import shutil
@@ -135,6 +136,7 @@ class LocalSession:
             runner.kill()
 
 
+@functools.cache  # asked by the backend's check and by every runner's view
 def host_bin_dir(binary: str) -> Path:
     """The directory holding a host program, for a runner's PATH. rustup's proxies need the
     user's HOME, which runners do not get, so they resolve to the toolchain's own bin."""
