@@ -5,10 +5,12 @@ It runs in every runner, whatever the subject, from the ``probe`` resource (this
 
     python -I -S <probe> VENV SPEC RUNNER
 
-``SPEC`` (JSON) says what to look at: the distribution, the module, the template's native call
-and check. The probe reports what it finds as one ``facts`` event; it judges nothing. The
-looking happens in a child process of the venv's own interpreter, isolated (``-I``), so the
-module imports from wherever the install points, never from the working directory.
+``SPEC`` (JSON) says what to look at: the distribution, the module (imported, or with
+``find_only`` only found: a project installed without its dependencies may not import),
+the template's native call and check. The probe reports what it finds as one ``facts``
+event; it judges nothing. The looking happens in a child process of the venv's own
+interpreter, isolated (``-I``), so the module imports from wherever the install points,
+never from the working directory.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _TIMEOUT_S = 120
 
 # Runs under the venv's interpreter: the standard library only, and no assumption about it.
 _INSIDE = r"""
-import importlib, importlib.metadata, json, re, sys, traceback
+import importlib, importlib.metadata, importlib.util, json, re, sys, traceback
 
 spec = json.loads(sys.argv[1])
 facts = {}
@@ -53,9 +55,17 @@ if found:
         "requires": sorted(dist.requires or []),
     }
 try:
-    module = importlib.import_module(spec["module"])
-    facts["module_file"] = getattr(module, "__file__", None)
-    facts["marker"] = getattr(module, "CACHELAB_MARKER", None)
+    if not spec["module"]:
+        pass
+    elif spec.get("find_only"):  # where it would import from, without running it
+        found_spec = importlib.util.find_spec(spec["module"])
+        if found_spec is None:
+            raise ModuleNotFoundError("No module named " + repr(spec["module"]))
+        facts["module_file"] = found_spec.origin
+    else:
+        module = importlib.import_module(spec["module"])
+        facts["module_file"] = getattr(module, "__file__", None)
+        facts["marker"] = getattr(module, "CACHELAB_MARKER", None)
 except BaseException:
     facts["import_error"] = last_line()
 native = spec.get("native")

@@ -8,6 +8,7 @@ import re
 from typing import Any, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord
@@ -51,7 +52,7 @@ def _distribution(expected: Identity, facts: dict[str, Any]) -> list[_Differs]:
     if not isinstance(dist, dict) or normalized(str(dist.get("name"))) != expected.distribution:
         return [_Differs(Kind.NOT_INSTALLED, f"{expected.distribution} is not installed")]
     found = []
-    if dist.get("version") != expected.version:
+    if expected.version is not None and not _same_version(dist.get("version"), expected.version):
         found.append(
             _Differs(
                 Kind.WRONG_VERSION,
@@ -61,6 +62,8 @@ def _distribution(expected: Identity, facts: dict[str, Any]) -> list[_Differs]:
                 dist.get("version"),
             )
         )
+    if expected.requires is None:
+        return found
     want, got = _requirements(expected.requires), _requirements(dist.get("requires"))
     if want != got:
         found.append(
@@ -69,7 +72,17 @@ def _distribution(expected: Identity, facts: dict[str, Any]) -> list[_Differs]:
     return found
 
 
+def _same_version(found: Any, expected: str) -> bool:
+    """Equal as PEP 440 compares them (a backend normalizes ``1.0.0-rc1`` to ``1.0.0rc1``)."""
+    try:
+        return Version(str(found)) == Version(expected)
+    except InvalidVersion:
+        return str(found) == expected
+
+
 def _module(expected: Identity, facts: dict[str, Any], record: RunRecord) -> list[_Differs]:
+    if expected.module is None:
+        return []
     if "import_error" in facts:
         error = facts["import_error"]
         message = f"`import {expected.module}` fails: {error}"
@@ -87,7 +100,7 @@ def _module(expected: Identity, facts: dict[str, Any], record: RunRecord) -> lis
             )
         )
     marker = facts.get("marker")
-    if marker != expected.marker:
+    if expected.marker and marker != expected.marker:
         found.append(
             _Differs(
                 Kind.WRONG_IDENTITY,

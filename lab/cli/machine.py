@@ -5,23 +5,31 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lab.cli import options
 from lab.cli.context import Command, Context
 from lab.errors import BackendUnavailable, ExitCode
 from lab.log import log
 from lab.projects import template
+from lab.projects.project import open_project
 from lab.runners import images
 from lab.runners.docker import DockerBackend
 from lab.runners.swarm import engines, testswarm
-from lab.toolchain import fetch
+from lab.toolchain import corpus, fetch, projects
 
 
 def _setup(args: argparse.Namespace, ctx: Context) -> int:
     versions = [options.uv_release(v) for v in args.uv_versions]  # before anything is made
-    toolchain = fetch.ensure(ctx.lab_dir.resolve())
+    chosen = [open_project(path) for path in args.projects]
+    root = ctx.lab_dir.resolve()
+    toolchain = fetch.ensure(root)
     for version in versions:
         fetch.add_uv(toolchain, version)
+    if args.real:
+        chosen += [open_project(path) for path in corpus.fetch_all(root)]
+    for chosen_project in chosen:
+        projects.set_up(root, chosen_project)
     return ExitCode.OK
 
 
@@ -74,6 +82,22 @@ def _setup_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="X.Y.Z",
         help="also install this uv release from the package registry, for uv@X.Y.Z (repeatable)",
+    )
+    parser.add_argument(
+        "--project",
+        dest="projects",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="also fetch what this project's editable build needs (a directory, a git "
+        "checkout or an sdist), so that `run --project PATH` works offline (repeatable)",
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="also download the corpus of real sdists (scenarios/real/) into the lab dir and "
+        "fetch what each one's build needs",
     )
 
 

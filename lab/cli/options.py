@@ -141,6 +141,14 @@ def add_scenario(parser: argparse.ArgumentParser) -> None:
     )
     add_runs_dir(parser)
     parser.add_argument(
+        "--project",
+        type=Path,
+        metavar="PATH",
+        help="run it on this project instead of the scenario's template: a directory, a git "
+        "checkout or an sdist (.tar.gz); each checkout is a copy of it (`cachelab setup "
+        "--project PATH` first fetches what its build needs)",
+    )
+    parser.add_argument(
         "--scenarios-dir",
         type=Path,
         help="where scenario names are looked up (default: the lab's scenarios)",

@@ -14,6 +14,7 @@ from lab import check, scenario
 from lab.cli import options
 from lab.cli.context import Command, Context, compare_page, run_each, shown
 from lab.errors import ExitCode, UsageError
+from lab.projects.project import open_project
 from lab.report import archive, html, terminal
 from lab.runners.swarm import CacheVolume
 from lab.vocabulary import Verdict
@@ -47,20 +48,49 @@ def _cache_volume(
     return volume
 
 
+def project_unused(s: scenario.Scenario) -> str:
+    """The scenario's fields that shape a template's checkouts, where it sets them: on a
+    project they change nothing."""
+    unused = [
+        name
+        for name, value in (
+            ("template_parameters", s.template_parameters),
+            ("checkout_versions", s.checkout_versions),
+            ("checkout_dependencies", s.checkout_dependencies),
+            ("an edit's settings", [step for step in s.steps if step.set]),
+        )
+        if value
+    ]
+    return ", ".join(unused)
+
+
 def _run(args: argparse.Namespace, ctx: Context) -> int:
     """Run the scenario once per subject (the scenario's own without --subjects)."""
     path = scenario.resolve_path(args.scenario, args.scenarios_dir)
     chosen = options.subject_list(args.subjects) if args.subjects else [None]
+    project = open_project(args.project) if args.project else None  # before anything starts
     scenarios = [
         scenario.load(path, [*args.overrides, *([f"subject={s}"] if s else [])]) for s in chosen
     ]
+    if project is not None:
+        scenarios = [
+            scenario.with_changes(s, f"--project {args.project}", project=str(project.path))
+            for s in scenarios
+        ]
     volume = _cache_volume(args, scenarios)
     first = scenarios[0]
-    ctx.console.print(
-        f"scenario {first.name} from {path}: {first.runners} runners, "
-        f"template {first.template}, build delay {first.build_delay:g} s, "
-        f"{first.topology.value} at {first.checkout_path}"
+    built = (
+        f"project {project.name}"
+        if project
+        else f"template {first.template}, build delay {first.build_delay:g} s"
     )
+    ctx.console.print(
+        f"scenario {first.name} from {path}: {first.runners} runners, {built}, "
+        f"{first.topology.value} at {first.checkout_path}",
+        markup=False,
+    )
+    if project is not None and (unused := project_unused(first)):
+        ctx.console.print(f"on a project, {unused} do not apply: each checkout is a copy of it")
     lab = ctx.lab(args, volume)
     cache = args.cache_dir.resolve() if args.cache_dir else None
     results = run_each(lab, scenarios, ctx.console, cache)

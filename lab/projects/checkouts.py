@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.projects.template import Template
+from lab.projects.source import Source
 
 
 class StepError(LabError):
@@ -24,9 +24,10 @@ class StepError(LabError):
     what a runner left in its checkout (a symlink out of it) decides it."""
 
 
-def render(template: Template, dest: Path, params: Mapping[str, Any]) -> None:
-    """A fresh checkout at ``dest``: the template rendered with ``params``."""
-    template.render(dest, params)
+def render(source: Source, dest: Path, params: Mapping[str, Any]) -> None:
+    """A fresh checkout at ``dest``: the template rendered with ``params``, or a copy of the
+    project."""
+    source.render(dest, params)
     # The mount point of each runner's private tmpfs .venv, made now and writable for any
     # uid: Docker copies an existing mount point's mode into the tmpfs it mounts there.
     venv = dest / ".venv"
@@ -57,8 +58,8 @@ def delete(checkout: Path, pattern: str) -> list[str]:
     return sorted(target.relative_to(root).as_posix() for target in targets)
 
 
-def edit(template: Template, checkout: Path, params: Mapping[str, Any]) -> list[str]:
-    """Render ``template`` with ``params`` over ``checkout``, writing only the files whose
+def edit(source: Source, checkout: Path, params: Mapping[str, Any]) -> list[str]:
+    """Render ``source`` with ``params`` over ``checkout``, writing only the files whose
     content changes (the others keep their times, as an edit in place would); what else is
     in the checkout (a build's output) stays. What was written, relative."""
     root = checkout.resolve()
@@ -66,12 +67,12 @@ def edit(template: Template, checkout: Path, params: Mapping[str, Any]) -> list[
     written = []
     with tempfile.TemporaryDirectory(dir=checkout.parent, prefix=".edit-") as scratch:
         fresh = Path(scratch) / "project"
-        template.render(fresh, params)
-        for source in sorted(p for p in fresh.rglob("*") if p.is_file()):
-            rel = source.relative_to(fresh)
+        source.render(fresh, params)
+        for made in sorted(p for p in fresh.rglob("*") if p.is_file()):
+            rel = made.relative_to(fresh)
             target = _inside(root, checkout / rel, f"the edit of {rel}")
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = source.read_bytes()
+            data = made.read_bytes()
             if target.is_symlink():
                 target.unlink()  # never write through it
             elif target.is_file() and target.read_bytes() == data:

@@ -1,8 +1,10 @@
 """What each checkout must give: the identity the lab renders into it, and what its checker
 then expects to find installed in every runner that uses it.
 
-Each checkout gets a unique marker in its code and, where the scenario asks, a version and a
-dependency list of its own. The run keeps what each runner must find in its directory
+Each checkout of a template gets a marker in its code and, where the scenario asks, a version
+and a dependency list of its own. A checkout of a project (``--project``) has no marker, and
+says what its own files say: a field they leave to the build is None here, and the oracle's
+cold build says it. The run keeps what each runner must find in its directory
 (``RunDir.identities``); the probe reports what it did find (``lab.probe``); ``lab.check``
 compares the two. Standard library only: the checker reads it.
 """
@@ -39,11 +41,11 @@ class Identity:
 
     checkout: str  # the checkout as the runner sees it; the module must import from inside
     checkout_name: str  # its directory under checkouts/: whose checkout a marker names
-    marker: str
+    marker: str  # "" where the code has none (a project's)
     distribution: str
-    version: str
-    requires: tuple[str, ...]
-    module: str
+    version: str | None  # None: the files leave it to the build
+    requires: tuple[str, ...] | None
+    module: str | None  # None: no Python module of its own to find
     native: NativeCall | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,7 +56,7 @@ class Identity:
         native = data.get("native")
         return cls(
             **{k: v for k, v in data.items() if k not in ("requires", "native")},
-            requires=tuple(data["requires"]),
+            requires=None if data["requires"] is None else tuple(data["requires"]),
             native=NativeCall(**{**native, "args": tuple(native["args"])}) if native else None,
         )
 

@@ -21,8 +21,8 @@ from typing import Any
 import jinja2
 
 from lab.errors import TemplateError
+from lab.projects import cargo
 from lab.projects.identity import Identity, NativeCall, normalized
-from lab.resources import CRATES
 from lab.runners.view import Needs, RunnerView
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -52,6 +52,10 @@ class Template:
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def module(self) -> str:
+        return self.import_name
+
+    @property
     def project_dir(self) -> Path:
         return self.root / "project"
 
@@ -60,26 +64,15 @@ class Template:
         """What its build needs in a runner, besides what the subject needs."""
         if not self.vendor_crates:
             return Needs(binaries=frozenset(self.binaries))
-        rust = frozenset({"cargo", "rustc", *self.binaries})
-        return Needs(resources=frozenset({CRATES}), binaries=rust)
+        return cargo.NEEDS | Needs(binaries=frozenset(self.binaries))
 
     def runner_env(self, view: RunnerView) -> dict[str, str]:
         """Environment its build needs in a runner, beside the files of ``home_files``."""
-        return {"CARGO_HOME": f"{view.home}/.cargo"} if self.vendor_crates else {}
+        return cargo.runner_env(view) if self.vendor_crates else {}
 
     def home_files(self, view: RunnerView) -> dict[str, str]:
-        """Files its build needs in a runner's HOME, by path relative to it.
-
-        Cargo takes crates only from the vendored directory, never the network: a source
-        replacement in a CARGO_HOME of the runner's own (cargo reads it from no variable)."""
-        if not self.vendor_crates:
-            return {}
-        config = (
-            '[source.crates-io]\nreplace-with = "vendored"\n\n'
-            f'[source.vendored]\ndirectory = "{view.resources[CRATES]}"\n\n'
-            "[net]\noffline = true\n"
-        )
-        return {".cargo/config.toml": config}
+        """Files its build needs in a runner's HOME, by path relative to it."""
+        return cargo.home_files(view) if self.vendor_crates else {}
 
     def identity(self, params: Mapping[str, Any], checkout: str, checkout_name: str) -> Identity:
         """What a runner that sees the checkout rendered with ``params`` at ``checkout`` must

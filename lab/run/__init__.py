@@ -30,7 +30,8 @@ from lab.contract import LAB_RUNNER, Op, Phase
 from lab.errors import LabError, UsageError
 from lab.nemesis import RunFaults, mounts
 from lab.nemesis.process import ProcessNemesis
-from lab.projects import checkouts, identity, template
+from lab.projects import checkouts, identity, source
+from lab.projects.project import Project
 from lab.resources import PROBE
 from lab.result import RunResult, summarize
 from lab.run.layout import lay_out
@@ -44,6 +45,7 @@ from lab.runners.view import Needs
 from lab.scenario import Scenario
 from lab.subjects import Observation
 from lab.toolchain import Toolchain
+from lab.toolchain.extras import offline_check
 from lab.vocabulary import RunStatus
 
 __all__ = ["Lab", "Run", "Subscriber"]
@@ -92,7 +94,7 @@ class Run:
         self.scenario = scenario
         self.shared_cache = cache
         self.faults = faults or RunFaults()
-        self.template = template.get(scenario.template)
+        self.source = source.of(scenario.project, scenario.template)
         self.subject = subjects.make(scenario.subject, scenario.subject_settings())
         self.recorder = Recorder()
         self._nemesis = ProcessNemesis(self.faults.strikes) if self.faults.strikes else None
@@ -115,7 +117,7 @@ class Run:
         run_dir = self.run_dir = RunDir.create(self.lab.runs_dir, self.scenario.name)
         inputs = Inputs(
             run_dir=run_dir,
-            template=self.template,
+            source=self.source,
             resources=resources,
             binaries=binaries,
             cache=self.shared_cache.resolve() if self.shared_cache else run_dir.cache,
@@ -146,8 +148,10 @@ class Run:
                 f"the runners' cache is {backend.external_cache}, so the run must read the "
                 "same storage as a shared cache directory (--cache-dir)"
             )
-        needs = self.subject.needs | self.template.needs | Needs(frozenset({PROBE}))
+        needs = self.subject.needs | self.source.needs | Needs(frozenset({PROBE}))
         found = {name: self.lab.toolchain.resource(name) for name in sorted(needs.resources)}
+        if isinstance(self.source, Project):  # what its build needs, before runners fail on it
+            offline_check(self.source, self.lab.toolchain.wheelhouse)
         backend.check(needs.binaries)
         if makes_views(self.scenario, self.faults) and (why := mounts.available()):
             raise LabError(f"scenario {self.scenario.name} has locks that lie: {why}")
@@ -248,7 +252,7 @@ class Run:
             }
             return {"removed": removed}
         written = {
-            name: checkouts.edit(plan.template, run_dir.checkout(name), params)
+            name: checkouts.edit(plan.source, run_dir.checkout(name), params)
             for name, params in action.renders.items()
         }
         identity.save(run_dir.identities, dict(action.identities))  # what each must find now

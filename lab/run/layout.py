@@ -36,7 +36,7 @@ def lay_out(plan: Plan, stack: contextlib.ExitStack, backend: str) -> None:
     run_dir.environment.write_text(json.dumps(told, indent=2) + "\n")
     run_dir.logs.mkdir()
     for name, params in plan.checkouts.items():
-        checkouts.render(plan.template, run_dir.checkout(name), params)
+        checkouts.render(plan.source, run_dir.checkout(name), params)
     for name, runner in plan.runners.items():
         run_dir.checkout(runner.checkout).mkdir(parents=True, exist_ok=True)  # a cache step's
         run_dir.tmp(name).mkdir(parents=True)

@@ -21,7 +21,7 @@ from typing import Any
 from lab.contract import FAILPOINTS_ENV
 from lab.nemesis import RunFaults
 from lab.projects.identity import Identity
-from lab.projects.template import Template
+from lab.projects.source import Source
 from lab.resources import PROBE
 from lab.run.steps import PlannedStep, Seat, plan_steps
 from lab.rundir import RunDir
@@ -49,7 +49,7 @@ class Inputs:
     host found for it."""
 
     run_dir: RunDir
-    template: Template
+    source: Source  # a template, or a project of the user's
     resources: Mapping[str, Path]  # name -> host directory
     binaries: frozenset[str]
     cache: Path  # the host directory runners share as the cache (the run's, or a campaign's)
@@ -70,7 +70,7 @@ class Plan:
     scenario: Scenario
     subject: Subject
     run_dir: RunDir
-    template: Template
+    source: Source
     faults: RunFaults  # as in force: with the views of locks that lie, where the scenario asks
     cache: Path
     checkouts: Mapping[str, Mapping[str, Any]]  # name -> what it is rendered with at first
@@ -102,7 +102,7 @@ def make_plan(scenario: Scenario, subject: Subject, backend: Backend, inputs: In
     maker = _Runners(scenario, subject, backend, dataclasses.replace(inputs, faults=faults))
     runners = {name: maker.runner(name, chosen[name]) for name in names}
     identities = {
-        name: inputs.template.identity(checkouts[r.checkout], r.view.src, r.checkout)
+        name: inputs.source.identity(checkouts[r.checkout], r.view.src, r.checkout)
         for name, r in runners.items()
     }
     cache_runners: dict[str, RunnerPlan] = {}
@@ -115,13 +115,13 @@ def make_plan(scenario: Scenario, subject: Subject, backend: Backend, inputs: In
 
     seats = {name: Seat(r.checkout, r.view.src) for name, r in runners.items()}
     steps = plan_steps(
-        scenario, seats, checkouts, inputs.template, inputs.faults.start_delays, cache_runner
+        scenario, seats, checkouts, inputs.source, inputs.faults.start_delays, cache_runner
     )
     return Plan(
         scenario=scenario,
         subject=subject,
         run_dir=inputs.run_dir,
-        template=inputs.template,
+        source=inputs.source,
         faults=faults,
         cache=inputs.cache,
         checkouts=checkouts,
@@ -191,16 +191,16 @@ class _Runners:
             log_path=i.run_dir.log(name),
             node=self._node(name),
         )
-        return RunnerPlan(checkout, view, spec, i.template.home_files(view))
+        return RunnerPlan(checkout, view, spec, i.source.home_files(view))
 
     def _env(self, name: str, view: RunnerView) -> dict[str, str]:
-        template = self.inputs.template
+        source = self.inputs.source
         env = {
             **self.subject.env(view),
-            **template.runner_env(view),
+            **source.runner_env(view),
             "CACHELAB_PYTHON": view.python,
             "CACHELAB_PROBE": view.resources[PROBE],
-            "CACHELAB_PROBE_SPEC": template.probe_spec(),
+            "CACHELAB_PROBE_SPEC": source.probe_spec(),
             "CACHELAB_VENV": f"{view.src}/.venv",
             "CACHELAB_RUNNER": name,
         }

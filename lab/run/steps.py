@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.projects.identity import Identity
-from lab.projects.template import Template
+from lab.projects.source import Source
 from lab.scenario import Scenario, Step
 from lab.vocabulary import StepKind
 
@@ -68,7 +68,7 @@ def plan_steps(
     scenario: Scenario,
     seats: Mapping[str, Seat],
     checkouts: Mapping[str, Mapping[str, Any]],
-    template: Template,
+    source: Source,
     start_delays: Mapping[str, float],
     cache_runner: Callable[[str, StepKind], bool],
 ) -> tuple[PlannedStep, ...]:
@@ -91,7 +91,7 @@ def plan_steps(
             assert step.path is not None
             action = DeleteStep(step.path, _checkouts_of(step, seats))
         elif step.kind is StepKind.EDIT:
-            action = _edit(step, template, seats, rendered)
+            action = _edit(step, source, seats, rendered)
         else:
             name = f"cache-{step.kind}-{index}"
             has_one = cache_runner(name, step.kind)
@@ -110,7 +110,7 @@ def _checkouts_of(step: Step, seats: Mapping[str, Seat]) -> tuple[str, ...]:
 
 def _edit(
     step: Step,
-    template: Template,
+    source: Source,
     seats: Mapping[str, Seat],
     rendered: dict[str, dict[str, Any]],
 ) -> EditStep:
@@ -121,7 +121,6 @@ def _edit(
             rendered[checkout][name] = list(value) if name == "dependencies" else value
     renders = {c: dict(rendered[c]) for c in _checkouts_of(step, seats)}
     identities = {
-        name: template.identity(rendered[s.checkout], s.src, s.checkout)
-        for name, s in seats.items()
+        name: source.identity(rendered[s.checkout], s.src, s.checkout) for name, s in seats.items()
     }
     return EditStep(renders, identities)

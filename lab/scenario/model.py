@@ -47,6 +47,13 @@ RESERVED_TOP_DIRS = frozenset(
 
 # The seed's scenario, which benchmarks and the matrix vary with overrides
 ISSUE_SCENARIO = "issue-15380"
+# uv's command on a project of the user's, where the scenario says `uv sync`: a project's lock
+# file and dependency groups name packages from an index, which a runner offline cannot
+# fetch (uv sync installs the dev group, and takes every locked package from its index URL,
+# never the wheelhouse), so the runners install the project itself, as the reference builder
+# does. `--reinstall` stays where the scenario says it.
+PROJECT_INSTALL = ("uv", "pip", "install", "--no-deps", "-e", ".")
+_SYNC_COMMANDS = {("uv", "sync"): (), ("uv", "sync", "--reinstall"): ("--reinstall",)}
 MAX_RUNNERS = 64  # runners in one run
 
 
@@ -58,6 +65,11 @@ class Scenario(BaseModel):
     source: str = ""
     runners: int = Field(default=2, ge=1, le=MAX_RUNNERS)
     template: str = "hatchling"
+    # A project of the user's instead of the template (an absolute path: a directory, a git
+    # checkout or an sdist): each checkout is a copy of it, and the template's fields
+    # (template, build_delay, template_parameters, checkout_versions, checkout_dependencies,
+    # an edit's settings) do not apply.
+    project: str | None = None
     build_delay: float = Field(default=10.0, ge=0, le=3600)
     topology: Topology = Topology.SAME_PATH
     # Where each runner sees its checkout: "/src" as in the seed, "/__w/<repo>/<repo>" as in a
@@ -101,6 +113,27 @@ class Scenario(BaseModel):
     # Swarm: at most this many runners on a node, the nodes filled in turn (runner-1 and on
     # to node-1 first); unset: the runners spread evenly over every node.
     runners_per_node: int | None = Field(default=None, ge=1, le=MAX_RUNNERS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _project_command(cls, data: Any) -> Any:
+        """On a project, `uv sync [--reinstall]` becomes ``PROJECT_INSTALL`` (above)."""
+        if not isinstance(data, dict) or not data.get("project"):
+            return data
+        command = tuple(data.get("command", ("uv", "sync", "--reinstall")))
+        if command in _SYNC_COMMANDS:
+            return {
+                **data,
+                "command": (*PROJECT_INSTALL[:3], *_SYNC_COMMANDS[command], *PROJECT_INSTALL[3:]),
+            }
+        return data
+
+    @field_validator("project")
+    @classmethod
+    def _project_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must be an absolute path (--project resolves one)")
+        return value
 
     @field_validator("template")
     @classmethod
@@ -237,7 +270,9 @@ class Scenario(BaseModel):
             lock_timeout=self.lock_timeout,
             freshness=self.freshness,
             tree_lock=self.tree_lock,
-            module=template.get(self.template).import_name,
+            # a project is installed without its dependencies: it may not import, so the
+            # probe only finds where it would import from
+            module=None if self.project else template.get(self.template).import_name,
         )
 
     def expectation(self, subject: str) -> Expectation | None:

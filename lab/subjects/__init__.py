@@ -31,7 +31,7 @@ class Settings:
     lock_timeout: float | None  # the longest a subject may wait for a lock, where it can be told
     freshness: Freshness  # the reference builder's reuse rule
     tree_lock: bool  # the reference builder's lock inside the source tree
-    module: str  # the template's import name, imported in the venv afterwards
+    module: str | None  # the template's import name, imported in the venv afterwards; None: none
 
 
 @dataclass(frozen=True)

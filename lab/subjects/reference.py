@@ -21,7 +21,7 @@ from lab.vocabulary import StepKind
 @dataclass(frozen=True)
 class Reference:
     policy: Policy
-    module: str  # imported in the venv afterwards
+    module: str | None  # imported in the venv afterwards, where there is one to import
     freshness: Freshness = Freshness.CONTENT
     tree_lock: bool = True
     lock_timeout: float | None = None  # None: the builder's own default (uv's, 300 s)

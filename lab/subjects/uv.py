@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from lab import resources
@@ -32,7 +33,15 @@ class Uv:
         return Needs(resources=frozenset({resources.WHEELHOUSE, resources.uv(self.version)}))
 
     def argv(self, view: RunnerView) -> list[str]:
-        return [f"{view.resources[resources.uv(self.version)]}/bin/uv", *self.command[1:]]
+        uv = f"{view.resources[resources.uv(self.version)]}/bin/uv"
+        if self.command[1:2] != ("pip",) or len(self.command) < 3:
+            return [uv, *self.command[1:]]
+        # `uv pip` installs into an environment that exists, and would take UV_PYTHON (the
+        # runner's own interpreter) for it: the checkout's venv is made first, and named
+        venv = f"{view.src}/.venv"
+        make = [uv, "venv", "--quiet", venv]
+        pip = [uv, "pip", self.command[2], "--python", f"{venv}/bin/python", *self.command[3:]]
+        return ["sh", "-ec", f"{shlex.join(make)}\nexec {shlex.join(pip)}"]
 
     def env(self, view: RunnerView) -> dict[str, str]:
         """A fresh environment: nothing of the host's leaks in, everything comes offline."""

@@ -21,12 +21,16 @@ from lab.log import log
 from lab.projects import template
 from lab.resources import PIP_VERSION, UV_VERSIONS
 from lab.toolchain import INPUTS_FILE, Toolchain, bundle
+from lab.toolchain.extras import CRATES_DIR, Extras
 
 
-def wheelhouse_requirements() -> list[str]:
+def wheelhouse_requirements(root: Path | None = None) -> list[str]:
     """Everything runners may need offline: the templates' backends, the builder's
-    dependencies and the pinned uv."""
+    dependencies, the pinned uv, and what projects set up in the toolchain at ``root`` added
+    (``extras``)."""
     reqs = {req for t in template.available().values() for req in t.wheelhouse}
+    if root is not None:
+        reqs.update(Extras.load(root).requirements)
     reqs.update(r for b in bundle.BUNDLES.values() for r in b.requirements)
     reqs.discard("pip")
     reqs.add(f"pip=={PIP_VERSION}")
@@ -43,9 +47,12 @@ def _cargo_lockfiles() -> list[Path]:
 
 
 def _vendor_crates(toolchain: Toolchain) -> None:
-    """`cargo vendor` every template's locked crates into one directory, once per change."""
+    """`cargo vendor` every template's locked crates into one directory, with the crates set-up
+    projects had vendored (``extras.CRATES_DIR``), once per change."""
     lockfiles = _cargo_lockfiles()
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in lockfiles)).hexdigest()
+    extra = sorted(p for p in (toolchain.root / CRATES_DIR).glob("*") if p.is_dir())
+    extra_names = "".join(p.name for p in extra).encode()
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in lockfiles) + extra_names).hexdigest()
     stamp = toolchain.vendor / INPUTS_FILE
     if stamp.is_file() and json.loads(stamp.read_text()).get("digest") == digest:
         return
@@ -74,6 +81,10 @@ def _vendor_crates(toolchain: Toolchain) -> None:
                 raise ToolchainError(
                     f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{proc.stderr.strip()}"
                 )
+        for crates in extra:  # a crate's directory is named by its version: one content
+            for crate in crates.iterdir():
+                if not (staging / crate.name).exists():
+                    shutil.copytree(crate, staging / crate.name, symlinks=True)
         (staging / INPUTS_FILE).write_text(json.dumps({"digest": digest}))
 
 
@@ -101,16 +112,24 @@ def _staged(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _seed(staging: Path, wheelhouse: Path) -> None:
+    """The wheels the wheelhouse has, linked into ``staging``: pip downloads only the rest."""
+    staging.mkdir()
+    for wheel in wheelhouse.glob("*.whl") if wheelhouse.is_dir() else ():
+        os.link(wheel, staging / wheel.name)
+
+
 def ensure(root: Path) -> Toolchain:
     """Build the wheelhouse and install the pinned uv versions, unless already done."""
     toolchain = Toolchain(root)
-    requirements = wheelhouse_requirements()
+    requirements = wheelhouse_requirements(root)
     digest = _digest(requirements)
     inputs = toolchain.wheelhouse / INPUTS_FILE
     current = json.loads(inputs.read_text())["digest"] if inputs.is_file() else None
     if current != digest:
         log(f"building the offline wheelhouse in {toolchain.wheelhouse}")
         with _staged(toolchain.wheelhouse) as staging:
+            _seed(staging, toolchain.wheelhouse)
             backends = [r for r in requirements if not r.startswith("uv==")]
             _pip("download", "--only-binary=:all:", "--dest", str(staging), *backends)
             for req in requirements:

@@ -1,0 +1,127 @@
+"""``cachelab setup --project PATH``: what a project's editable build needs offline, fetched
+into the toolchain once, while the package registry is reachable.
+
+Its ``[build-system] requires`` join the wheelhouse first (``extras``); then its backend is
+asked, in an environment of exactly those made from the wheelhouse offline, what else an
+editable build of it needs (``get_requires_for_build_editable``: ``editables`` for some
+hatchling settings, CMake and Ninja for scikit-build-core where the host has none), and
+those join too. A project that cargo builds gets its locked crates vendored beside the
+templates'. Afterwards every requirement must be found in the wheelhouse, or setup fails
+naming it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pyproject_hooks import BuildBackendHookCaller, quiet_subprocess_runner
+
+from lab.errors import ToolchainError
+from lab.log import log
+from lab.projects.project import Project
+from lab.toolchain import fetch
+from lab.toolchain.extras import CRATES_DIR, Extras, missing
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise ToolchainError(f"{what}: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
+
+
+def _join(root: Path, key: str, requirements: list[str]) -> None:
+    """``requirements`` into the wheelhouse (made again only where one is new)."""
+    before = Extras.load(root)
+    extras = Extras.load(root)
+    new = extras.add(key, requirements)
+    if not new:
+        return
+    log(f"{key}: adding {', '.join(new)} to the wheelhouse")
+    extras.save(root)
+    try:
+        fetch.ensure(root)
+    except BaseException:  # one that cannot be had must not break every later setup
+        before.save(root)
+        raise
+
+
+def editable_requires(root: Path, tree: Path, project: Project, scratch: Path) -> list[str]:
+    """What ``project``'s backend asks for an editable build of ``tree``, beyond its static
+    requirements, asked in an environment of those made offline from the wheelhouse."""
+    statics = project.statics
+    env = scratch / "env"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(env)], f"{project.name}: a build env")
+    python = env / "bin" / "python"
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "--python",
+            str(python),
+            "install",
+            "--no-index",
+            "--find-links",
+            str(root / "wheelhouse"),
+            *statics.build_requires,
+        ],
+        f"{project.name}: its build requirements from the wheelhouse",
+    )
+    caller = BuildBackendHookCaller(
+        str(tree),
+        statics.build_backend,
+        backend_path=list(statics.backend_path) or None,
+        python_executable=str(python),
+        runner=quiet_subprocess_runner,
+    )
+    try:
+        return list(caller.get_requires_for_build_editable({}))
+    except Exception as exc:  # the backend's own failure, whatever its kind
+        raise ToolchainError(
+            f"{project.name}: {statics.build_backend}'s get_requires_for_build_editable "
+            f"failed: {exc}"
+        ) from exc
+
+
+def _vendor(root: Path, tree: Path, project: Project, key: str) -> None:
+    """The project's locked crates, vendored where ``fetch`` merges them into the crates."""
+    manifest = tree / (project.statics.cargo_manifest or "Cargo.toml")
+    dest = root / CRATES_DIR / re.sub(r"[^A-Za-z0-9_.-]+", "-", key)
+    if dest.is_dir():
+        return
+    staging = dest.with_name(f"{dest.name}.tmp")
+    log(f"{key}: vendoring its crates into {dest}")
+    cmd = ["cargo", "vendor", "--locked", "--versioned-dirs", "--manifest-path", str(manifest)]
+    _run([*cmd, str(staging)], f"{project.name}: its crates")
+    staging.rename(dest)
+
+
+def set_up(root: Path, project: Project) -> list[str]:
+    """Fetch what ``project``'s editable build needs into the toolchain at ``root``; its
+    requirements. ToolchainError names what could not be had."""
+    statics = project.statics
+    key = f"{statics.name} {statics.version or project.kind}"
+    fetch.ensure(root)
+    with tempfile.TemporaryDirectory(prefix="cachelab-setup-") as scratch:
+        tree = Path(scratch) / "project"
+        project.render(tree, {})
+        requirements = list(statics.build_requires)
+        _join(root, key, requirements)
+        asked = editable_requires(root, tree, project, Path(scratch))
+        if asked:
+            requirements += asked
+            _join(root, key, requirements)
+        if project.rust:
+            _vendor(root, tree, project, key)
+            fetch.ensure(root)
+    lacking = missing(root / "wheelhouse", requirements)
+    if lacking:
+        raise ToolchainError(f"{project.name}: {lacking[0]!r} is not in the wheelhouse after setup")
+    log(f"{key}: its editable build needs {', '.join(requirements)}: all in the wheelhouse")
+    return requirements
