@@ -28,8 +28,8 @@ def _setup(args: argparse.Namespace, ctx: Context) -> int:
         fetch.add_uv(toolchain, version)
     if args.real:
         chosen += [open_project(path) for path in corpus.fetch_all(root)]
-    for chosen_project in chosen:
-        projects.set_up(root, chosen_project)
+    if chosen:
+        projects.set_up(root, chosen)
     return ExitCode.OK
 
 

@@ -34,14 +34,15 @@ def _run(cmd: list[str], what: str) -> None:
         raise ToolchainError(f"{what}: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
 
 
-def _join(root: Path, key: str, requirements: list[str]) -> None:
-    """``requirements`` into the wheelhouse (made again only where one is new)."""
+def _join(root: Path, wanted: dict[str, list[str]]) -> None:
+    """Each project's requirements into the wheelhouse, made again once, and only where one
+    is new; the record as it was where one cannot be had."""
     before = Extras.load(root)
     extras = Extras.load(root)
-    new = extras.add(key, requirements)
+    new = sorted({r for key, reqs in wanted.items() for r in extras.add(key, reqs)})
     if not new:
         return
-    log(f"{key}: adding {', '.join(new)} to the wheelhouse")
+    log(f"adding {', '.join(new)} to the wheelhouse")
     extras.save(root)
     try:
         fetch.ensure(root)
@@ -50,11 +51,11 @@ def _join(root: Path, key: str, requirements: list[str]) -> None:
         raise
 
 
-def editable_requires(root: Path, tree: Path, project: Project, scratch: Path) -> list[str]:
+def editable_requires(root: Path, tree: Path, project: Project, env: Path) -> list[str]:
     """What ``project``'s backend asks for an editable build of ``tree``, beyond its static
-    requirements, asked in an environment of those made offline from the wheelhouse."""
+    requirements, asked in an environment of those made offline from the wheelhouse at
+    ``env``."""
     statics = project.statics
-    env = scratch / "env"
     _run([sys.executable, "-m", "venv", "--without-pip", str(env)], f"{project.name}: a build env")
     python = env / "bin" / "python"
     _run(
@@ -102,26 +103,30 @@ def _vendor(root: Path, tree: Path, project: Project, key: str) -> None:
     staging.rename(dest)
 
 
-def set_up(root: Path, project: Project) -> list[str]:
-    """Fetch what ``project``'s editable build needs into the toolchain at ``root``; its
-    requirements. ToolchainError names what could not be had."""
-    statics = project.statics
-    key = f"{statics.name} {statics.version or project.kind}"
+def _key(project: Project) -> str:
+    return f"{project.statics.name} {project.statics.version or project.kind}"
+
+
+def set_up(root: Path, chosen: list[Project]) -> dict[str, list[str]]:
+    """Fetch what each project's editable build needs into the toolchain at ``root``; each
+    one's requirements. ToolchainError names what could not be had."""
     fetch.ensure(root)
+    wanted = {_key(p): list(p.statics.build_requires) for p in chosen}
+    _join(root, wanted)
     with tempfile.TemporaryDirectory(prefix="cachelab-setup-") as scratch:
-        tree = Path(scratch) / "project"
-        project.render(tree, {})
-        requirements = list(statics.build_requires)
-        _join(root, key, requirements)
-        asked = editable_requires(root, tree, project, Path(scratch))
-        if asked:
-            requirements += asked
-            _join(root, key, requirements)
-        if project.rust:
-            _vendor(root, tree, project, key)
-            fetch.ensure(root)
-    lacking = missing(root / "wheelhouse", requirements)
-    if lacking:
-        raise ToolchainError(f"{project.name}: {lacking[0]!r} is not in the wheelhouse after setup")
-    log(f"{key}: its editable build needs {', '.join(requirements)}: all in the wheelhouse")
-    return requirements
+        for i, project in enumerate(chosen):
+            tree = Path(scratch) / f"project-{i}"
+            project.render(tree, {})
+            wanted[_key(project)] += editable_requires(
+                root, tree, project, tree.with_suffix(".env")
+            )
+            if project.rust:
+                _vendor(root, tree, project, _key(project))
+        _join(root, wanted)
+        fetch.ensure(root)  # the crates vendored beside the templates'
+    for project in chosen:
+        lacking = missing(root / "wheelhouse", wanted[_key(project)])
+        if lacking:
+            raise ToolchainError(f"{project.name}: {lacking[0]!r} is not in the wheelhouse")
+        log(f"{_key(project)}: its editable build needs {', '.join(wanted[_key(project)])}")
+    return wanted

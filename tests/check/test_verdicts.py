@@ -127,6 +127,28 @@ def test_each_fact_is_compared(recorded: Recorded, field: str, value: Any, kind:
     assert report.outcomes == {"runner-1": Outcome.VALID, "runner-2": Outcome.INVALID}
 
 
+def test_a_projects_checkout_is_held_to_what_its_files_say(recorded: Recorded) -> None:
+    """A project has no marker, and a field its files leave to the build (None) is the
+    oracle's to judge; the rest is compared as for a template: a version, equal as PEP 440
+    compares them, and where the module would import from."""
+    run = recorded("uv-valid")
+    expected = run.identities()
+    for runner in expected.values():
+        runner.update(marker="", requires=None, native=None)
+    expected["runner-1"]["version"] = None
+    expected["runner-2"]["version"] = "0.1.0.0"  # 0.1.0 as PEP 440 compares
+    run.rewrite_identities(expected)
+    assert check.check(run.root).verdict is Verdict.VALID
+    expected["runner-2"]["version"] = "0.2"
+    expected["runner-1"]["checkout"] = "/elsewhere"
+    run.rewrite_identities(expected)
+    assert _kinds(check.check(run.root)) == [Kind.OUTSIDE_CHECKOUT, Kind.WRONG_VERSION]
+    for runner in expected.values():
+        runner.update(module=None, version=None)
+    run.rewrite_identities(expected)
+    assert check.check(run.root).verdict is Verdict.VALID  # nothing to find: the oracle's
+
+
 def _facts_of(runner: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Any:
     def rewrite(e: dict[str, Any]) -> dict[str, Any] | None:
         return change(e) if e["op"] == Op.FACTS and e["runner"] == runner else e

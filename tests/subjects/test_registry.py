@@ -8,6 +8,7 @@ import pytest
 
 from lab import resources, scenario, subjects
 from lab.contract import Clock, Event, Op, Phase, event_line
+from lab.errors import ScenarioError
 from lab.refbuilder import Policy
 from lab.runners.view import RunnerView
 from lab.subjects.pip import Pip
@@ -81,6 +82,33 @@ def test_uv_runs_the_version_asked_for_offline() -> None:
         "/cache",
     )
     assert subjects.make("uv", s.subject_settings()) == Uv("0.13.9", uv.command)
+
+
+def test_on_a_project_uv_installs_the_project_itself_into_a_venv_it_makes_first() -> None:
+    """uv sync would install a project's dev groups and take its lock's packages from their
+    index, neither of which a runner offline has: the project itself is installed instead,
+    into the checkout's venv (UV_PYTHON would name the runner's own interpreter)."""
+    for command, reinstall in (
+        (["uv", "sync", "--reinstall"], ["--reinstall"]),
+        (["uv", "sync"], []),
+    ):
+        s = scenario.load_named("issue-15380", [f"command={command}"])
+        s = scenario.with_changes(s, "the test", project="/work/mine")
+        assert s.command == ("uv", "pip", "install", *reinstall, "--no-deps", "-e", ".")
+        assert subjects.make("uv", s.subject_settings()) == Uv("0.13.9", s.command)
+        assert s.subject_settings().module is None  # without its dependencies it may not import
+    uv = Uv("0.13.9", s.command)
+    shell, flag, script = uv.argv(VIEW)
+    make, install = script.splitlines()
+    assert (shell, flag) == ("sh", "-ec")
+    assert make == "/r/uv-0.13.9/bin/uv venv --quiet /src/.venv"
+    assert install == (
+        "exec /r/uv-0.13.9/bin/uv pip install --python /src/.venv/bin/python --no-deps -e ."
+    )
+    kept = scenario.with_changes(s, "the test", command=["uv", "sync", "--no-dev"])
+    assert kept.command == ("uv", "sync", "--no-dev")  # a command of the user's own stays
+    with pytest.raises(ScenarioError, match="absolute path"):
+        scenario.with_changes(s, "the test", project="mine")
 
 
 def test_the_reference_builder_runs_from_its_bundle_without_site_packages() -> None:
