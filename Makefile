@@ -16,7 +16,7 @@ IMAGE_PACKAGES := mmdebstrap
 DEBIAN_PACKAGES := $(IMAGE_PACKAGES) bindfs chromium chromium-driver
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup image-packages debian-packages images reproduce test fast lint typecheck unit matrix bench torture catalog demo clean distclean
+.PHONY: all setup image-packages debian-packages images reproduce test fast lint typecheck unit matrix bench real real-fuzz torture catalog demo clean distclean
 
 all: reproduce
 
@@ -120,6 +120,26 @@ bench: images
 	$(CACHELAB) bench backends --record docs/benchmarks.md
 	$(CACHELAB) bench subjects --backend $(BENCH_BACKEND) --record docs/benchmarks.md
 	$(CACHELAB) bench swarm --nodes 3 --record docs/benchmarks.md
+
+# The corpus of real projects (scenarios/real/: popular sdists, downloaded and checked by
+# `setup --real`): each built by uv and the reference builder (narrow, coalesce) at N = 1,
+# 2, 4 runners beside lock-free uv, judged by the checker, a table appended to
+# docs/benchmarks.md; then the fuzzer over each. Slow (native builds at N = 4 on two cores),
+# and not part of `test`.
+real: setup
+	$(CACHELAB) setup --real
+	$(CACHELAB) bench subjects --real --subjects uv,narrow,coalesce --backend $(BENCH_BACKEND) \
+		--record docs/benchmarks.md
+	$(MAKE) real-fuzz
+
+# The hook for the differential fuzzer (issue 22): each corpus sdist through `cachelab fuzz
+# --project`, once the lab has that command; until then it says so and passes.
+FUZZ_ARGS ?=
+real-fuzz: setup
+	@if $(CACHELAB) fuzz --help >/dev/null 2>&1; then \
+		for sdist in .lab/real/*.tar.gz; do \
+			$(CACHELAB) fuzz --project $$sdist $(FUZZ_ARGS) || exit 1; done; \
+	else echo "real-fuzz: this lab has no \`cachelab fuzz\` yet: the corpus was not fuzzed"; fi
 
 # The bug family, scenario by scenario, with uv 0.8.12 and 0.13.9, pip and the reference
 # builder (exit 1 where a cell is not as its scenario expects).

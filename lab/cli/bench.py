@@ -22,11 +22,10 @@ from lab.toolchain import Toolchain
 def _bench(args: argparse.Namespace, ctx: Context) -> int:
     """Every check before the suite's directory is made; its page drawn once it is saved."""
     suite = bench.Suite(args.suite)
-    known = [w.name for w in bench.WORKLOADS]
-    chosen = bench.workloads(options.choices("--workloads", args.workloads, known))
     names = options.subject_list(args.subjects)
     runs_dir = runs_directory(args.runs_dir)
     toolchain = ctx.toolchain
+    chosen = _workloads(args, toolchain)
     if suite is bench.Suite.SWARM:
         out, report = _bench_swarm(args, ctx, toolchain, runs_dir)
     else:
@@ -44,6 +43,7 @@ def _bench(args: argparse.Namespace, ctx: Context) -> int:
                 chosen=chosen,
                 trials=args.repeat,
                 runner_counts=args.runners,
+                reuse=not args.real,
             )
         else:
             report = bench.backends(lab, repeat=args.repeat or bench.BACKEND_TRIALS)
@@ -53,6 +53,17 @@ def _bench(args: argparse.Namespace, ctx: Context) -> int:
     if args.record is not None:
         log(f"recorded in {bench.append_section(report, out, args.record)}")
     return ExitCode.FAILED if bench.failed(report) else ExitCode.OK
+
+
+def _workloads(args: argparse.Namespace, toolchain: Toolchain) -> list[bench.Workload]:
+    """The workloads --workloads names among the templates', or among the corpus's with
+    --real (all where it names none)."""
+    offered = bench.real_workloads(toolchain.root) if args.real else list(bench.WORKLOADS)
+    if args.workloads is None:
+        return offered
+    known = [w.name for w in offered]
+    names = options.choices("--workloads", args.workloads, known)
+    return [w for w in offered if w.name in names]
 
 
 def _bench_swarm(
@@ -92,12 +103,19 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
         default=3,
         help="swarm suite: the test swarm's nodes, formed for it and taken down after (default: 3)",
     )
-    workloads = ",".join(w.name for w in bench.WORKLOADS)
+    workloads = ", ".join(w.name for w in bench.WORKLOADS)
     parser.add_argument(
         "--workloads",
-        default=workloads,
         metavar="LIST",
-        help=f"subjects suite: comma-separated, from {workloads.replace(',', ', ')} (default: all)",
+        help=f"subjects suite: comma-separated, from {workloads}, or with --real the corpus's "
+        "project names (default: all)",
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="subjects suite: the corpus of real projects (scenarios/real/, `cachelab setup "
+        "--real` first) at N = 1, 2, 4 instead of the templates' workloads, without the reuse "
+        "hits (`make real`)",
     )
     parser.add_argument(
         "--runners",

@@ -36,7 +36,7 @@ from lab.campaigns.bench._rows import (
 )
 from lab.campaigns.bench._subjects import MEASURED, subjects
 from lab.campaigns.bench._swarm import SWARM_RUNNERS, swarm
-from lab.campaigns.bench._workloads import WORKLOADS, Workload, workloads
+from lab.campaigns.bench._workloads import WORKLOADS, Workload, real_workloads, workloads
 
 __all__ = [
     "BACKEND_TRIALS",
@@ -60,6 +60,7 @@ __all__ = [
     "claims",
     "failed",
     "markdown",
+    "real_workloads",
     "save",
     "subjects",
     "swarm",

@@ -35,11 +35,50 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _subjects(report: SubjectsReport, heading: str) -> str:
-    lines = []
+def _corpus(report: SubjectsReport, heading: str) -> list[str]:
+    """The corpus of real projects in one table: a row per project and N, a column per
+    subject: its makespan over uv's one build, over lock-free uv at the same N, and its
+    verdict."""
+    subjects = list(dict.fromkeys(r.subject for r in report.rows if r.subject != LOCK_FREE_UV))
+    lines = [
+        f"{heading} The corpus: real sdists, each the issue's scenario at N runners (one "
+        "trial per cell)",
+        "",
+        "Each cell: makespan / uv's one build · / lock-free uv at the same N · the "
+        "checker's verdict.",
+        "",
+        f"| project | build | N | one build | {' | '.join(subjects)} |",
+        f"|---|---|---|---|{'---|' * len(subjects)}",
+    ]
     for workload in report.workloads:
         mine = [r for r in report.rows if r.workload == workload.name]
-        lines += _workload(workload, mine, heading)
+        free = {r.runners: r for r in mine if r.subject == LOCK_FREE_UV}
+        for n in workload.runner_counts:
+            cells = [
+                _corpus_cell(r) for s in subjects for r in mine if (r.subject, r.runners) == (s, n)
+            ]
+            one = free[n].single_build_s if n in free else None
+            lines.append(
+                f"| {workload.name} | {workload.what} | {n} | {_seconds(one)} | "
+                f"{' | '.join(cells)} |"
+            )
+    return [*lines, ""]
+
+
+def _corpus_cell(r: SubjectRow) -> str:
+    if r.status is not RunStatus.OK or r.makespan_s is None:
+        return f"{r.status}, {r.verdict}"
+    return f"{_ratio(r.vs_uv_one_build)} · {_ratio(r.vs_lock_free_uv)} · {r.verdict}"
+
+
+def _subjects(report: SubjectsReport, heading: str) -> str:
+    lines = []
+    if report.workloads and all(w.project for w in report.workloads):
+        lines += _corpus(report, heading)
+    else:
+        for workload in report.workloads:
+            mine = [r for r in report.rows if r.workload == workload.name]
+            lines += _workload(workload, mine, heading)
     if report.reuse:
         lines += _reuse(report.reuse, heading)
     if found := claims(report):

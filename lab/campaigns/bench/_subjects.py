@@ -38,13 +38,14 @@ def subjects(
     chosen: Sequence[Workload] = WORKLOADS,
     trials: int | None = None,
     runner_counts: Sequence[int] | None = None,
+    reuse: bool = True,
 ) -> SubjectsReport:
     """Every subject at every N of every workload (or at ``runner_counts``), each N beside
     lock-free uv at the same N, then each subject's reuse hit. Each cell runs ``trials``
     times (default: its workload's own), the subjects of one N taking turns trial by trial
     so that those compared are measured in the same minutes. The reference builder's
     policies judge freshness by content (their own rule), uv by its own (ctime): identical
-    checkouts are what CI has."""
+    checkouts are what CI has. ``reuse``: measure the reuse hits too."""
     at_commit = commit()  # the code that runs, whatever the checkout becomes meanwhile
     measured = [
         dataclasses.replace(
@@ -55,11 +56,12 @@ def subjects(
         for w in chosen
     ]
     rows: list[SubjectRow] = []
-    reuse: list[ReuseHit] = []
+    hits: list[ReuseHit] = []
     for workload in measured:
         for n in workload.runner_counts:
             rows += _at(lab, workload, n, subject_names)
-        reuse += [_reuse_hit(lab, workload, subject) for subject in subject_names]
+        if reuse:
+            hits += [_reuse_hit(lab, workload, subject) for subject in subject_names]
     return SubjectsReport(
         when=now(),
         commit=at_commit,
@@ -67,7 +69,7 @@ def subjects(
         backend=lab.backend.name,
         workloads=tuple(measured),
         rows=tuple(against_uv(rows)),
-        reuse=tuple(reuse),
+        reuse=tuple(hits),
     )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lab import scenario
+from lab.errors import UsageError
+from lab.toolchain import corpus
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class Workload:
     # per cell, each showing its median trial: the sleeping hook's cells move 10-25 % from
     # run to run on two cores, the CPU-bound ones far less, and they take minutes
     trials: int = 1
+    project: str | None = None  # a real project's sdist (the corpus) instead of the template
 
 
 WORKLOADS = (
@@ -29,6 +33,24 @@ WORKLOADS = (
     Workload("c-extension", "setuptools-c", 0.0, (1, 2, 4, 8), "setuptools compiling C"),
     Workload("maturin", "maturin", 0.0, (1, 2, 4, 8), "maturin compiling pyo3 with cargo"),
 )
+
+
+# the corpus of real projects (``make real``): each at these N, one trial per cell
+REAL_RUNNERS = (1, 2, 4)
+
+
+def real_workloads(root: Path) -> list[Workload]:
+    """A workload per project of the corpus that builds here, its sdist as ``cachelab setup
+    --real`` left it in the toolchain at ``root``."""
+    found = []
+    for pin in corpus.pins():
+        if pin.skip:
+            continue
+        sdist = corpus.sdist_path(root, pin)
+        if not sdist.is_file():
+            raise UsageError(f"{sdist}: the corpus is not downloaded; run `cachelab setup --real`")
+        found.append(Workload(pin.name, "hatchling", 0.0, REAL_RUNNERS, pin.build, 1, str(sdist)))
+    return found
 
 
 def workloads(names: Sequence[str]) -> list[Workload]:
@@ -45,7 +67,7 @@ def cell_scenario(
 ) -> scenario.Scenario:
     """The issue's scenario (``scenario.ISSUE_SCENARIO``, uv #15380) building ``workload``
     with ``subject``, then ``overrides``."""
-    return scenario.load_named(
+    made = scenario.load_named(
         scenario.ISSUE_SCENARIO,
         [
             f"template={workload.template}",
@@ -54,3 +76,6 @@ def cell_scenario(
             *overrides,
         ],
     )
+    if workload.project is None:
+        return made
+    return scenario.with_changes(made, f"the project {workload.project}", project=workload.project)
