@@ -51,8 +51,9 @@ ISSUE_SCENARIO = "issue-15380"
 # file and dependency groups name packages from an index, which a runner offline cannot
 # fetch (uv sync installs the dev group, and takes every locked package from its index URL,
 # never the wheelhouse), so the runners install the project itself, as the reference builder
-# does. `--reinstall` stays where the scenario says it.
-PROJECT_INSTALL = ("uv", "pip", "install", "--no-deps", "-e", ".")
+# does; without its [tool.uv] sources, which name what an sdist lacks (pydantic's: a
+# workspace member). `--reinstall` stays where the scenario says it.
+PROJECT_INSTALL = ("uv", "pip", "install", "--no-deps", "--no-sources", "-e", ".")
 _SYNC_COMMANDS = {("uv", "sync"): (), ("uv", "sync", "--reinstall"): ("--reinstall",)}
 MAX_RUNNERS = 64  # runners in one run
 

@@ -94,7 +94,16 @@ def test_on_a_project_uv_installs_the_project_itself_into_a_venv_it_makes_first(
     ):
         s = scenario.load_named("issue-15380", [f"command={command}"])
         s = scenario.with_changes(s, "the test", project="/work/mine")
-        assert s.command == ("uv", "pip", "install", *reinstall, "--no-deps", "-e", ".")
+        assert s.command == (
+            "uv",
+            "pip",
+            "install",
+            *reinstall,
+            "--no-deps",
+            "--no-sources",
+            "-e",
+            ".",
+        )
         assert subjects.make("uv", s.subject_settings()) == Uv("0.13.9", s.command)
         assert s.subject_settings().module is None  # without its dependencies it may not import
     uv = Uv("0.13.9", s.command)
@@ -103,7 +112,8 @@ def test_on_a_project_uv_installs_the_project_itself_into_a_venv_it_makes_first(
     assert (shell, flag) == ("sh", "-ec")
     assert make == "/r/uv-0.13.9/bin/uv venv --quiet /src/.venv"
     assert install == (
-        "exec /r/uv-0.13.9/bin/uv pip install --python /src/.venv/bin/python --no-deps -e ."
+        "exec /r/uv-0.13.9/bin/uv pip install --python /src/.venv/bin/python --no-deps "
+        "--no-sources -e ."
     )
     kept = scenario.with_changes(s, "the test", command=["uv", "sync", "--no-dev"])
     assert kept.command == ("uv", "sync", "--no-dev")  # a command of the user's own stays

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.toolchain.extras import Extras, missing
+import pytest
+
+from lab.errors import ToolchainError
+from lab.projects.project import open_project
+from lab.toolchain.extras import Extras, missing, offline_check
+from tests.projects.test_project import PLAIN
 
 
 def test_missing_names_what_no_file_of_the_wheelhouse_satisfies(tmp_path: Path) -> None:
@@ -42,3 +47,16 @@ def test_extras_are_kept_per_project_and_say_which_are_new(tmp_path: Path) -> No
     assert again.add("urllib3 2.8.0", ["hatchling", "setuptools-scm>=8"]) == ["setuptools-scm>=8"]
     assert again.requirements == ["hatch-vcs", "hatchling", "setuptools-scm>=8"]
     assert sorted(again.projects) == ["attrs 26.1.0", "urllib3 2.8.0"]
+
+
+def test_a_build_requirement_the_wheelhouse_lacks_is_one_line_before_a_run(
+    tmp_path: Path,
+) -> None:
+    project = open_project(PLAIN)
+    with pytest.raises(ToolchainError) as caught:
+        offline_check(project, tmp_path)
+    message = str(caught.value)
+    assert "its build requirement 'flit_core>=3.4' is not in the offline wheelhouse" in message
+    assert f"`cachelab setup --project {PLAIN}`" in message and "\n" not in message
+    (tmp_path / "flit_core-3.12.0-py3-none-any.whl").write_text("")
+    offline_check(project, tmp_path)  # nothing lacking: nothing said
