@@ -79,8 +79,9 @@ class RunResult:
     ratio: float | None
     longest_wait: LockWait | None
     longest_hold_s: float = 0.0  # the longest single hold of a cache lock (not tree locks)
-    # the longest wait was on another runner's hold, for half a build or more, and then the
-    # runner built anyway (serialized) or reused the holder's build (coalesced)
+    # the longest wait was on another runner's hold of half a build or more, for half of that
+    # hold or more, and then the runner built anyway (serialized) or reused the holder's build
+    # (coalesced)
     serialized: bool = False
     coalesced: bool = False
     keys: list[str] = field(default_factory=list)
@@ -179,7 +180,9 @@ def summarize(
     single = min(walls) if walls else None
     longest = max(all_spans, key=lambda s: s.wait_s, default=None)
     longest_wait = _longest_wait(all_spans, longest)
-    built = _built_after(events, longest, longest_wait, single)
+    # The build's own delay is a floor no load lowers; where it has none, the fastest runner.
+    floor = min(scenario.build_delay, single or 0.0) if scenario.build_delay > 0 else single
+    built = _built_after(events, all_spans, longest, longest_wait, floor)
     return RunResult(
         run_id=run_id,
         scenario=scenario.name,
@@ -218,20 +221,31 @@ def _longest_wait(
 
 def _built_after(
     events: list[Event],
+    spans: Sequence[metrics.LockSpan],
     longest: metrics.LockSpan | None,
     wait: LockWait | None,
-    single: float | None,
+    one_build_s: float | None,
 ) -> bool | None:
-    """Whether the runner that waited longest, on another runner's hold and for half a build
-    or more, then built anyway (True: serialized) or reused the holder's work (False:
-    coalesced); None where it waited less, or the history cannot tell."""
-    if longest is None or wait is None or not wait.holder or not single:
+    """Whether the runner that waited longest, on another runner's hold of half a build or
+    more, for half of that hold or more, then built anyway (True: serialized) or reused the
+    holder's work (False: coalesced); None where it waited less, or the history cannot tell.
+
+    The wait and what came after it are weighed against the holder's own hold, measured in
+    the same run: a loaded machine stretches the two alike, so the verdict does not move
+    with the load. ``one_build_s`` only tells a hold that covered a build from a publish's
+    milliseconds."""
+    if longest is None or wait is None or not one_build_s:
         return None
-    if wait.wait_s < SERIALIZED_FRACTION * single:
+    holder = metrics.holder_during(spans, longest)
+    if holder is None or holder.released is None:
+        return None
+    if holder.hold_s < SERIALIZED_FRACTION * one_build_s:
+        return None
+    if wait.wait_s < SERIALIZED_FRACTION * holder.hold_s:
         return None
     if longest.kind == LockKind.ENV_MAKE:
         return metrics.made_env_after_wait(events, longest)
-    return metrics.built_after_wait(events, longest, single)
+    return metrics.built_after_wait(events, longest, holder.hold_s)
 
 
 def _r(value: float, digits: int = 3) -> float:

@@ -67,6 +67,42 @@ def test_a_run_of_several_steps_is_measured_by_its_last_run_step() -> None:
     assert [r.lock_wait_s for r in last.runners] == [0, 0]
 
 
+def _loaded_machine() -> list[Event]:
+    """uv on a loaded machine (catalog, fleet-8): each build of 10 s holds the lock 10 s, but
+    venv and install work off the lock make the fastest runner's wall time 30 s."""
+    return [
+        _e(0.0, "runner-1", Op.RUN, "start"),
+        _e(0.0, "runner-2", Op.RUN, "start"),
+        _e(10.0, "runner-1", Op.LOCK, "acquired", K),
+        _e(10.1, "runner-2", Op.LOCK, "wait", K),
+        _e(20.0, "runner-1", Op.LOCK, "released", K),
+        _e(20.0, "runner-2", Op.LOCK, "acquired", K),
+        _e(30.0, "runner-1", Op.RUN, "end", rc=0),
+        _e(30.1, "runner-2", Op.LOCK, "released", K),
+        _e(45.0, "runner-2", Op.RUN, "end", rc=0),
+    ]
+
+
+def test_serialized_is_judged_against_the_holders_hold_not_a_runners_wall_time() -> None:
+    """runner-2 waited 9.9 s, a third of the fastest runner's 30 s, yet it sat out all of
+    runner-1's build and then built for 10.1 s itself: serialized, however loaded."""
+    events = _loaded_machine()
+    result = _summary(events)
+    assert result.single_build_s == 30.0
+    assert result.serialized
+    # the same run twice as slow everywhere: the same verdict
+    slow = [dataclasses.replace(e, t_mono=2 * e.t_mono) for e in events]
+    assert _summary(slow).serialized
+    # the waiter then held the lock only to install what the holder built: not serialized
+    reused = [e for e in events if e.runner != "runner-2" or e.t_mono < 20.0]
+    reused += [
+        _e(20.0, "runner-2", Op.LOCK, "acquired", K),
+        _e(20.3, "runner-2", Op.LOCK, "released", K),
+        _e(21.0, "runner-2", Op.RUN, "end", rc=0),
+    ]
+    assert not _summary(sorted(reused, key=lambda e: e.t_mono)).serialized
+
+
 def _env_wait(then: Event) -> list[Event]:
     """runner-2 waits 3 s of a 4 s build for the build env runner-1 is making, then ``then``."""
     make = f"{ENVS_BUCKET}/e.make"

@@ -14,7 +14,7 @@ from lab.contract import Event, Op, Phase
 from lab.metrics import is_tree_lock
 from lab.result import RunResult
 from lab.rundir import PAGE
-from lab.vocabulary import RunStatus, Verdict
+from lab.vocabulary import Outcome, RunStatus, Verdict
 
 # What a runner is doing after each event; lock events are told apart by their kind below.
 _STATES = {
@@ -176,10 +176,26 @@ def table(result: RunResult) -> Table:
 _SHOWN_VIOLATIONS = 5
 
 
+def _what_was_checked(result: RunResult) -> str:
+    """Whose installs a valid verdict vouches for: a runner that failed cleanly installed
+    nothing, so nothing of it was judged."""
+    installed = [r.name for r in result.runners if r.outcome is Outcome.VALID]
+    failed = [
+        f"{r.name} (exit {r.rc})" for r in result.runners if r.outcome is Outcome.FAILED_CLEAN
+    ]
+    if not failed:
+        return "every runner has its own checkout's install"
+    said = f"failed cleanly, nothing installed to judge: {', '.join(failed)}"
+    if not installed:
+        return f"no runner installed anything; {said}"
+    have = "has" if len(installed) == 1 else "have"
+    return f"{', '.join(installed)} {have} its own checkout's install; {said}"
+
+
 def checked(result: RunResult) -> list[str]:
     """The checker's verdict, and why where it is not valid."""
     if result.verdict is Verdict.VALID:
-        return ["checked: valid (every runner has its own checkout's install; cache intact)"]
+        return [f"checked: valid ({_what_was_checked(result)}; cache intact)"]
     lines = [f"checked: {result.verdict.upper()}"]
     lines += [f"  {v.kind}: {v.message}" for v in result.violations[:_SHOWN_VIOLATIONS]]
     if len(result.violations) > _SHOWN_VIOLATIONS:

@@ -13,8 +13,8 @@ from lab.vocabulary import Outcome
 class Expectation(BaseModel):
     """What the catalog expects of a subject in a scenario: the outcome the checker gives
     (the worst of its runners', or the run's own where the cache or locks were at fault) and,
-    where it matters, whether the run was serialized (a runner waited out half a build or more
-    of another's, then built anyway: ``RunResult.serialized``)."""
+    where it matters, whether the run was serialized (a runner waited out half or more of another's
+    hold, then built anyway: ``RunResult.serialized``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

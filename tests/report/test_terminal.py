@@ -3,9 +3,9 @@ from __future__ import annotations
 import dataclasses
 
 from lab.contract import EDITABLE_BUCKET
-from lab.report.terminal import duration, side_by_side, verdict
+from lab.report.terminal import checked, duration, side_by_side, verdict
 from lab.result import LockWait, RunnerResult, RunResult
-from lab.vocabulary import RunStatus, Topology
+from lab.vocabulary import Outcome, RunStatus, Topology, Verdict
 
 UV = RunResult(
     run_id="r1",
@@ -85,3 +85,23 @@ def test_a_wait_that_reused_the_holders_build_is_coalesced() -> None:
 
 def test_durations() -> None:
     assert [duration(s) for s in (0, 0.0042, 0.25, 10.456)] == ["0 s", "4 ms", "250 ms", "10.46 s"]
+
+
+def test_a_valid_verdict_says_whose_installs_it_judged() -> None:
+    def runners(*outcomes: Outcome) -> RunResult:
+        made = [
+            RunnerResult(f"runner-{i}", 0 if o is Outcome.VALID else 1, 1.0, 0.0, 0.0, o)
+            for i, o in enumerate(outcomes, 1)
+        ]
+        return dataclasses.replace(NARROW, runners=made, verdict=Verdict.VALID)
+
+    assert checked(runners(Outcome.VALID, Outcome.VALID)) == [
+        "checked: valid (every runner has its own checkout's install; cache intact)"
+    ]
+    assert checked(runners(Outcome.VALID, Outcome.FAILED_CLEAN)) == [
+        "checked: valid (runner-1 has its own checkout's install; failed cleanly, nothing "
+        "installed to judge: runner-2 (exit 1); cache intact)"
+    ]
+    (line,) = checked(runners(Outcome.FAILED_CLEAN, Outcome.FAILED_CLEAN))
+    assert "every runner" not in line and "no runner installed anything" in line
+    assert "runner-1 (exit 1), runner-2 (exit 1)" in line
