@@ -83,6 +83,8 @@ def _file_value(said: Any) -> Any:
     """What of a file is compared: its text, else its digest; a binary file, that it is."""
     if not isinstance(said, dict):
         return None
+    if said.get("missing"):
+        return "(in RECORD, not on disk)"
     if said.get("binary"):
         return "(binary)"
     return said.get("text", said.get("sha256"))
@@ -137,6 +139,8 @@ def differences(
 def _shown(value: Any) -> str:
     if value is None:
         return "nothing"
+    if isinstance(value, list) and len(value) == 1:  # a header said once
+        value = value[0]
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return repr(text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…")
 

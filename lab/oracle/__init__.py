@@ -24,6 +24,7 @@ It imports nothing of the reference builder (``tests/check/test_independence.py`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +50,15 @@ _BUILDS = 2  # cold builds per tree: what they disagree on, no tree determines
 tree_digest = _tree.digest
 
 
+@functools.cache
+def _own_code() -> str:
+    """The oracle's and the describer's code: a change to either is a new cache key."""
+    h = hashlib.sha256()
+    for path in [Path(installed.__file__), *sorted(Path(__file__).parent.glob("*.py"))]:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def host_python() -> Path:
     """The interpreter behind the lab's own (the one local runners make their venvs of)."""
     return Path(getattr(sys, "_base_executable", sys.executable)).resolve()
@@ -64,7 +74,7 @@ class Oracle:
     def key(self, digest: str) -> str:
         """The cache key of a tree's result: its content, the interpreter, the wheelhouse."""
         said = {
-            "schema": installed.SCHEMA,
+            "code": _own_code(),
             "tree": digest,
             "python": interpreter(self.python)["version"],
             "platform": interpreter(self.python)["platform"],

@@ -7,7 +7,8 @@ by the same code. Standard library only: the probe's bundle carries it.
 
 The description (JSON) holds every ``METADATA`` header (each a list: headers repeat) and its
 description body; the entry points by group; every installed file under site-packages as
-``{path relative to site-packages: {"sha256", "text" where small UTF-8}}``; the names of the
+``{path relative to site-packages: {"sha256", "text" where small UTF-8}}`` (the
+``.dist-info``'s own as ``{dist-info}/NAME``: its name is the Name and Version); the names of the
 scripts (their content is the installer's launcher, not the build's); and where each ``.pth``
 line and each import hook it runs points. ``METADATA``, ``entry_points.txt`` and the ``.pth``
 files are said in their own fields, not again among the files.
@@ -35,6 +36,7 @@ from typing import Any
 
 SCHEMA = 1
 CHECKOUT = "{checkout}"
+DIST_INFO = "{dist-info}"  # the .dist-info's own files, whatever its name (Name, Version say it)
 TEXT_LIMIT = 8192  # bytes: a text up to this size is kept whole, a larger one by its digest
 INSTALLER_FILES = frozenset(
     {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json", "uv_build.json"}
@@ -156,20 +158,21 @@ def _files(
     scripts: list[str] = []
     pth: dict[str, list[str]] = {}
     for rel in _recorded(dist_info):
-        where = os.path.normpath(site / rel)
-        if _inside(where, scripts_dir):
+        where = Path(os.path.normpath(site / rel))
+        if _inside(str(where), scripts_dir):
             scripts.append(os.path.relpath(where, scripts_dir))
             continue
-        name = rel.rsplit("/", 1)[-1]
         own = rel.startswith(f"{dist_info.name}/")
+        name = rel.rsplit("/", 1)[-1]
         if (own and name in INSTALLER_FILES | _OWN_FIELDS) or rel.endswith(".pyc"):
             continue
-        if not Path(where).is_file():
-            files[rel] = {"missing": True}  # RECORD names it, the disk has none
+        key = f"{DIST_INFO}/{rel.split('/', 1)[1]}" if own else rel
+        if not where.is_file():
+            files[key] = {"missing": True}  # RECORD names it, the disk has none
         elif "/" not in rel and rel.endswith(".pth"):
-            pth[rel] = _pth(Path(where), paths)
+            pth[rel] = _pth(where, paths)
         else:
-            files[rel] = _file(Path(where), paths)
+            files[key] = _file(where, paths)
     return files, sorted(scripts), pth
 
 
