@@ -71,6 +71,10 @@ class Oracle:
     python: Path = field(default_factory=host_python)
     environ: Mapping[str, str] = field(default_factory=dict)  # for the backend (CARGO_HOME)
 
+    def __post_init__(self) -> None:  # hooks run in the tree's copy: no path may be relative
+        object.__setattr__(self, "root", self.root.absolute())
+        object.__setattr__(self, "wheelhouse", self.wheelhouse.absolute())
+
     def key(self, digest: str) -> str:
         """The cache key of a tree's result: its content, the interpreter, the wheelhouse."""
         said = {
