@@ -1,7 +1,8 @@
 """What each checkout must give: the identity the lab renders into it, and what its checker
 then expects to find installed in every runner that uses it.
 
-Each checkout of a template gets a marker in its code and, where the scenario asks, a version
+Each checkout of a template gets a marker in its code, a digest of what it is rendered with
+(checkouts rendered alike share one, and are alike), and, where the scenario asks, a version
 and a dependency list of its own. A checkout of a project (``--project``) has no marker, and
 says what its own files say: a field they leave to the build is None here, and the oracle's
 cold build says it. The run keeps what each runner must find in its directory
@@ -40,7 +41,7 @@ class Identity:
     """What one runner's venv must hold after its subject ran: its own checkout's."""
 
     checkout: str  # the checkout as the runner sees it; the module must import from inside
-    checkout_name: str  # its directory under checkouts/: whose checkout a marker names
+    checkout_name: str  # its directory under checkouts/: whose code a marker is (with others')
     marker: str  # "" where the code has none (a project's)
     distribution: str
     version: str | None  # None: the files leave it to the build

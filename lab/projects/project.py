@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import shutil
 import tarfile
 import tempfile
@@ -90,6 +91,12 @@ class Project:
         return f"{self.statics.name or self.path.name} ({self.kind} {self.path})"
 
     @property
+    def key(self) -> str:
+        """A plain name: its distribution and version (or kind), as a directory name."""
+        said = f"{self.statics.name}-{self.statics.version or self.kind}"
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", said)
+
+    @property
     def module(self) -> str | None:
         return self.statics.module
 
@@ -115,6 +122,10 @@ class Project:
         else:
             _copy(self.path, dest)
 
+    def marked(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A project renders no marker: its copies are alike as they are."""
+        return dict(params)
+
     def identity(self, params: Mapping[str, Any], checkout: str, checkout_name: str) -> Identity:  # noqa: ARG002
         """What a runner that sees a copy of the project at ``checkout`` must find: what the
         project's files say; the rest is the oracle's to say."""
@@ -129,11 +140,12 @@ class Project:
             native=None,
         )
 
-    def probe_spec(self) -> str:
+    def probe_spec(self, checkout: str) -> str:
         """What the probe looks at: the distribution, and where the module would import from
         (found, not imported: a project installed without its dependencies may not import)."""
         return json.dumps(
             {
+                "checkout": checkout,
                 "distribution": normalized(self.statics.name or ""),
                 "module": self.statics.module,
                 "find_only": True,

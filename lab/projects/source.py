@@ -21,6 +21,10 @@ class Source(Protocol):
         """For people: the template's name, or the project's and where it is."""
 
     @property
+    def key(self) -> str:
+        """A plain name for it: a template's, a project's distribution and version."""
+
+    @property
     def module(self) -> str | None:
         """The import name a subject may check in the venv; None: none to check."""
 
@@ -34,12 +38,16 @@ class Source(Protocol):
     def render(self, dest: Path, params: Mapping[str, Any]) -> None:
         """A fresh checkout at ``dest``, which must not exist yet."""
 
+    def marked(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with the marker of what they render (a template's), or as they are."""
+
     def identity(self, params: Mapping[str, Any], checkout: str, checkout_name: str) -> Identity:
         """What a runner that sees the checkout rendered with ``params`` at ``checkout`` must
         find installed."""
 
-    def probe_spec(self) -> str:
-        """What the probe looks at in a runner's venv (never what it should find), as JSON."""
+    def probe_spec(self, checkout: str) -> str:
+        """What the probe looks at in a runner's venv (never what it should find), as JSON;
+        ``checkout``: where the runner sees its checkout."""
 
 
 def of(project: str | None, template_name: str) -> Source:

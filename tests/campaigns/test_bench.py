@@ -12,6 +12,7 @@ import pytest
 
 from lab.campaigns import bench
 from lab.contract import Event, Op, Phase
+from lab.errors import UsageError
 from lab.log import logging_to
 from lab.report import html
 from lab.result import RunResult
@@ -20,7 +21,7 @@ from lab.rundir import CampaignDir, CampaignKind, RunDir
 from lab.runners.base import Backend
 from lab.runners.local import LocalBackend
 from lab.scenario import Scenario
-from lab.toolchain import Toolchain
+from lab.toolchain import Toolchain, corpus
 from lab.vocabulary import RunStatus, Verdict, runner_names
 
 
@@ -262,7 +263,7 @@ SWARM_ROW_KEYS = {
     "verdict",
     "run_id",
 }
-WORKLOAD_KEYS = {"name", "template", "build_delay", "runner_counts", "what", "trials"}
+WORKLOAD_KEYS = {"name", "template", "build_delay", "runner_counts", "what", "trials", "project"}
 CLAIM_KEYS = {"claim", "figure", "met"}
 
 
@@ -352,6 +353,46 @@ def test_workloads_are_chosen_by_name() -> None:
     assert [w.name for w in bench.workloads(["maturin", "sleep"])] == ["maturin", "sleep"]
     with pytest.raises(ValueError, match="'cmake'; choose from sleep, c-extension, maturin"):
         bench.workloads(["cmake"])
+
+
+def test_the_corpus_is_one_table_and_each_project_a_cell_scenario(tmp_path: Path) -> None:
+    """``make real``: a row per project and N, a column per subject (its makespan over uv's
+    one build, over lock-free uv at that N, its verdict); each cell the issue's scenario on
+    the project's sdist, as ``cachelab setup --real`` left it."""
+    for pin in corpus.pins():
+        sdist = corpus.sdist_path(tmp_path, pin)
+        sdist.parent.mkdir(parents=True, exist_ok=True)
+        sdist.write_bytes(b"")
+    found = bench.real_workloads(tmp_path)
+    assert len(found) >= 12 and all(w.runner_counts == (1, 2, 4) for w in found)
+    attrs = next(w for w in found if w.name == "attrs")
+    cell = bench.cell_scenario(attrs, "narrow", ["runners=2"])
+    assert cell.project == str(tmp_path / "real" / "attrs-26.1.0.tar.gz")
+    assert (cell.subject, cell.runners) == ("narrow", 2)
+    rows = [
+        _row(1, bench.LOCK_FREE_UV, 3.0, 3.0, "attrs"),
+        _row(1, "uv", 3.3, 3.3, "attrs"),
+        _row(1, "narrow", 2.7, 2.7, "attrs"),
+        _row(2, bench.LOCK_FREE_UV, 3.2, 3.1, "attrs"),
+        _row(2, "uv", 6.0, 3.0, "attrs"),
+        dataclasses.replace(_row(2, "narrow", None, None, "attrs"), status=RunStatus.FAILED),
+    ]
+    report = dataclasses.replace(
+        _report(),
+        workloads=(dataclasses.replace(attrs, runner_counts=(1, 2)),),
+        rows=tuple(bench.against_uv(rows)),
+        reuse=(),
+    )
+    table = [line for line in bench.markdown(report).splitlines() if line.startswith("| attrs")]
+    assert table == [
+        "| attrs | hatchling with hatch-vcs and hatch-fancy-pypi-readme | 1 | 3.00 s | "
+        "1.10 · 1.10 · valid | 0.90 · 0.90 · valid |",
+        "| attrs | hatchling with hatch-vcs and hatch-fancy-pypi-readme | 2 | 3.10 s | "
+        "2.00 · 1.88 · valid | failed, unknown |",
+    ]
+    (tmp_path / "real" / "attrs-26.1.0.tar.gz").unlink()
+    with pytest.raises(UsageError, match="run `cachelab setup --real`"):
+        bench.real_workloads(tmp_path)
 
 
 @dataclasses.dataclass(frozen=True)

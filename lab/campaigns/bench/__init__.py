@@ -36,7 +36,13 @@ from lab.campaigns.bench._rows import (
 )
 from lab.campaigns.bench._subjects import MEASURED, subjects
 from lab.campaigns.bench._swarm import SWARM_RUNNERS, swarm
-from lab.campaigns.bench._workloads import WORKLOADS, Workload, real_workloads, workloads
+from lab.campaigns.bench._workloads import (
+    WORKLOADS,
+    Workload,
+    cell_scenario,
+    real_workloads,
+    workloads,
+)
 
 __all__ = [
     "BACKEND_TRIALS",
@@ -57,6 +63,7 @@ __all__ = [
     "against_uv",
     "append_section",
     "backends",
+    "cell_scenario",
     "claims",
     "failed",
     "markdown",
