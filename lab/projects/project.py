@@ -171,8 +171,6 @@ def _read(path: Path, root: Path, kind: Kind, resolved: Path) -> Project:
         raise ProjectError(path, str(exc)) from None
     rust = statics.cargo_manifest is not None or statics.build_backend.startswith("maturin")
     native = _native_sources(root) or statics.build_backend.startswith(_NATIVE_BACKENDS)
-    if statics.name is None:
-        raise ProjectError(path, "its files do not name the distribution (a setup.py alone)")
     return Project(resolved, kind, statics, native, rust)
 
 

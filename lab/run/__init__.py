@@ -118,6 +118,7 @@ class Run:
         self._executed = True
         resources, binaries = self._found()  # everything checked before anything is written
         oracle = expect.oracle_for(self.lab.toolchain, self.source, resources)
+        self.source = expect.named(oracle, self.source)  # a project whose files name it not
         run_dir = self.run_dir = RunDir.create(self.lab.runs_dir, self.scenario.name)
         inputs = Inputs(
             run_dir=run_dir,

@@ -10,14 +10,18 @@ asks once. The time it takes is not the runners': the run's deadline moves by it
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lab.check import oracle as recorded
+from lab.errors import LabError
 from lab.log import log
 from lab.oracle import Oracle, OracleError, host_python, tree_digest
+from lab.projects.project import Project
 from lab.projects.source import Source
 from lab.run.plan import Plan
 from lab.runners.view import RunnerView
@@ -48,6 +52,23 @@ def oracle_for(toolchain: Toolchain, source: Source, resources: Mapping[str, Pat
             tmp.write_text(text)
             tmp.replace(path)
     return Oracle(root, toolchain.wheelhouse, environ=source.runner_env(view))
+
+
+def named(oracle: Oracle, source: Source) -> Source:
+    """``source``, and where it is a project whose files do not name its distribution (a
+    setup.py alone), the project as the oracle's cold build of a copy of it names it."""
+    if not isinstance(source, Project) or source.statics.name is not None:
+        return source
+    scratch = oracle.root / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="project-") as place:
+        tree = Path(place) / source.path.name.removesuffix(".tar.gz")
+        source.render(tree, {})
+        said = _expectation(oracle, tree)
+    if said.installed is None:
+        raise LabError(f"{source.name}: its files do not name it, and {said.error}")
+    statics = dataclasses.replace(source.statics, name=str(said.installed["name"]))
+    return dataclasses.replace(source, statics=statics)
 
 
 def _expectation(oracle: Oracle, tree: Path) -> recorded.Expectation:

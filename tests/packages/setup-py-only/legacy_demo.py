@@ -1,0 +1,3 @@
+"""A module of a setup.py-only project."""
+
+ANSWER = 42
