@@ -274,6 +274,7 @@ class Scenario(BaseModel):
             # a project is installed without its dependencies: it may not import, so the
             # probe only finds where it would import from
             module=None if self.project else template.get(self.template).import_name,
+            project=self.project is not None,
         )
 
     def expectation(self, subject: str) -> Expectation | None:

@@ -32,6 +32,7 @@ class Settings:
     freshness: Freshness  # the reference builder's reuse rule
     tree_lock: bool  # the reference builder's lock inside the source tree
     module: str | None  # the template's import name, imported in the venv afterwards; None: none
+    project: bool = False  # a project of the user's: installed alone, its dependencies not
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _reference(policy: Policy) -> _Family:
 
 _FAMILIES: dict[str, _Family] = {
     "uv": _Family(_uv, check_version=_release),
-    "pip": _Family(lambda _version, _settings: Pip(PIP_VERSION)),
+    "pip": _Family(lambda _version, settings: Pip(PIP_VERSION, deps=not settings.project)),
     **{policy.value: _reference(policy) for policy in Policy},
 }
 # What the matrix compares: uv against the reference builder's safe policies (coalesce is

@@ -30,6 +30,7 @@ _LINES = (
 @dataclass(frozen=True)
 class Pip:
     version: str
+    deps: bool = True  # False: the project alone (a project of the user's, as uv installs it)
     failpoints = False
 
     @property
@@ -59,6 +60,7 @@ class Pip:
             "--disable-pip-version-check",
             "--progress-bar",
             "off",
+            *([] if self.deps else ["--no-deps"]),
             "-e",
             view.src,
         ]

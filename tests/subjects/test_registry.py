@@ -115,6 +115,14 @@ def test_on_a_project_uv_installs_the_project_itself_into_a_venv_it_makes_first(
         "exec /r/uv-0.13.9/bin/uv pip install --python /src/.venv/bin/python --no-deps "
         "--no-sources -e ."
     )
+    pip = subjects.make("pip", s.subject_settings())
+    assert "--no-deps" in pip.argv(VIEW)[-1]  # pip installs the project alone too
+    assert (
+        "--no-deps"
+        not in subjects.make("pip", scenario.load_named("issue-15380").subject_settings()).argv(
+            VIEW
+        )[-1]
+    )
     kept = scenario.with_changes(s, "the test", command=["uv", "sync", "--no-dev"])
     assert kept.command == ("uv", "sync", "--no-dev")  # a command of the user's own stays
     with pytest.raises(ScenarioError, match="absolute path"):
