@@ -46,12 +46,9 @@ def _venv(path: Path) -> Path:
 def _pip_install(tc: Toolchain, venv: Path, project: Path) -> None:
     pip = next(tc.wheelhouse.glob("pip-*.whl")) / "pip"
     offline = ["--no-index", "--find-links", str(tc.wheelhouse), "--no-cache-dir", "-q"]
-    subprocess.run(
-        [sys.executable, str(pip), "--python", str(_venv(venv)), "install", *offline, "-e"]
-        + [str(project)],
-        check=True,
-        capture_output=True,
-    )
+    python = str(_venv(venv))
+    cmd = [sys.executable, str(pip), "--python", python, "install", *offline, "-e", str(project)]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
 def _uv_install(tc: Toolchain, venv: Path, project: Path, cache: Path) -> None:
@@ -59,12 +56,8 @@ def _uv_install(tc: Toolchain, venv: Path, project: Path, cache: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(cache), "VIRTUAL_ENV": str(venv)}
     subprocess.run([uv, "venv", "-q", str(venv)], check=True, env=env, capture_output=True)
     offline = ["--offline", "--no-index", "--find-links", str(tc.wheelhouse), "-q"]
-    subprocess.run(
-        [uv, "pip", "install", *offline, "-e", str(project)],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    cmd = [uv, "pip", "install", *offline, "-e", str(project)]
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
 
 
 def _described(venv: Path, name: str, checkout: Path) -> dict[str, Any]:
