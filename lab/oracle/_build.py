@@ -10,6 +10,7 @@ backend and the backend's last lines of output, as pypa/build's own errors do.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tomllib
 import zipfile
@@ -57,6 +58,8 @@ class _Runner:
         extra_environ: Mapping[str, str] | None = None,
     ) -> None:
         env = clean_environ({**self.environ, **(extra_environ or {})})
+        # the env's scripts first, as in a venv: backends run their own (maturin, cmake)
+        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env.get("PATH", os.defpath)])
         proc = subprocess.run(
             list(cmd),
             cwd=cwd,

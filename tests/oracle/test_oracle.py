@@ -5,6 +5,7 @@ cache makes a tree seen before free."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,23 @@ def test_a_failing_build_names_the_tree_the_hook_and_the_backends_last_lines(
     assert f"cold build of {project} failed in build_editable (backend failing)" in text
     assert "--- the backend's last lines ---" in text
     assert "RuntimeError: the compiler said no" in text  # the backend's own words
+
+
+@pytest.mark.parametrize(
+    ("kind", "failure"),
+    [("own-scripts", None), ("not-a-zip", "failed in install (pypa/installer)")],
+)
+def test_a_backend_finds_its_envs_scripts_and_a_bad_wheel_is_named(
+    oracle: Oracle, tmp_path: Path, kind: str, failure: str | None
+) -> None:
+    project = tmp_path / "wheel-kinds"
+    shutil.copytree(PACKAGES / "wheel-kinds", project)
+    (project / "WHEEL_KIND").write_text(kind)
+    if failure is None:
+        assert oracle.expected(project).installed is not None
+        return
+    with pytest.raises(OracleError, match=re.escape(f"{project} {failure} (backend kinds)")):
+        oracle.expected(project)
 
 
 def test_a_tree_seen_before_costs_no_build_and_racers_build_once(
