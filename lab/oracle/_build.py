@@ -58,9 +58,8 @@ class _Runner:
         extra_environ: Mapping[str, str] | None = None,
     ) -> None:
         env = clean_environ({**self.environ, **(extra_environ or {})})
-        # the env's scripts first on PATH, as pypa/build's isolated env has them: a backend
-        # runs its tools from there (meson-python runs `meson`, scikit-build-core `cmake`)
-        env["PATH"] = os.pathsep.join(filter(None, (str(Path(cmd[0]).parent), env.get("PATH"))))
+        # the env's scripts first, as in a venv: backends run their own (maturin, cmake)
+        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env.get("PATH", os.defpath)])
         proc = subprocess.run(
             list(cmd),
             cwd=cwd,

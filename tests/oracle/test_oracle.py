@@ -5,6 +5,7 @@ cache makes a tree seen before free."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,12 +47,9 @@ def _venv(path: Path) -> Path:
 def _pip_install(tc: Toolchain, venv: Path, project: Path) -> None:
     pip = next(tc.wheelhouse.glob("pip-*.whl")) / "pip"
     offline = ["--no-index", "--find-links", str(tc.wheelhouse), "--no-cache-dir", "-q"]
-    subprocess.run(
-        [sys.executable, str(pip), "--python", str(_venv(venv)), "install", *offline, "-e"]
-        + [str(project)],
-        check=True,
-        capture_output=True,
-    )
+    python = str(_venv(venv))
+    cmd = [sys.executable, str(pip), "--python", python, "install", *offline, "-e", str(project)]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
 def _uv_install(tc: Toolchain, venv: Path, project: Path, cache: Path) -> None:
@@ -59,12 +57,8 @@ def _uv_install(tc: Toolchain, venv: Path, project: Path, cache: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(cache), "VIRTUAL_ENV": str(venv)}
     subprocess.run([uv, "venv", "-q", str(venv)], check=True, env=env, capture_output=True)
     offline = ["--offline", "--no-index", "--find-links", str(tc.wheelhouse), "-q"]
-    subprocess.run(
-        [uv, "pip", "install", *offline, "-e", str(project)],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    cmd = [uv, "pip", "install", *offline, "-e", str(project)]
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
 
 
 def _described(venv: Path, name: str, checkout: Path) -> dict[str, Any]:
@@ -135,6 +129,23 @@ def test_a_failing_build_names_the_tree_the_hook_and_the_backends_last_lines(
     assert f"cold build of {project} failed in build_editable (backend failing)" in text
     assert "--- the backend's last lines ---" in text
     assert "RuntimeError: the compiler said no" in text  # the backend's own words
+
+
+@pytest.mark.parametrize(
+    ("kind", "failure"),
+    [("own-scripts", None), ("not-a-zip", "failed in install (pypa/installer)")],
+)
+def test_a_backend_finds_its_envs_scripts_and_a_bad_wheel_is_named(
+    oracle: Oracle, tmp_path: Path, kind: str, failure: str | None
+) -> None:
+    project = tmp_path / "wheel-kinds"
+    shutil.copytree(PACKAGES / "wheel-kinds", project)
+    (project / "WHEEL_KIND").write_text(kind)
+    if failure is None:
+        assert oracle.expected(project).installed is not None
+        return
+    with pytest.raises(OracleError, match=re.escape(f"{project} {failure} (backend kinds)")):
+        oracle.expected(project)
 
 
 def test_a_tree_seen_before_costs_no_build_and_racers_build_once(
