@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import re
 import shutil
 import tarfile
@@ -156,9 +157,12 @@ class Project:
 
 
 def _native_sources(root: Path) -> bool:
-    """Whether the tree holds sources a compiler builds."""
-    sources = (p for p in root.rglob("*") if ".git" not in p.relative_to(root).parts)
-    return any(p.suffix in _NATIVE_SUFFIXES for p in sources)
+    """Whether the tree holds sources a compiler builds (git's and venvs' files aside)."""
+    for _dir, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in {".git", *_NOT_COPIED}]
+        if any(Path(f).suffix in _NATIVE_SUFFIXES for f in files):
+            return True
+    return False
 
 
 def _read(path: Path, root: Path, kind: Kind, resolved: Path) -> Project:
