@@ -155,7 +155,7 @@ class Run:
         needs = self.subject.needs | self.source.needs | Needs(frozenset({PROBE}))
         found = {name: self.lab.toolchain.resource(name) for name in sorted(needs.resources)}
         if isinstance(self.source, Project):  # what its build needs, before runners fail on it
-            offline_check(self.source, self.lab.toolchain.wheelhouse)
+            offline_check(self.source, self.lab.toolchain.root)
         backend.check(needs.binaries)
         if makes_views(self.scenario, self.faults) and (why := mounts.available()):
             raise LabError(f"scenario {self.scenario.name} has locks that lie: {why}")

@@ -100,10 +100,18 @@ def missing(wheelhouse: Path, requirements: Iterable[str]) -> list[str]:
     return lacking
 
 
-def offline_check(project: Project, wheelhouse: Path) -> None:
+def project_key(project: Project) -> str:
+    """How the record names a project: its distribution and version (or kind)."""
+    return f"{project.statics.name} {project.statics.version or project.kind}"
+
+
+def offline_check(project: Project, root: Path) -> None:
     """ToolchainError naming the first of ``project``'s build requirements that the wheelhouse
-    lacks, and what to run."""
-    lacking = missing(wheelhouse, project.statics.build_requires)
+    of the toolchain at ``root`` lacks, and what to run: its static ones, and what its
+    backend asked for when it was set up."""
+    wheelhouse = root / "wheelhouse"
+    asked = Extras.load(root).projects.get(project_key(project), [])
+    lacking = missing(wheelhouse, [*project.statics.build_requires, *asked])
     if lacking:
         raise ToolchainError(
             f"{project.name}: its build requirement {lacking[0]!r} is not in the offline "

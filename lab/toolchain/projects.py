@@ -25,6 +25,7 @@ from lab.log import log
 from lab.projects.project import Project
 from lab.toolchain import fetch
 from lab.toolchain.extras import CRATES_DIR, Extras, missing
+from lab.toolchain.extras import project_key as _key
 
 
 def _run(cmd: list[str], what: str) -> None:
@@ -101,10 +102,6 @@ def _vendor(root: Path, tree: Path, project: Project, key: str) -> None:
     cmd = ["cargo", "vendor", "--locked", "--versioned-dirs", "--manifest-path", str(manifest)]
     _run([*cmd, str(staging)], f"{project.name}: its crates")
     staging.rename(dest)
-
-
-def _key(project: Project) -> str:
-    return f"{project.statics.name} {project.statics.version or project.kind}"
 
 
 def set_up(root: Path, chosen: list[Project]) -> dict[str, list[str]]:

@@ -53,10 +53,16 @@ def test_a_build_requirement_the_wheelhouse_lacks_is_one_line_before_a_run(
     tmp_path: Path,
 ) -> None:
     project = open_project(PLAIN)
+    (tmp_path / "wheelhouse").mkdir()
     with pytest.raises(ToolchainError) as caught:
         offline_check(project, tmp_path)
     message = str(caught.value)
     assert "its build requirement 'flit_core>=3.4' is not in the offline wheelhouse" in message
     assert f"`cachelab setup --project {PLAIN}`" in message and "\n" not in message
-    (tmp_path / "flit_core-3.12.0-py3-none-any.whl").write_text("")
+    (tmp_path / "wheelhouse" / "flit_core-3.12.0-py3-none-any.whl").write_text("")
     offline_check(project, tmp_path)  # nothing lacking: nothing said
+    extras = Extras()  # what its backend asked for at setup counts too
+    extras.add("plain-demo 1.2.0", ["flit_core>=3.4", "editables~=0.3"])
+    extras.save(tmp_path)
+    with pytest.raises(ToolchainError, match=r"'editables~=0\.3' is not in the offline"):
+        offline_check(project, tmp_path)
