@@ -44,10 +44,11 @@ def _corpus(report: SubjectsReport, heading: str) -> list[str]:
         f"{heading} The corpus: real sdists, each the issue's scenario at N runners (one "
         "trial per cell)",
         "",
-        "Each cell: makespan / uv's one build · / lock-free uv at the same N · the "
-        "checker's verdict.",
+        "Each cell: makespan / uv's one build (lock-free uv's fastest runner at N = 1) · / "
+        "lock-free uv at the same N · the checker's verdict. One build at N: lock-free uv's "
+        "fastest runner at that N, N builds sharing the machine.",
         "",
-        f"| project | build | N | one build | {' | '.join(subjects)} |",
+        f"| project | build | N | one build at N | {' | '.join(subjects)} |",
         f"|---|---|---|---|{'---|' * len(subjects)}",
     ]
     for workload in report.workloads:
