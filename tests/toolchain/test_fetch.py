@@ -10,6 +10,7 @@ from lab import resources
 from lab.cli import main
 from lab.errors import ToolchainError
 from lab.toolchain import Toolchain, fetch
+from lab.toolchain.extras import Extras
 
 
 def test_a_missing_resource_says_what_is_missing_and_what_to_run(tmp_path: Path) -> None:
@@ -44,6 +45,26 @@ def test_the_builder_bundle_follows_its_sources(lab_toolchain: Toolchain) -> Non
     first = lab_toolchain.resource(resources.REFBUILDER)
     assert lab_toolchain.resource(resources.REFBUILDER) == first
     assert (first / "__main__.py").is_file() and (first / "lab" / "contract.py").is_file()
+
+
+def test_what_projects_added_joins_the_wheelhouse_inputs_and_stays(tmp_path: Path) -> None:
+    """`setup --project` records what a project needs; every later `setup` keeps it, and
+    a wheelhouse made again starts from the wheels it had."""
+    plain = fetch.wheelhouse_requirements(tmp_path)
+    assert plain == fetch.wheelhouse_requirements()
+    extras = Extras()
+    extras.add("attrs 26.1.0", ["hatch-vcs", "hatch-fancy-pypi-readme>=23.2.0"])
+    extras.save(tmp_path)
+    added = fetch.wheelhouse_requirements(tmp_path)
+    assert set(added) - set(plain) == {"hatch-vcs", "hatch-fancy-pypi-readme>=23.2.0"}
+    assert fetch._digest(added) != fetch._digest(plain)
+    old = tmp_path / "wheelhouse"
+    old.mkdir()
+    (old / "hatchling-1.33.0-py3-none-any.whl").write_text("w")
+    fetch._seed(tmp_path / "staging", old)
+    assert [p.name for p in (tmp_path / "staging").iterdir()] == [
+        "hatchling-1.33.0-py3-none-any.whl"
+    ]
 
 
 def test_a_failed_stage_leaves_the_old_directory_alone(tmp_path: Path) -> None:
