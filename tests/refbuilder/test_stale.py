@@ -1,6 +1,8 @@
 """Issue 22's five stale cases: two checkouts at one path, one shared cache, and an input of
-the built wheel that an enumeration of metadata sources does not list. The second install
-must be the second checkout's, as a cold build of it gives (fixtures: tests/packages/)."""
+the built wheel that an enumeration of metadata sources does not list. Each was a stale hit
+while the revision was such an enumeration; the whole tree's content covers them all. The
+second install must be the second checkout's, as a cold build of it gives (fixtures:
+tests/packages/)."""
 
 from __future__ import annotations
 
@@ -51,10 +53,6 @@ class Case:
     in_place: bool = False
 
 
-def _stale(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 _README = "The second checkout's description.\n"
 _HOOK = "build.py"
 _BACKEND = "_backend/scripts_backend.py"
@@ -62,12 +60,10 @@ CASES = [
     pytest.param(
         Case("readme-flit", "readme_flit", {"README.md": f"# readme-flit\n\n{_README}"}),
         id="readme.md-flit-core",
-        marks=_stale("a static readme is no cache-key input: a hit, the old description"),
     ),
     pytest.param(
         Case("readme-poetry", "readme_poetry", {"README.rst": f"readme-poetry\n\n{_README}"}),
         id="readme.rst-poetry-core",
-        marks=_stale("a static readme is no cache-key input: a hit, the old description"),
     ),
     pytest.param(
         # pdm-backend leaves .pdm-build/ in the tree, which a fresh copy lacks
@@ -75,14 +71,12 @@ CASES = [
             "readme-pdm", "readme_pdm", {"README.md": f"# readme-pdm\n\n{_README}"}, in_place=True
         ),
         id="readme.md-pdm-backend",
-        marks=_stale("a static readme is no cache-key input: a hit, the old description"),
     ),
     pytest.param(
         Case(
             "fancy-readme", "fancy_readme", {"docs/intro.md": "The second checkout's fragment.\n"}
         ),
         id="fancy-pypi-readme-fragment",
-        marks=_stale("the metadata digest leaves the description out: a hit, the old one"),
     ),
     pytest.param(
         Case(
@@ -93,7 +87,6 @@ CASES = [
             git=True,
         ),
         id="hatch-vcs-dirty-readme",
-        marks=_stale("the same dirty version, the same metadata digest: a hit, the old one"),
     ),
     pytest.param(
         Case(
@@ -102,7 +95,6 @@ CASES = [
             {_HOOK: (PACKAGES / "hook-deps" / _HOOK).read_text().replace("[]", '["filelock"]')},
         ),
         id="hatch-build-hook-dependency",
-        marks=_stale("a build hook is no cache-key input: a hit with no requirement"),
     ),
     pytest.param(
         Case(
@@ -115,7 +107,6 @@ CASES = [
             },
         ),
         id="in-tree-backend-script",
-        marks=_stale("an in-tree backend is no cache-key input: a hit with no script"),
     ),
 ]
 
