@@ -19,14 +19,15 @@ from pathlib import Path
 from lab.errors import ToolchainError
 from lab.log import log
 from lab.projects import template
-from lab.resources import PIP_VERSION, UV_VERSIONS
+from lab.resources import BUILD_PLUGINS, PIP_VERSION, UV_VERSIONS
 from lab.toolchain import INPUTS_FILE, Toolchain, bundle
 
 
 def wheelhouse_requirements() -> list[str]:
-    """Everything runners may need offline: the templates' backends, the builder's
-    dependencies and the pinned uv."""
+    """Everything runners may need offline: the templates' backends, the build plugins
+    the lab keeps, the builder's dependencies and the pinned uv."""
     reqs = {req for t in template.available().values() for req in t.wheelhouse}
+    reqs.update(BUILD_PLUGINS)
     reqs.update(r for b in bundle.BUNDLES.values() for r in b.requirements)
     reqs.discard("pip")
     reqs.add(f"pip=={PIP_VERSION}")
