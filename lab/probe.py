@@ -8,7 +8,11 @@ It runs in every runner, whatever the subject, from the ``probe`` resource (this
 ``SPEC`` (JSON) says what to look at: the distribution, the module, the template's native call
 and check. The probe reports what it finds as one ``facts`` event; it judges nothing. The
 looking happens in a child process of the venv's own interpreter, isolated (``-I``), so the
-module imports from wherever the install points, never from the working directory.
+module imports from wherever the install points, never from the working directory. The
+child says where the venv's site-packages and scripts are; the install found there is
+described by ``lab.projects.installed`` (``installed`` in the facts), as the oracle describes
+what the checkout gives, with the checkout's path (``SPEC``'s ``checkout``, else the venv's
+parent) written as ``{checkout}``.
 """
 
 from __future__ import annotations
@@ -21,15 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from lab.contract import Clock, Event, Op, Phase, event_line, wall_skew
+from lab.projects import installed
 
 _TIMEOUT_S = 120
 
 # Runs under the venv's interpreter: the standard library only, and no assumption about it.
 _INSIDE = r"""
-import importlib, importlib.metadata, json, re, sys, traceback
+import importlib, importlib.metadata, json, re, sys, sysconfig, traceback
 
 spec = json.loads(sys.argv[1])
-facts = {}
+facts = {"paths": {k: sysconfig.get_path(k) for k in ("purelib", "platlib", "scripts")}}
 
 
 def normalized(name):
@@ -97,7 +102,20 @@ def look(venv: Path, spec: dict[str, Any]) -> dict[str, Any]:
     except (IndexError, ValueError):
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         facts["probe_error"] = f"{python} exited {proc.returncode}: {tail}"
+        return facts
+    facts["installed"] = _described(
+        facts.pop("paths", {}), spec, str(spec.get("checkout") or venv.parent)
+    )
     return facts
+
+
+def _described(paths: dict[str, str], spec: dict[str, Any], checkout: str) -> dict[str, Any]:
+    """The install as ``lab.projects.installed`` says it (the oracle's words), never an error."""
+    try:
+        sites = [Path(paths["purelib"]), Path(paths["platlib"])]
+        return installed.describe(sites, Path(paths["scripts"]), spec["distribution"], checkout)
+    except Exception as exc:  # the probe judges nothing and always reports
+        return {"schema": installed.SCHEMA, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def main(argv: list[str] | None = None) -> int:

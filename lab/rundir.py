@@ -3,15 +3,14 @@ whoever writes a run (``lab.run``) and whoever reads it later (the checker, the 
 archive, the campaigns). No other module spells a name below; a test fails where one does.
 
 A run's directory, ``<runs dir>/<time>-<scenario>-<tag>/``, as ``RunDir`` names each part:
-the resolved scenario, what each runner must find (``expected.json``), the faults, where it
-ran, the history (one ``contract.Event`` a line), the result, the page, a log per runner, the
-cache (a link where runs share one), the checkouts, each runner's own TMPDIR and HOME, its
-own view of the cache where locks lie, and the swarm tasks' clock exchanges.
+the scenario, what each runner must find (``expected.json``) and what its checkout's cold
+build gives (``oracle.json``), the faults, where it ran, the history (one event a line), the
+result, the page, a log per runner, the cache (a link where runs share one), the checkouts,
+each runner's TMPDIR and HOME, its view of the cache where locks lie, swarm clock exchanges.
 
-Beside the runs: ``latest`` (the newest run), ``.mnt/`` (the local backend's mount points)
-and ``.mounts/`` (fault mounts until they are gone). Compares and campaigns get a directory
-each (``CampaignDir``), holding their runs and their own record. A runner's log holds one
-line per line of its output, as it arrived: ``<t_mono> <stream> <text>`` (``LogLine``).
+Beside the runs: ``latest``, ``.mnt/`` (local mount points), ``.mounts/`` (fault mounts
+until they are gone). Compares and campaigns get a directory each (``CampaignDir``). A
+runner's log: a line per line of its output, as it came: ``<t_mono> <stream> <text>``.
 """
 
 from __future__ import annotations
@@ -72,6 +71,7 @@ class RunDir:
 
     scenario = _In("scenario.json")
     identities = _In("expected.json")  # what each runner must find
+    oracle = _In("oracle.json")  # what a cold build of each one's checkout gives
     history = _In("history.jsonl")
     result = _In("result.json")
     faults = _In("faults.json")

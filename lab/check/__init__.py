@@ -8,6 +8,7 @@ what is left in the cache. It never reads which subject or policy ran. As Jepsen
 checkers do, it composes small checkers, each a pure function of the record:
 
 - ``facts``: each runner's venv against its own checkout's identity;
+- ``oracle``: each runner's install against a cold build of its checkout's content;
 - ``cache``: every wheel, unpacked wheel and entry of the final cache;
 - ``exclusion``: no exclusive lock held by two runners at once, no wait beyond the
   scenario's lock timeout;
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.check import cache, exclusion, facts, liveness
+from lab.check import cache, exclusion, facts, liveness, oracle
 from lab.check.findings import Findings, Kind, Unknown, Violation
 from lab.check.record import RunRecord, load
 from lab.vocabulary import Outcome, Verdict
@@ -54,8 +55,13 @@ def _outcome(runner: str, record: RunRecord, found: Findings) -> Outcome:
 
 
 def judge(record: RunRecord) -> Judgement:
+    reported = {runner: record.facts(runner) for runner in record.oracle}
     found = (
-        facts.check(record) + cache.check(record) + exclusion.check(record) + liveness.check(record)
+        facts.check(record)
+        + oracle.check(record.oracle, record.exits, reported)
+        + cache.check(record)
+        + exclusion.check(record)
+        + liveness.check(record)
     )
     if found.violations:
         verdict = Verdict.INVALID

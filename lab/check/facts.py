@@ -31,10 +31,11 @@ def _requirements(texts: Any) -> list[str]:
 
 
 def _whose(marker: Any, record: RunRecord) -> str:
-    for e in record.identities.values():
-        if e.marker == marker:
-            return f"checkout {e.checkout_name}'s"
-    return "no checkout of this run's"
+    """Whose code a marker is: checkouts rendered alike share one."""
+    names = sorted({e.checkout_name for e in record.identities.values() if e.marker == marker})
+    if not names:
+        return "no checkout of this run's"
+    return f"checkout {names[0]}'s" if len(names) == 1 else f"checkouts {', '.join(names)}'"
 
 
 class _Differs(NamedTuple):

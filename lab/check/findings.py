@@ -18,6 +18,10 @@ class Kind(enum.StrEnum):
     NATIVE_MISMATCH = "native-mismatch"  # the compiled code's answer, or its import, is wrong
     CHECK_FAILED = "check-failed"  # the template's own check fails in the venv
     UNCLEAN_FAILURE = "unclean-failure"  # a runner failed with a traceback, not a message
+    # a runner's install against a cold build of its checkout's content (the oracle)
+    METADATA_DIFFERS = "metadata-differs"  # a METADATA header or the description body
+    FILES_DIFFER = "files-differ"  # an installed file, script or entry point
+    POINTS_ELSEWHERE = "points-elsewhere"  # a .pth line or an import hook
     # the final cache
     CORRUPT_WHEEL = "corrupt-wheel"  # not a zip, or its RECORD does not match its files
     CORRUPT_ARCHIVE = "corrupt-archive"  # an unpacked wheel whose files differ from its RECORD

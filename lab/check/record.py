@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from lab import nemesis
+from lab.check.oracle import Expectation
+from lab.check.oracle import load as load_oracle
 from lab.contract import Event, Op, Phase
 from lab.errors import UsageError
 from lab.projects import identity
@@ -21,6 +23,7 @@ class RunRecord:
     events: list[Event]
     lock_timeout: float | None = None  # what the scenario allowed any wait for a lock
     locks_exclude: bool = True  # what the environment promised (RunDir.faults)
+    oracle: dict[str, Expectation] = field(default_factory=dict)  # a cold build's, by runner
 
     @property
     def cache(self) -> Path:
@@ -28,7 +31,8 @@ class RunRecord:
 
     @property
     def runners(self) -> list[str]:
-        return list(self.identities)
+        """Who is judged: each runner with an identity or an oracle's expectation."""
+        return list(dict.fromkeys([*self.identities, *self.oracle]))
 
     @cached_property
     def ends(self) -> dict[str, float]:
@@ -72,9 +76,10 @@ def load(path: Path) -> RunRecord:
         events = read_history(run_dir.history)
         setup = json.loads(run_dir.scenario.read_text()) if run_dir.scenario.is_file() else {}
         timeout = setup.get("lock_timeout")
+        oracle = load_oracle(run_dir.oracle)
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: cannot read its record: {exc}") from exc
     lock_timeout = float(timeout) if timeout else None
     return RunRecord(
-        run_dir, identities, events, lock_timeout, nemesis.locks_exclude(run_dir.faults)
+        run_dir, identities, events, lock_timeout, nemesis.locks_exclude(run_dir.faults), oracle
     )

@@ -1,7 +1,8 @@
 """What each checkout must give: the identity the lab renders into it, and what its checker
 then expects to find installed in every runner that uses it.
 
-Each checkout gets a unique marker in its code and, where the scenario asks, a version and a
+Each checkout gets a marker in its code, a digest of what it is rendered with (checkouts
+rendered alike share one, and are alike), and, where the scenario asks, a version and a
 dependency list of its own. The run keeps what each runner must find in its directory
 (``RunDir.identities``); the probe reports what it did find (``lab.probe``); ``lab.check``
 compares the two. Standard library only: the checker reads it.
@@ -38,7 +39,7 @@ class Identity:
     """What one runner's venv must hold after its subject ran: its own checkout's."""
 
     checkout: str  # the checkout as the runner sees it; the module must import from inside
-    checkout_name: str  # its directory under checkouts/: whose checkout a marker names
+    checkout_name: str  # its directory under checkouts/: whose code a marker is (with others')
     marker: str
     distribution: str
     version: str

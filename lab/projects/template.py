@@ -9,6 +9,7 @@ no code.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import tomllib
@@ -28,7 +29,8 @@ from lab.runners.view import Needs, RunnerView
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 _SUFFIX = ".j2"
 # What every template takes besides its own parameters: how long its build sleeps, and the
-# identity of each checkout (its version, its dependencies and a unique marker in its code).
+# identity of each checkout (its version, its dependencies and the marker of its parameters
+# in its code).
 COMMON_PARAMETERS: Mapping[str, Any] = {
     "build_delay": 10.0,
     "version": "0.1.0",
@@ -81,6 +83,15 @@ class Template:
         )
         return {".cargo/config.toml": config}
 
+    def marked(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with the marker of what they render: a digest of the template and every
+        parameter but the marker. Checkouts rendered alike are alike, as CI's checkouts of one
+        commit are, so a cache (and the oracle's) may serve one's build for the other; a
+        checkout rendered otherwise has another marker, and its code says which."""
+        values = {k: v for k, v in {**self.parameters, **params}.items() if k != "marker"}
+        said = json.dumps({"template": self.name, "parameters": values}, sort_keys=True)
+        return {**params, "marker": hashlib.sha256(said.encode()).hexdigest()[:16]}
+
     def identity(self, params: Mapping[str, Any], checkout: str, checkout_name: str) -> Identity:
         """What a runner that sees the checkout rendered with ``params`` at ``checkout`` must
         find installed."""
@@ -96,10 +107,12 @@ class Template:
             native=self.native,
         )
 
-    def probe_spec(self) -> str:
-        """What the probe looks at in a runner's venv (never what it should find), as JSON."""
+    def probe_spec(self, checkout: str) -> str:
+        """What the probe looks at in a runner's venv (never what it should find), as JSON;
+        ``checkout``: where the runner sees its checkout (written ``{checkout}`` in texts)."""
         return json.dumps(
             {
+                "checkout": checkout,
                 "distribution": normalized(str(self.parameters["project_name"])),
                 "module": self.import_name,
                 "native": dataclasses.asdict(self.native) if self.native else None,

@@ -8,7 +8,9 @@ events stamped and published (``recorder``), where it ran (``environment``).
 
 Everything a run produces stays in its directory (``lab.rundir``): the resolved scenario, the
 rendered checkouts, the shared cache, a log per runner, the history, what each runner must
-find, the faults in force, where it ran, and its result as the independent checker judged it.
+find and what a cold build of its checkout gives (``expect``: the oracle, asked before each
+run step), the faults in force, where it ran, and its result as the independent checker
+judged it.
 A scenario's steps are taken in turn on the same cache and checkouts. An interrupt still
 leaves a result and no runner behind. A page or an archive is made by whoever asks for one.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import secrets
 import shutil
 import time
 from collections.abc import Iterable
@@ -30,9 +31,11 @@ from lab.contract import LAB_RUNNER, Op, Phase
 from lab.errors import LabError, UsageError
 from lab.nemesis import RunFaults, mounts
 from lab.nemesis.process import ProcessNemesis
+from lab.oracle import Oracle
 from lab.projects import checkouts, identity, template
 from lab.resources import PROBE
 from lab.result import RunResult, summarize
+from lab.run import expect
 from lab.run.layout import lay_out
 from lab.run.plan import Inputs, Plan, make_plan, makes_views
 from lab.run.recorder import Recorder, Subscriber
@@ -112,6 +115,7 @@ class Run:
             raise LabError("a Run executes once; make a new one")
         self._executed = True
         resources, binaries = self._found()  # everything checked before anything is written
+        oracle = expect.oracle_for(self.lab.toolchain, self.template, resources)
         run_dir = self.run_dir = RunDir.create(self.lab.runs_dir, self.scenario.name)
         inputs = Inputs(
             run_dir=run_dir,
@@ -120,7 +124,6 @@ class Run:
             binaries=binaries,
             cache=self.shared_cache.resolve() if self.shared_cache else run_dir.cache,
             faults=self.faults,
-            nonce=secrets.token_hex(6),
         )
         with contextlib.ExitStack() as stack:  # the fault mounts of locks that lie, if any
             try:
@@ -130,7 +133,7 @@ class Run:
                 stack.close()
                 shutil.rmtree(run_dir.path, ignore_errors=True)
                 raise
-            return self._execute(plan)
+            return self._execute(plan, oracle)
 
     def _found(self) -> tuple[dict[str, Path], frozenset[str]]:
         """What the plan needs of this host (resources by name, binaries), found and checked:
@@ -153,14 +156,14 @@ class Run:
             raise LabError(f"scenario {self.scenario.name} has locks that lie: {why}")
         return found, needs.binaries
 
-    def _execute(self, plan: Plan) -> RunResult:
+    def _execute(self, plan: Plan, oracle: Oracle) -> RunResult:
         run_dir = plan.run_dir
         run_dir.point_latest()
         with HistoryWriter(run_dir.history) as writer:
             self.recorder.subscribe(writer, first=True)
             status = RunStatus.FAILED
             try:
-                status = self._take_steps(plan)
+                status = self._take_steps(plan, oracle)
             except KeyboardInterrupt:
                 status = RunStatus.INTERRUPTED
                 raise
@@ -180,9 +183,10 @@ class Run:
             raise LabError("a subscriber of the run failed: " + "; ".join(failures))
         return result
 
-    def _take_steps(self, plan: Plan) -> RunStatus:
+    def _take_steps(self, plan: Plan, oracle: Oracle) -> RunStatus:
         """Take the plan's steps in turn; the run's status is its last run step's (a timeout
-        or an interrupt ends it at once)."""
+        or an interrupt ends it at once). Before a run step, the oracle says what its
+        runners' checkouts give (``expect``), off the runners' clock."""
         together = Together(
             self.lab.backend,
             plan.run_dir.run_id,
@@ -194,6 +198,9 @@ class Run:
         status = RunStatus.OK
         several = len(plan.steps) > 1
         for step in plan.steps:
+            if isinstance(step.action, RunStep):
+                spent = expect.record(oracle, plan, step.action.runners)
+                together = dataclasses.replace(together, deadline=together.deadline + spent)
             said: dict[str, Any] = {"kind": step.kind, "steps": len(plan.steps)}
             if several:
                 self._step_event(step, Phase.START, said)

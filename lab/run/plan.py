@@ -54,7 +54,6 @@ class Inputs:
     binaries: frozenset[str]
     cache: Path  # the host directory runners share as the cache (the run's, or a campaign's)
     faults: RunFaults
-    nonce: str  # makes the checkouts' markers this run's alone
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,9 @@ def make_plan(scenario: Scenario, subject: Subject, backend: Backend, inputs: In
     shared = scenario.topology is Topology.SHARED_TREE
     # one physical tree mounted into every runner, or a checkout each
     chosen = {name: SHARED_CHECKOUT if shared else name for name in names}
+    # each rendered with its parameters' marker: checkouts alike are alike, across runs too
     checkouts = {
-        checkout: scenario.template_params(i, f"{inputs.run_dir.run_id}/{checkout}/{inputs.nonce}")
+        checkout: inputs.template.marked(scenario.template_params(i))
         for i, checkout in enumerate(dict.fromkeys(chosen.values()))
     }
     maker = _Runners(scenario, subject, backend, dataclasses.replace(inputs, faults=faults))
@@ -200,7 +200,7 @@ class _Runners:
             **template.runner_env(view),
             "CACHELAB_PYTHON": view.python,
             "CACHELAB_PROBE": view.resources[PROBE],
-            "CACHELAB_PROBE_SPEC": template.probe_spec(),
+            "CACHELAB_PROBE_SPEC": template.probe_spec(view.src),
             "CACHELAB_VENV": f"{view.src}/.venv",
             "CACHELAB_RUNNER": name,
         }

@@ -119,6 +119,7 @@ def _edit(
     for checkout in _checkouts_of(step, seats):
         for name, value in step.set.items():
             rendered[checkout][name] = list(value) if name == "dependencies" else value
+        rendered[checkout] = template.marked(rendered[checkout])  # the marker of what it is now
     renders = {c: dict(rendered[c]) for c in _checkouts_of(step, seats)}
     identities = {
         name: template.identity(rendered[s.checkout], s.src, s.checkout)

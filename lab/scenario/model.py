@@ -218,10 +218,10 @@ class Scenario(BaseModel):
             raise ValueError(f"must be a `uv ...` command, got {list(value)}")
         return value
 
-    def template_params(self, index: int, marker: str) -> dict[str, Any]:
-        """What the ``index``-th checkout (0-based) is rendered with: its identity included."""
+    def template_params(self, index: int) -> dict[str, Any]:
+        """What the ``index``-th checkout (0-based) is rendered with: its version and
+        dependencies included (its marker follows from them: ``Template.marked``)."""
         params: dict[str, Any] = {**self.template_parameters, "build_delay": self.build_delay}
-        params["marker"] = marker
         if self.checkout_versions:
             params["version"] = self.checkout_versions[index % len(self.checkout_versions)]
         if self.checkout_dependencies:

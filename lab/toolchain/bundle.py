@@ -9,7 +9,8 @@ using one while a newer one appears.
 
 - ``refbuilder``: the reference builder (``lab.refbuilder``), with filelock, installer,
   packaging and pyproject-hooks;
-- ``probe``: the facts probe (``lab.probe``), standard library only.
+- ``probe``: the facts probe (``lab.probe``) and its describer of an install
+  (``lab.projects.installed``), standard library only.
 """
 
 from __future__ import annotations
@@ -72,7 +73,12 @@ REFBUILDER = Bundle(
     requirements=("filelock", "installer", "packaging", "pyproject-hooks"),
     main="lab.refbuilder._cli",
 )
-PROBE = Bundle(resources.PROBE, modules=("probe.py",), requirements=(), main="lab.probe")
+PROBE = Bundle(
+    resources.PROBE,
+    modules=("probe.py", "projects/__init__.py", "projects/installed.py"),
+    requirements=(),
+    main="lab.probe",
+)
 BUNDLES = {b.name: b for b in (REFBUILDER, PROBE)}
 
 

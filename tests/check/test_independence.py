@@ -1,5 +1,6 @@
-"""The checker shares no code with the reference builder it judges: a bug in the builder's
-own checks must not let the checker accept what the builder published."""
+"""The checker and the cold-build oracle share no code with the reference builder they judge:
+a bug in the builder's own checks, or a gap in its revision, must not let the checker accept
+what the builder published."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.conftest import REPO
 from tests.imports import imports
 
 BUILDER = "lab.refbuilder"
+JUDGES = ("check", "oracle")  # lab/check, lab/oracle
 
 
 def _builders(modules: Iterable[str]) -> list[str]:
@@ -22,21 +24,24 @@ def _builders(modules: Iterable[str]) -> list[str]:
 def _offending(root: Path) -> list[str]:
     return [
         f"{path.relative_to(root)}:{line} imports {module}"
-        for path in sorted((root / "lab" / "check").rglob("*.py"))
+        for judge in JUDGES
+        for path in sorted((root / "lab" / judge).rglob("*.py"))
         for line, module in imports(path, root)
         if _builders([module])
     ]
 
 
-def test_no_module_of_the_checker_imports_the_builder() -> None:
+def test_no_module_of_the_checker_or_the_oracle_imports_the_builder() -> None:
     assert _offending(REPO) == []
 
 
 def test_every_way_to_import_the_builder_is_seen(tmp_path: Path) -> None:
-    """The test above is not vacuous: a checker's module that imports the builder, in any
-    spelling, is named at each line."""
+    """The test above is not vacuous: a checker's or the oracle's module that imports the
+    builder, in any spelling, is named at each line."""
     module = tmp_path / "lab" / "check" / "borrowed.py"
     module.parent.mkdir(parents=True)
+    (tmp_path / "lab" / "oracle").mkdir()
+    (tmp_path / "lab" / "oracle" / "_tree.py").write_text("from lab.refbuilder import _tree\n")
     module.write_text(
         "import lab.refbuilder\n"
         "from lab import refbuilder\n"
@@ -45,16 +50,17 @@ def test_every_way_to_import_the_builder_is_seen(tmp_path: Path) -> None:
         "from .. import refbuilder as builder\n"
         "from lab import refbuilding, contract\n"
     )
-    lines = {int(found.split(":")[1].split()[0]) for found in _offending(tmp_path)}
-    assert lines == {1, 2, 3, 4, 5}
+    found = _offending(tmp_path)
+    assert {int(f.split(":")[1].split()[0]) for f in found if "check" in f} == {1, 2, 3, 4, 5}
+    assert "lab/oracle/_tree.py:1 imports lab.refbuilder" in found
 
 
-def test_importing_the_checker_loads_no_part_of_the_builder() -> None:
-    """Nor indirectly, through a module the checker imports."""
-    code = "import sys, lab.check; print('\\n'.join(sorted(sys.modules)))"
+def test_importing_the_checker_or_the_oracle_loads_no_part_of_the_builder() -> None:
+    """Nor indirectly, through a module they import."""
+    code = "import sys, lab.check, lab.oracle; print('\\n'.join(sorted(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     loaded = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert "lab.check.cache" in loaded
+    assert {"lab.check.cache", "lab.oracle._build"} <= set(loaded)
     assert _builders(loaded) == []

@@ -31,7 +31,6 @@ def _plan(tmp_path: Path, faults: RunFaults | None = None, **fields: Any) -> Pla
         binaries=frozenset(),
         cache=run_dir.cache,
         faults=faults or RunFaults(),
-        nonce="n0nce",
     )
     subject = subjects.make(s.subject, s.subject_settings())
     return make_plan(s, subject, LocalBackend(), inputs)
@@ -48,11 +47,14 @@ def test_runners_at_one_path_each_with_its_own_checkout_and_identity(tmp_path: P
     assert one.view.src == two.view.src  # same-path, as GitHub's runners see their checkouts
     assert (one.checkout, two.checkout) == ("runner-1", "runner-2")
     assert sorted(plan.checkouts) == ["runner-1", "runner-2"]
-    markers = [plan.identities[r].marker for r in ("runner-1", "runner-2")]
-    assert markers == [
-        "20261208-000000-planned-abcd/runner-1/n0nce",
-        "20261208-000000-planned-abcd/runner-2/n0nce",
-    ]
+    # rendered alike, so alike: one marker, the digest of what they are rendered with, in
+    # this run and in any other (the oracle's cache and a kept cache serve both)
+    markers = {plan.identities[r].marker for r in ("runner-1", "runner-2")}
+    again = _plan(tmp_path / "again", runners=2, subject="narrow")
+    assert markers == {again.identities["runner-1"].marker} and len(markers.pop()) == 16
+    differing = _plan(tmp_path, runners=2, checkout_versions=["1.0", "2.0"])
+    one_marker, two_marker = (differing.identities[r].marker for r in ("runner-1", "runner-2"))
+    assert one_marker != two_marker
     assert plan.runners["runner-2"].spec.env[FAILPOINTS_ENV] == "mid-build=kill"
     assert FAILPOINTS_ENV not in one.spec.env
     sources = {m.source for m in one.spec.mounts}
@@ -93,6 +95,9 @@ def test_an_edit_changes_what_each_runner_must_find_from_then_on(tmp_path: Path)
         "0.1.0",
     )
     assert plan.identities["runner-1"].version == "0.1.0"  # until the edit
+    # the edited checkout is another now, and its marker says so; the other keeps its own
+    marker = plan.identities["runner-1"].marker
+    assert edit.identities["runner-1"].marker != marker == edit.identities["runner-2"].marker
     clean, last = plan.steps[2].action, plan.steps[3].action
     assert clean == CacheStep("cache-clean-3", 1.5)
     assert last == RunStep(("runner-2",), (("runner-2", 0.0), ("cache-clean-3", 1.5)))

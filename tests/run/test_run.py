@@ -322,7 +322,9 @@ def test_steps_run_one_after_another_on_one_cache(
     ends = [(e.runner, e.data["rc"]) for e in events if e.op is Op.RUN and e.phase is Phase.END]
     assert sorted(ends) == [("cache-clean-3", 0), *[("runner-1", 0)] * 2, *[("runner-2", 0)] * 2]
     edited = next(e for e in events if e.op is Op.STEP and e.data.get("written"))
-    assert edited.data["written"] == {"runner-1": ["src/uv_demo/__about__.py"]}
+    # the version's file, and the module whose marker says what the checkout is now
+    written = ["src/uv_demo/__about__.py", "src/uv_demo/__init__.py"]
+    assert edited.data["written"] == {"runner-1": written}
     log = [line.text for line in read_log(run_dir.log("runner-1"))]
     assert sum('"op": "install", "phase": "end"' in text for text in log) == 2  # appended
     assert [r.name for r in result.runners] == ["runner-1", "runner-2"]  # not the cleaner

@@ -5,12 +5,16 @@ project stands in for every way a backend's result can be broken:
 - not-a-zip: a file named .whl that is no zip at all;
 - bad-record: a zip whose RECORD hash of its .pth is wrong;
 - pth-nowhere: a correct wheel whose .pth points at a directory that does not exist;
-- not-a-string: build_editable returns 5 instead of a file name.
+- not-a-string: build_editable returns 5 instead of a file name;
+- own-scripts: a good wheel, built only where the env's own scripts come first on PATH (as
+  maturin and cmake need their programs).
 """
 
 import base64
 import hashlib
 import os
+import shutil
+import sys
 import zipfile
 
 ROOT = os.path.abspath(os.getcwd())
@@ -35,6 +39,9 @@ def build_editable(wheel_directory, config_settings=None, metadata_directory=Non
     kind = _kind()
     if kind == "not-a-string":
         return 5
+    found = shutil.which("python")
+    if kind == "own-scripts" and os.path.dirname(found or "") != os.path.dirname(sys.executable):
+        raise RuntimeError(f"python on PATH is {found}, not the env's {sys.executable}")
     name = f"{NAME}-{VERSION}-py3-none-any.whl"
     path = os.path.join(wheel_directory, name)
     if kind == "not-a-zip":

@@ -1,0 +1,132 @@
+"""The cold-build oracle: what a source tree's editable install IS, found by building it cold,
+outside every runner and every shared cache, for the checker to compare runners with.
+
+    oracle = Oracle(lab_dir / "oracle", wheelhouse)
+    expectation = oracle.expected(tree)      # lab.check.oracle.Expectation
+
+For a tree (any project directory, a template's checkout or not), ``expected``:
+
+1. digests its whole content (``_tree``: every file, the git state; the oracle's own code);
+2. returns the result cached under that digest, the interpreter's version and the
+   wheelhouse's digest, where there is one (``results/<key>.json``, written atomically);
+3. else, under a lock per key (concurrent runs of one tree build it once), builds the tree's
+   editable wheel cold TWICE, at once, each in a fresh private copy that keeps the tree's
+   directory name, with pypa/build in an env of its build requirements that pip installs
+   offline from the wheelhouse (``_envs``: cached by requirement set), installs each wheel
+   with pypa/installer into a scratch prefix and describes it (``lab.projects.installed``,
+   the probe's describer). What the two builds disagree on (a build id, a time: no tree
+   determines it) is ``unstable``, compared by presence only.
+
+A build that fails is an ``OracleError`` naming the tree, the hook, the backend and its last
+lines of output; a failure is not cached (it may be the host's, as a missing compiler).
+It imports nothing of the reference builder (``tests/check/test_independence.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from lab.check.oracle import Expectation, differences
+from lab.oracle import _build, _tree
+from lab.oracle._envs import Envs, OracleError, interpreter, wheelhouse_digest
+from lab.projects import installed
+
+__all__ = ["Expectation", "Oracle", "OracleError", "host_python", "tree_digest"]
+
+_BUILDS = 2  # cold builds per tree: what they disagree on, no tree determines
+tree_digest = _tree.digest
+
+
+@functools.cache
+def _own_code() -> str:
+    """The oracle's and the describer's code: a change to either is a new cache key."""
+    h = hashlib.sha256()
+    for path in [Path(installed.__file__), *sorted(Path(__file__).parent.glob("*.py"))]:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def host_python() -> Path:
+    """The interpreter behind the lab's own (the one local runners make their venvs of)."""
+    return Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+
+
+@dataclass(frozen=True)
+class Oracle:
+    root: Path  # its state: envs/, results/, scratch/ (.lab/oracle)
+    wheelhouse: Path  # where every build requirement comes from, offline
+    python: Path = field(default_factory=host_python)
+    environ: Mapping[str, str] = field(default_factory=dict)  # for the backend (CARGO_HOME)
+
+    def __post_init__(self) -> None:  # hooks run in the tree's copy: no path may be relative
+        object.__setattr__(self, "root", self.root.absolute())
+        object.__setattr__(self, "wheelhouse", self.wheelhouse.absolute())
+
+    def key(self, digest: str) -> str:
+        """The cache key of a tree's result: its content, the interpreter, the wheelhouse."""
+        said = {
+            "code": _own_code(),
+            "tree": digest,
+            "python": interpreter(self.python)["version"],
+            "platform": interpreter(self.python)["platform"],
+            "wheelhouse": wheelhouse_digest(self.wheelhouse),
+        }
+        return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:32]
+
+    def expected(self, tree: Path) -> Expectation:
+        """What a cold build of ``tree`` installs; OracleError where it cannot be built."""
+        digest = _tree.digest(tree)
+        result = self.root / "results" / f"{self.key(digest)}.json"
+        cached = _read(result)
+        if cached is not None:
+            return cached
+        result.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(result.with_suffix(".lock"))):
+            cached = _read(result)  # another process built it while we waited
+            if cached is not None:
+                return cached
+            expectation = self._build(tree, digest)
+            tmp = result.with_name(f".{result.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(expectation.to_dict(), sort_keys=True) + "\n")
+            tmp.replace(result)
+        return expectation
+
+    def _build(self, tree: Path, digest: str) -> Expectation:
+        envs = Envs(self.root / "envs", self.python, self.wheelhouse)
+        envs.python_of([])  # the bare env first, once: its two builds share the envs
+        (self.root / "scratch").mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=self.root / "scratch"))
+        try:
+            places = [scratch / str(n) for n in range(_BUILDS)]
+            for place in places:
+                place.mkdir()
+            with ThreadPoolExecutor(_BUILDS) as pool:
+                said = list(
+                    pool.map(lambda p: _build.describe(tree, p, envs, self.environ), places)
+                )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        first, *others = said
+        unstable = {d.field for other in others for d in differences(first, other)}
+        return Expectation(digest, first, frozenset(unstable))
+
+
+def _read(result: Path) -> Expectation | None:
+    try:
+        data: dict[str, Any] = json.loads(result.read_text())
+    except (OSError, ValueError):
+        return None
+    return Expectation.from_dict(data)

@@ -1,0 +1,142 @@
+"""One cold build: a private copy of a tree, its editable wheel built by pypa/build in an env
+of its build requirements (``_envs``), installed by pypa/installer into a scratch prefix, and
+described by ``lab.projects.installed`` (the probe's describer) with the copy's path as
+``{checkout}``.
+
+Every failure of the backend comes out as one ``OracleError`` naming the tree, the hook, the
+backend and the backend's last lines of output, as pypa/build's own errors do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tomllib
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import build
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.exceptions import InstallerError
+from installer.sources import WheelFile
+from installer.utils import SCHEME_NAMES
+
+from lab.oracle import _tree
+from lab.oracle._envs import Envs, OracleError, clean_environ, interpreter
+from lab.projects import installed
+
+_HOOK_TIMEOUT_S = 1800
+_TAIL = 15  # lines of the backend's output an error carries
+# What a failing step raises: pypa/build's errors (the backend's wrapped), installer's, a wheel
+# that is no zip, a file that cannot be read or written.
+_FAILURES = (
+    build.BuildException,
+    build.BuildBackendException,
+    InstallerError,
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+)
+
+
+@dataclass
+class _Runner:
+    """pyproject-hooks' runner: the hook in a clean environment, its output kept for errors."""
+
+    environ: Mapping[str, str]
+    lines: list[str] = field(default_factory=list)
+
+    def __call__(
+        self,
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = clean_environ({**self.environ, **(extra_environ or {})})
+        # the env's scripts first, as in a venv: backends run their own (maturin, cmake)
+        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env.get("PATH", os.defpath)])
+        proc = subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=_HOOK_TIMEOUT_S,
+            check=False,
+        )
+        self.lines += proc.stdout.splitlines()
+        if proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, list(cmd), proc.stdout)
+
+
+def _backend(source: Path) -> str:
+    try:
+        table = tomllib.loads((source / "pyproject.toml").read_text()).get("build-system", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        table = {}
+    return str(table.get("build-backend", "setuptools.build_meta:__legacy__"))
+
+
+@contextlib.contextmanager
+def _hook(tree: Path, hook: str, source: Path, runner: _Runner) -> Iterator[None]:
+    """Where every failure of a build step becomes one error with its context."""
+    try:
+        yield
+    except _FAILURES as exc:
+        tail = "\n".join(runner.lines[-_TAIL:]) or "(no output)"
+        raise OracleError(
+            f"the oracle's cold build of {tree} failed in {hook} (backend "
+            f"{_backend(source)}): {exc}\n--- the backend's last lines ---\n{tail}"
+        ) from exc
+
+
+def _wheel(tree: Path, source: Path, envs: Envs, outdir: Path, runner: _Runner) -> Path:
+    """The editable wheel of ``source`` (a copy of ``tree``), built cold."""
+    with _hook(tree, "build-system requires", source, runner):
+        requires = build.ProjectBuilder(source).build_system_requires
+        python = envs.python_of(requires)
+    with _hook(tree, "get_requires_for_build_editable", source, runner):
+        builder = build.ProjectBuilder(source, python_executable=str(python), runner=runner)
+        extra = builder.get_requires_for_build("editable")
+    if not extra <= requires:  # the backend's own, beside build-system.requires
+        python = envs.python_of(requires | extra)
+        builder = build.ProjectBuilder(source, python_executable=str(python), runner=runner)
+    with _hook(tree, "build_editable", source, runner):
+        return Path(builder.build("editable", outdir))
+
+
+def _scheme(prefix: Path, python: Path) -> dict[str, str]:
+    paths = interpreter(python)["paths"]
+    assert isinstance(paths, dict)
+    return {
+        name: str(paths[name]).replace("/@prefix@", str(prefix))
+        for name in SCHEME_NAMES
+        if name in paths
+    }
+
+
+def describe(tree: Path, scratch: Path, envs: Envs, environ: Mapping[str, str]) -> dict[str, Any]:
+    """What a cold build of ``tree`` installs, built and installed under ``scratch`` (new,
+    the caller's to remove): the copy keeps the tree's directory name."""
+    source = scratch / (tree.name or "tree")
+    _tree.copy(tree, source)
+    runner = _Runner(environ)
+    wheel = _wheel(tree, source, envs, scratch / "dist", runner)
+    prefix = scratch / "prefix"
+    scheme = _scheme(prefix, envs.python)
+    with _hook(tree, "install (pypa/installer)", source, runner):
+        destination = SchemeDictionaryDestination(
+            scheme, interpreter=str(envs.python), script_kind="posix"
+        )
+        with WheelFile.open(wheel) as whl:
+            install(whl, destination, {"INSTALLER": b"cachelab-oracle\n"})
+    sites = [Path(scheme["purelib"]), Path(scheme["platlib"])]
+    name = wheel.name.split("-")[0]
+    return installed.describe(sites, Path(scheme["scripts"]), name, str(source))

@@ -1,0 +1,74 @@
+"""What a cold build of each runner's checkout gives, asked of the oracle (``lab.oracle``)
+before a run step starts its runners, and recorded in the run directory (``RunDir.oracle``)
+for the checker, which then judges from the directory alone and never builds.
+
+The oracle caches by content: a checkout's digest is computed each time (cheap), a tree seen
+before on this machine costs nothing more, and a distinct tree costs one build (two at once).
+Checkouts rendered alike are alike (``Template.marked``), so a run of N identical checkouts
+asks once. The time it takes is not the runners': the run's deadline moves by it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lab.check import oracle as recorded
+from lab.log import log
+from lab.oracle import Oracle, OracleError, host_python, tree_digest
+from lab.projects.template import Template
+from lab.run.plan import Plan
+from lab.runners.view import RunnerView
+from lab.toolchain import Toolchain
+
+ORACLE_DIR = "oracle"  # under the toolchain's root: .lab/oracle
+
+
+def oracle_for(toolchain: Toolchain, template: Template, resources: Mapping[str, Path]) -> Oracle:
+    """The lab's oracle, with what ``template``'s build needs on the host (cargo's vendored
+    crates: a CARGO_HOME of the oracle's own, never a runner's)."""
+    root = toolchain.root / ORACLE_DIR
+    view = RunnerView(
+        runner="oracle",
+        src="",
+        cache="",
+        tmp=str(root / "scratch"),
+        home=str(root / "home" / template.name),
+        python=str(host_python()),
+        resources={name: str(path) for name, path in resources.items()},
+        bin_path=os.environ.get("PATH", ""),
+    )
+    for rel, text in template.home_files(view).items():
+        path = Path(view.home) / rel
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(text)
+            tmp.replace(path)
+    return Oracle(root, toolchain.wheelhouse, environ=template.runner_env(view))
+
+
+def _expectation(oracle: Oracle, tree: Path) -> recorded.Expectation:
+    try:
+        return oracle.expected(tree)
+    except OracleError as exc:  # the runners are judged on: unknown where one claims success
+        log(f"oracle: {str(exc).splitlines()[0]}")  # the whole error is recorded
+        return recorded.Expectation(tree_digest(tree), None, error=str(exc))
+
+
+def record(oracle: Oracle, plan: Plan, runners: Sequence[str]) -> float:
+    """Ask the oracle for each of ``runners``' checkouts as they are now, and record what it
+    says beside what earlier steps recorded; the seconds it took."""
+    started = time.monotonic()
+    run_dir = plan.run_dir
+    said = recorded.load(run_dir.oracle)
+    by_checkout: dict[str, recorded.Expectation] = {}
+    for runner in runners:
+        checkout = plan.runners[runner].checkout
+        if checkout not in by_checkout:
+            by_checkout[checkout] = _expectation(oracle, run_dir.checkout(checkout))
+        said[runner] = by_checkout[checkout]
+    recorded.save(run_dir.oracle, said)
+    return time.monotonic() - started

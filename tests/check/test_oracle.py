@@ -1,0 +1,140 @@
+"""The oracle's checker, on a recorded run (``narrow-oracle``: its ``oracle.json`` and each
+runner's described install in its facts), changed one field at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from lab import check
+from lab.check import oracle
+from lab.check.findings import Kind
+from lab.contract import Op
+from lab.vocabulary import Verdict
+from tests.check.conftest import RunCopy
+
+Recorded = Callable[[str], RunCopy]
+RUN = "narrow-oracle"
+
+
+def _plant(run: RunCopy, runner: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change what ``runner``'s facts say is installed, as a stale venv would show it."""
+
+    def planted(event: dict[str, Any]) -> dict[str, Any]:
+        if event["op"] == Op.FACTS and event["runner"] == runner:
+            change(event["installed"])
+        return event
+
+    run.rewrite_history(planted)
+
+
+def _oracle(run: RunCopy) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(run.run_dir.oracle.read_text())
+    return data
+
+
+def _violations(run: RunCopy) -> list[tuple[Kind, str]]:
+    return [(v.kind, v.message) for v in check.check(run.root).violations]
+
+
+def test_the_recorded_run_is_valid_and_its_installs_are_the_oracles(recorded: Recorded) -> None:
+    run = recorded(RUN)
+    report = check.check(run.root)
+    assert (report.verdict, report.violations, report.unknowns) == (Verdict.VALID, [], [])
+    said = _oracle(run)
+    assert said["runner-1"]["tree"] == said["runner-2"]["tree"]  # checkouts alike are alike
+    assert said["runner-1"]["installed"]["pth"] == {
+        "_editable_impl_uv_demo.pth": ["{checkout}/src"]
+    }
+
+
+def test_a_stale_description_is_named_with_both_values(recorded: Recorded) -> None:
+    run = recorded(RUN)
+    _plant(run, "runner-2", lambda d: d.update(description="The old README.\n"))
+    assert _violations(run) == [
+        (
+            Kind.METADATA_DIFFERS,
+            "runner-2: METADATA description differs: installed 'The old README.\\n', its "
+            "checkout gives ''",
+        )
+    ]
+
+
+def test_a_header_the_checkout_does_not_give(recorded: Recorded) -> None:
+    run = recorded(RUN)
+    _plant(run, "runner-1", lambda d: d["metadata"].update({"Requires-Dist": ["filelock"]}))
+    assert _violations(run) == [
+        (
+            Kind.METADATA_DIFFERS,
+            "runner-1: METADATA Requires-Dist differs: installed 'filelock', its checkout gives "
+            "nothing",
+        )
+    ]
+
+
+def test_a_pth_that_points_elsewhere_and_a_missing_script(recorded: Recorded) -> None:
+    run = recorded(RUN)
+
+    def elsewhere(d: dict[str, Any]) -> None:
+        d["pth"] = {"_editable_impl_uv_demo.pth": ["/src-runner-1/src"]}
+
+    _plant(run, "runner-1", elsewhere)
+    said = _oracle(run)
+    said["runner-2"]["installed"]["scripts"] = ["uv-demo"]  # the checkout gives a script
+    run.run_dir.oracle.write_text(json.dumps(said))
+    assert [k for k, _ in _violations(run)] == [Kind.POINTS_ELSEWHERE, Kind.FILES_DIFFER]
+    assert _violations(run)[1][1] == (
+        "runner-2: script uv-demo differs: installed nothing, its checkout gives 'uv-demo'"
+    )
+
+
+def test_what_two_cold_builds_disagree_on_counts_by_presence_only(recorded: Recorded) -> None:
+    run = recorded(RUN)
+    said = _oracle(run)
+    said["runner-1"]["unstable"] = ["file {dist-info}/WHEEL"]
+    run.run_dir.oracle.write_text(json.dumps(said))
+    _plant(run, "runner-1", lambda d: d["files"]["{dist-info}/WHEEL"].update(text="built again"))
+    assert _violations(run) == []
+    _plant(run, "runner-1", lambda d: d["files"].pop("{dist-info}/WHEEL"))
+    assert [k for k, _ in _violations(run)] == [Kind.FILES_DIFFER]
+
+
+def test_an_oracle_that_could_not_build_leaves_a_successful_runner_unknown(
+    recorded: Recorded,
+) -> None:
+    run = recorded(RUN)
+    said = _oracle(run)
+    said["runner-2"] = {"tree": "t", "installed": None, "error": "no compiler here"}
+    run.run_dir.oracle.write_text(json.dumps(said))
+    report = check.check(run.root)
+    assert report.verdict is Verdict.UNKNOWN and report.violations == []
+    assert [u.reason for u in report.unknowns] == [
+        "runner-2: the oracle could not build its checkout: no compiler here"
+    ]
+
+
+def test_a_run_recorded_before_the_oracle_is_judged_without_it(recorded: Recorded) -> None:
+    run = recorded(RUN)
+    _plant(run, "runner-2", lambda d: d.update(description="stale"))
+    run.run_dir.oracle.unlink()
+    assert check.check(run.root).verdict is Verdict.VALID
+
+
+def test_messages_stay_one_line_and_many_differences_are_counted() -> None:
+    want = {"metadata": {}, "files": {f"pkg/m{i}.py": {"text": "x"} for i in range(12)}}
+    got = {"metadata": {"Summary": ["é" * 500]}, "files": {}}
+    found = oracle.compare("runner-1", oracle.Expectation("t", want), {"installed": got}).violations
+    assert len(found) == 9 and all("\n" not in v.message for v in found)
+    assert found[0].message.startswith("runner-1: METADATA Summary differs: installed 'ééé")
+    assert len(found[0].message) < 200
+    assert found[-1].message.startswith("runner-1: 5 more fields differ from its checkout's:")
+
+
+def test_expectations_round_trip_and_are_written_whole(tmp_path: Any) -> None:
+    path = tmp_path / "oracle.json"
+    said = {"runner-1": oracle.Expectation("t", {"x": 1}, frozenset({"file a"}))}
+    oracle.save(path, said)
+    assert oracle.load(path) == said
+    assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]
+    assert oracle.load(tmp_path / "none.json") == {}

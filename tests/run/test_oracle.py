@@ -1,0 +1,109 @@
+"""Whole runs judged by the cold-build oracle: what each runner installed against what its
+checkout's content gives, recorded before the runners start and re-judged from the run
+directory alone."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lab import scenario
+from lab.check.oracle import load
+from lab.contract import EDITABLE_BUCKET
+from lab.oracle import tree_digest
+from lab.result import RunResult
+from lab.run import Lab
+from lab.rundir import RunDir
+from lab.runners.local import LocalBackend
+from lab.toolchain import Toolchain
+from lab.vocabulary import Verdict
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def _run(lab: Lab, name: str, *overrides: str, cache: Path | None = None) -> RunResult:
+    return lab.run(scenario.load_named(name, list(overrides)), cache=cache)
+
+
+def _messages(result: RunResult) -> list[str]:
+    return [f"{v.kind}: {v.message}" for v in result.violations]
+
+
+def test_uv_serving_a_stale_version_is_caught_and_rejudged_offline(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    """stale-metadata: uv keeps version 1.0 after the checkout's version file says 2.0. The
+    oracle, asked before the second run step, says 2.0; `cachelab check` says so again
+    from the directory, without building."""
+    lab = Lab(lab_toolchain, local_backend, tmp_path / "runs")
+    result = _run(lab, "stale-metadata")
+    assert result.verdict is Verdict.INVALID
+    assert (
+        "metadata-differs: runner-1: METADATA Version differs: installed '1.0', its checkout "
+        "gives '2.0'" in _messages(result)
+    )
+    run_dir = RunDir(tmp_path / "runs" / result.run_id)
+    said = load(run_dir.oracle)
+    assert said["runner-1"].tree == tree_digest(run_dir.checkout("runner-1"))
+    checked = subprocess.run(
+        [sys.executable, "-m", "lab", "check", str(run_dir.path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 1 and "METADATA Version differs" in checked.stdout
+
+
+def _plant(wheel: Path, header: str) -> None:
+    """Rewrite ``wheel`` with one more METADATA header, RECORD kept true: a sound wheel that
+    no build of its checkout gives."""
+    with zipfile.ZipFile(wheel) as old:
+        members = {i.filename: old.read(i) for i in old.infolist()}
+    record = next(name for name in members if name.endswith(".dist-info/RECORD"))
+    metadata = record.replace("RECORD", "METADATA")
+    members[metadata] = members[metadata].replace(b"\nVersion:", f"\n{header}\nVersion:".encode())
+    rows = []
+    for name, data in members.items():
+        if name != record:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            rows.append(f"{name},sha256={digest.decode()},{len(data)}")
+    members[record] = ("\n".join([*rows, f"{record},,"]) + "\n").encode()
+    with zipfile.ZipFile(wheel, "w") as new:
+        for name, data in members.items():
+            new.writestr(name, data)
+
+
+def test_the_unsafe_policy_serving_a_stale_install_is_caught(
+    tmp_path: Path, local_backend: LocalBackend, lab_toolchain: Toolchain
+) -> None:
+    """`none` on a cache kept across runs: an entry changed by hand (its wheel and manifest
+    kept in agreement, so no check of the cache sees it) is served to the next run's
+    identical checkout, exit 0. Only the oracle says that is not what the checkout gives."""
+    lab = Lab(lab_toolchain, local_backend, tmp_path / "runs")
+    kept = tmp_path / "kept-cache"
+    kept.mkdir()
+    settings = ("subject=none", "runners=1", "build_delay=0")
+    first = _run(lab, "issue-15380", *settings, cache=kept)
+    assert first.verdict is Verdict.VALID, first.violations
+    (wheel,) = kept.glob(f"{EDITABLE_BUCKET}/*/*/*.whl")
+    _plant(wheel, "Summary: planted")
+    manifest = wheel.with_name("entry.json")
+    entry = json.loads(manifest.read_text())
+    entry.update(size=wheel.stat().st_size, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
+    manifest.write_text(json.dumps(entry))
+    second = _run(lab, "issue-15380", *settings, cache=kept)
+    assert [r.rc for r in second.runners] == [0]
+    assert second.verdict is Verdict.INVALID
+    assert _messages(second) == [
+        "metadata-differs: runner-1: METADATA Summary differs: installed 'planted', its "
+        "checkout gives nothing"
+    ]
