@@ -113,7 +113,7 @@ def look(venv: Path, spec: dict[str, Any]) -> dict[str, Any]:
         facts["probe_error"] = f"{python} exited {proc.returncode}: {tail}"
         return facts
     facts["installed"] = _described(
-        facts.pop("paths"), spec, str(spec.get("checkout") or venv.parent)
+        facts.pop("paths", {}), spec, str(spec.get("checkout") or venv.parent)
     )
     return facts
 

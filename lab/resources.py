@@ -14,6 +14,10 @@ UV_VERSIONS: tuple[str, ...] = ("0.8.12", "0.13.9")
 DEFAULT_UV_VERSION = "0.13.9"
 # pip as a subject
 PIP_VERSION = "26.3"
+# Build plugins the lab keeps offline besides the templates' backends: what real projects
+# name in [build-system] requires (a version from git, a README assembled from fragments),
+# so that projects and tests using them build without the registries.
+BUILD_PLUGINS: tuple[str, ...] = ("hatch-vcs", "hatch-fancy-pypi-readme", "setuptools-scm")
 
 
 def uv(version: str) -> str:

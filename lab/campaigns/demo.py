@@ -66,8 +66,8 @@ SCENES = (
         "The version is read from a source file, which the next job edits in place; "
         "pyproject.toml stays the same.",
         "uv's run is INVALID: wrong-version, 1.0 installed where the checkout gives 2.0 (uv needs "
-        "[tool.uv] cache-keys for this). The reference builder keys on where the metadata comes "
-        "from.",
+        "[tool.uv] cache-keys for this). The reference builder's revision is the whole tree's "
+        "content, so any edit is a new one.",
         0.0,
     ),
     Scene(

@@ -11,8 +11,7 @@ lab.refbuilder``:
 
     python -m lab.refbuilder editable SRC --cache DIR --venv DIR --wheelhouse DIR
         [--policy narrow|coalesce|wide|none] [--python PY] [--import MODULE] [--runner NAME]
-        [--history FILE] [--key-glob GLOB]... [--freshness content|ctime] [--no-tree-lock]
-        [--lock-timeout SECONDS]
+        [--history FILE] [--freshness content|ctime] [--no-tree-lock] [--lock-timeout SECONDS]
     python -m lab.refbuilder sweep --cache DIR
     python -m lab.refbuilder clean --cache DIR
 
@@ -29,7 +28,7 @@ import argparse
 import enum
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.contract import Phase
@@ -55,8 +54,8 @@ DEFAULT_POLICY = Policy.COALESCE
 class Freshness(enum.StrEnum):
     """When an entry built in one checkout may serve another at the same path."""
 
-    CONTENT = "content"  # identical cache-key inputs: reuse
-    CTIME = "ctime"  # uv's rule: the inputs' ctimes count too, so every checkout rebuilds
+    CONTENT = "content"  # identical trees (content and git state): reuse
+    CTIME = "ctime"  # uv's rule: the files' ctimes count too, so every checkout rebuilds
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,6 @@ class Request:
     python: Path  # the interpreter for build envs and the target venv
     policy: Policy = DEFAULT_POLICY
     module: str | None = None  # imported in the venv afterwards, if given
-    key_globs: tuple[str, ...] = field(default_factory=tuple)
     freshness: Freshness = Freshness.CONTENT
     tree_lock: bool = True  # off only to show what a shared tree does without it
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S  # the longest wait for any lock
@@ -109,7 +107,6 @@ def editable_argv(request: Request, runner: str, history: Path | None = None) ->
         "--runner",
         runner,
         *(["--history", str(history)] if history else []),
-        *(arg for glob in request.key_globs for arg in ("--key-glob", glob)),
         "--freshness",
         request.freshness.value,
         *([] if request.tree_lock else ["--no-tree-lock"]),
@@ -128,7 +125,6 @@ def request_of(args: argparse.Namespace) -> Request:
         python=args.python,
         policy=args.policy,
         module=args.module,
-        key_globs=tuple(args.key_globs),
         freshness=args.freshness,
         tree_lock=args.tree_lock,
         lock_timeout=args.lock_timeout,
@@ -185,13 +181,6 @@ def parser() -> argparse.ArgumentParser:
     )
     ed.add_argument("--runner", default="builder", help="the name in history events")
     ed.add_argument("--history", type=Path, help="also append events to this JSONL file")
-    ed.add_argument(
-        "--key-glob",
-        dest="key_globs",
-        action="append",
-        default=[],
-        help="more cache-key inputs besides pyproject.toml, setup.py, setup.cfg",
-    )
     ed.add_argument(
         "--freshness",
         type=Freshness,

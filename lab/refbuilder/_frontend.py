@@ -10,6 +10,11 @@
 
 Which lock is held when comes from the policy's row in ``_plan.LOCKING``.
 
+What a lookup finds is decided by the tree's content (``_tree``, ``_lookup``): the tree is
+scanned once for the plan and again, cheaply, after every wait and around the build, so the
+entry a build publishes is named by the tree that build saw, and its manifest says what the
+build added to that tree.
+
 Whatever the policy, a build is published only once it has proved itself: a sound wheel, and
 installed and imported for the runner that built it. A hit that does not install here is a
 miss. A cache that cannot be written costs the cache, not the install: the builder then builds
@@ -41,6 +46,7 @@ from lab.refbuilder._env import BuildEnv, BuildEnvs
 from lab.refbuilder._errors import BuildError, CacheError, InstallError, LockTimeout
 from lab.refbuilder._events import Events
 from lab.refbuilder._hooks import BuildBackend
+from lab.refbuilder._lookup import lookup
 from lab.refbuilder._plan import EntryLock, Plan, locking, make_plan
 
 
@@ -77,14 +83,9 @@ class _Install:
 
     def _run(self) -> Installed:
         project = _project.read(self.req.source.absolute())
-        keys = project.keys
-        project = dataclasses.replace(
-            project, keys=dataclasses.replace(keys, globs=(*keys.globs, *self.req.key_globs))
-        )
         if self.locking.atomic:
             self.cache.sweep()
-        metadata = self._prepared_metadata(project) if project.keys.metadata else ""
-        plan = make_plan(project, self.cache, self.req.python, self.req.freshness, metadata)
+        plan = self._plan(project)
         entry_lock = self.cache.entry_lock(plan.key)
         with self.cache.held(entry_lock if self.locking.entry is EntryLock.WHOLE else None):
             self.events.emit(
@@ -94,7 +95,7 @@ class _Install:
                 revision=plan.revision,
                 policy=self.req.policy,
             )
-            entry, reason = _lookup(plan)
+            entry, reason = lookup(plan)
             phase = Phase.HIT if entry else Phase.MISS
             reuse: dict[str, object] = {}
             if entry is None and self.locking.coalesce:
@@ -112,6 +113,10 @@ class _Install:
             if reuse.get("reuse_expected"):
                 return self._coalesced(plan)
             return self._build_and_publish(plan)
+
+    def _plan(self, project: _project.Project) -> Plan:
+        skip = (self.req.cache.absolute(), self.req.venv.absolute())  # where in the tree
+        return make_plan(project, self.cache, self.req.python, self.req.freshness, skip)
 
     def _unusable(self, plan: Plan, exc: InstallError) -> None:
         reason = f"the entry does not install here: {exc}"
@@ -134,7 +139,7 @@ class _Install:
                 )
             except LockTimeout:
                 return self._build_and_publish(plan)
-            found = _lookup(plan)[0]
+            found = lookup(plan.rescanned())[0]
             if found is None:
                 if waited:
                     building.close()
@@ -154,34 +159,23 @@ class _Install:
                 self._unusable(plan, exc)
         return self._build_and_publish(plan)
 
-    def _prepared_metadata(self, project: _project.Project) -> str:
-        """The metadata the backend would build, as a digest, where the key cannot cover its
-        source; unique where the backend cannot say without building (never reused)."""
-        system = project.system
-        backend = self._backend(project.path.parent, system, self.envs.ensure(system.requires))
-        with tempfile.TemporaryDirectory(prefix="cachelab-metadata-") as out:
-            metadata = backend.prepare_metadata_for_build_editable(Path(out))
-            if metadata is None:
-                return f"unknown:{time.time_ns()}"
-            return _wheel.metadata_digest(metadata.read_bytes())
-
     def _build_and_publish(self, plan: Plan) -> Installed:
         tree_lock = LockSpec(
             plan.source / TREE_LOCK_NAME, _tree.tree_key(plan.source), LockKind.TREE
         )
         with contextlib.ExitStack() as stack:
             # `none` builds straight into the final directory: no scratch, no rename.
-            if self.locking.atomic:
-                out = stack.enter_context(self.cache.scratch()) / "out"
-            else:
-                out = plan.entry_dir
-            out.mkdir(parents=True, exist_ok=True)
+            scratch = stack.enter_context(self.cache.scratch()) if self.locking.atomic else None
             env = self.envs.ensure(plan.system.requires)
             # The tree lock covers the build and the publish: whoever takes it next finds the
             # entry already published and builds nothing.
             with self.cache.held(tree_lock if self.locking.tree else None):
-                found = _lookup(plan)[0] if self.locking.tree else None
+                # the tree as the build sees it: another's build may have added to it meanwhile
+                plan = plan.rescanned()
+                found = lookup(plan)[0] if self.locking.tree else None
                 if found is None:
+                    out = plan.entry_dir if scratch is None else scratch / "out"
+                    out.mkdir(parents=True, exist_ok=True)
                     built = self._build(plan, env, out)
                     # proved before it is published: it installs and imports here
                     imported = self._install(plan, built)
@@ -216,7 +210,10 @@ class _Install:
         return backend
 
     def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
-        before = _tree.snapshot(plan.source)
+        """Build ``plan``'s tree (as scanned just now) into ``out``; the entry's manifest says
+        what the build left in the tree: the files it added or changed (``side_effects``,
+        which a tree must have for the entry to serve it) and every entry it added
+        (``added``, which a lookup in this same tree leaves out to find the revision)."""
         self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=plan.system.backend)
         backend = self._backend(plan.source, plan.system, env)
         _failpoints.hit(Failpoint.MID_BUILD, self.events)
@@ -226,12 +223,13 @@ class _Install:
             raise BuildError(
                 backend.name, "build_editable", plan.source, f"{wheel.name}: {problem}"
             )
-        side_effects = _tree.side_effects(plan.source, before, _tree.snapshot(plan.source))
+        after = _tree.scan(plan.source, plan.skip, plan.tree)
+        side_effects = after.side_effects(plan.tree)
         self.events.emit(
             Op.BUILD, Phase.END, plan.entry_name, wheel=wheel.name, side_effects=len(side_effects)
         )
         manifest = {
-            "format": 1,
+            "format": 2,
             "key": plan.key,
             "revision": plan.revision,
             "source": str(plan.source),
@@ -240,6 +238,7 @@ class _Install:
             "size": wheel.stat().st_size,
             "sha256": _tree.file_digest(wheel),
             "side_effects": side_effects,
+            "added": after.added_since(plan.tree),
             "created_wall": time.time(),
         }
         return Entry(out, manifest)
@@ -281,17 +280,6 @@ class _Install:
 
 def _result(plan: Plan, entry: Entry, publish: Phase | None, imported: str | None) -> Installed:
     wheel = str(entry.manifest["wheel"])
+    revision = str(entry.manifest.get("revision", plan.revision))  # a hit's may be older
     hit = publish is None
-    return Installed(plan.key, plan.revision, hit, publish, wheel, entry.side_effects, imported)
-
-
-def _lookup(plan: Plan) -> tuple[Entry | None, str]:
-    if not plan.entry_dir.exists():
-        return None, "absent"
-    entry = read_entry(plan.entry_dir)
-    if entry is None:
-        return None, "invalid manifest or wheel"
-    missing = _tree.missing_side_effects(plan.source, entry.side_effects)
-    if missing:
-        return None, f"this tree lacks the build's side effects: {', '.join(missing)}"
-    return entry, "valid"
+    return Installed(plan.key, revision, hit, publish, wheel, entry.side_effects, imported)

@@ -97,23 +97,6 @@ class BuildBackend:
             raise self._wrong(hook, requires, "a list of requirement strings")
         return requires
 
-    def prepare_metadata_for_build_editable(self, out: Path) -> Path | None:
-        """The ``METADATA`` the backend would build, or None where it cannot say so without
-        building (no such hook)."""
-        hook = "prepare_metadata_for_build_editable"
-        try:
-            with self._hook(hook):
-                name = self._caller.prepare_metadata_for_build_editable(
-                    str(out), _allow_fallback=False
-                )
-        except BuildError as exc:
-            if isinstance(exc.__cause__, pyproject_hooks.HookMissing):
-                return None
-            raise
-        if not isinstance(name, str) or not (out / name / "METADATA").is_file():
-            raise self._wrong(hook, name, f"a .dist-info directory in {out}")
-        return out / name / "METADATA"
-
     def build_editable(self, out: Path) -> Path:
         hook = "build_editable"
         with self._hook(hook):

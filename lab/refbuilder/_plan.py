@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,24 +60,59 @@ def locking(policy: Policy, tree_lock: bool = True) -> Locking:
 
 @dataclass(frozen=True)
 class Plan:
-    """One install's fixed facts: which tree, which backend, which cache entry."""
+    """One install's fixed facts: which tree (as scanned), which backend, which entry."""
 
     source: Path
     system: BuildSystem
     key: str  # the entry key: a hash of the source's path
-    revision: str  # a hash of the cache-key inputs (and, under ctime freshness, their ctimes)
+    revision: str  # the tree's content and the salt (and, under ctime freshness, ctimes)
     entry_dir: Path
     entry_name: str  # how events name the entry
+    tree: _tree.Tree
+    salt: str  # what joins the tree in the revision: the build env, declared env vars
+    with_ctimes: bool
+    skip: tuple[Path, ...]  # not the tree's content: the builder's cache and venv
+
+    def rescanned(self) -> Plan:
+        """This plan for the tree as it is now: while this install waited for a lock,
+        another runner's build may have added files to a tree we share. The earlier scan
+        lends its digests of what has not changed since."""
+        tree = _tree.scan(self.source, self.skip, self.tree)
+        revision = tree.revision(self.salt, self.with_ctimes)
+        entry_dir = self.entry_dir.with_name(revision)
+        return dataclasses.replace(self, tree=tree, revision=revision, entry_dir=entry_dir)
+
+    def revision_without(self, entries: Collection[str]) -> str:
+        """The revision of this tree without ``entries``: what it was before a build added
+        them."""
+        return self.tree.revision(self.salt, self.with_ctimes, entries)
+
+
+def _salt(env: str, variables: tuple[str, ...]) -> str:
+    declared = "".join(f"${var}={os.environ.get(var, '')}\0" for var in variables)
+    return f"env:{env}\0{declared}"
 
 
 def make_plan(
-    project: Project, cache: Cache, python: Path, freshness: Freshness, metadata: str
+    project: Project, cache: Cache, python: Path, freshness: Freshness, skip: tuple[Path, ...] = ()
 ) -> Plan:
-    """The plan for ``project``; ``metadata`` is what its backend prepares, where the key
-    must cover it (``KeyInputs.metadata``), else ""."""
+    """The plan for ``project`` as its tree is now, but for ``skip`` (the builder's own
+    cache and venv, where they lie in the tree)."""
     source = project.path.parent
     key = _tree.path_key(source)
-    env = env_key(project.system.requires, python)
-    revision = _tree.revision(source, env, project.keys, freshness is Freshness.CTIME, metadata)
-    entry_dir = cache.entry_dir(key, revision)
-    return Plan(source, project.system, key, revision, entry_dir, cache.entry_name(key))
+    tree = _tree.scan(source, skip)
+    salt = _salt(env_key(project.system.requires, python), project.env)
+    with_ctimes = freshness is Freshness.CTIME
+    revision = tree.revision(salt, with_ctimes)
+    return Plan(
+        source=source,
+        system=project.system,
+        key=key,
+        revision=revision,
+        entry_dir=cache.entry_dir(key, revision),
+        entry_name=cache.entry_name(key),
+        tree=tree,
+        salt=salt,
+        with_ctimes=with_ctimes,
+        skip=skip,
+    )

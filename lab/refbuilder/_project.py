@@ -1,24 +1,15 @@
-"""The source tree's pyproject.toml: its build system, checked, and what its metadata is read
-from, so that a cache key covers every input of the metadata a build would produce.
+"""The source tree's pyproject.toml: its build system, checked before anything is built or
+locked, and the environment variables it declares as inputs of its build.
 
-A cache hit must never install metadata that building this checkout would not produce. The
-key always covers ``pyproject.toml``, ``setup.py`` and ``setup.cfg``; where ``[project]``
-declares metadata ``dynamic``, the key also covers where the build reads it from:
-
-- uv's own ``[tool.uv] cache-keys`` (globs, ``{file = ...}``, ``{env = ...}``, ``{git = ...}``);
-- hatch: ``[tool.hatch.version] path``; pdm: ``[tool.pdm.version] path``; setuptools:
-  ``[tool.setuptools.dynamic]`` files and the module an ``attr`` names; flit: the module's
-  ``__init__.py``; maturin: ``Cargo.toml``; scikit-build-core: its regex provider's input;
-- a version from the VCS (setuptools-scm, hatch-vcs, pdm's scm source, ...), and dynamic
-  metadata from a source this module does not know: then the metadata itself, as the
-  backend's ``prepare_metadata_for_build_editable`` gives it, joins the key.
+What a build reads from the tree is not enumerated here: the revision covers the whole tree
+(``_tree``). Only what lies outside the tree and a project names comes from here: uv's
+``[tool.uv] cache-keys`` ``{env = ...}`` entries, whose values join the revision.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +20,6 @@ from lab.refbuilder._errors import ProjectError
 # PEP 517's fallback when [build-system] is missing.
 _DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 _DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
-# The default cache-key inputs, as in uv: the files that configure the build.
-KEY_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
-# Build requirements that read the version from the VCS.
-_VCS_PLUGINS = (
-    "setuptools-scm",
-    "setuptools_scm",
-    "hatch-vcs",
-    "versioningit",
-    "poetry-dynamic-versioning",
-    "dunamai",
-)
 
 
 @dataclass(frozen=True)
@@ -50,20 +30,10 @@ class BuildSystem:
 
 
 @dataclass(frozen=True)
-class KeyInputs:
-    """What a revision must cover beyond ``KEY_FILES``."""
-
-    globs: tuple[str, ...] = ()  # files, relative to the tree
-    env: tuple[str, ...] = ()  # environment variables
-    git: bool = False  # the tree's git HEAD and tags
-    metadata: bool = False  # the metadata itself: its source is not known here
-
-
-@dataclass(frozen=True)
 class Project:
     path: Path  # pyproject.toml
     system: BuildSystem
-    keys: KeyInputs = field(default_factory=KeyInputs)
+    env: tuple[str, ...] = ()  # environment variables whose values join the revision
 
 
 def _strings(value: Any, where: str, path: Path) -> tuple[str, ...]:
@@ -110,17 +80,6 @@ def _build_system(data: dict[str, Any], source: Path, path: Path) -> BuildSystem
     return BuildSystem(requires, backend, backend_path)
 
 
-def _module_files(dotted: str, package_dirs: dict[str, Any]) -> list[str]:
-    """Where the module ``dotted`` may live in the tree: every candidate, relative."""
-    parts = dotted.split(".")
-    roots = {d for d in package_dirs.values() if isinstance(d, str)} | {"", "src"}
-    found = []
-    for root in sorted(roots):
-        base = Path(root, *parts)
-        found += [f"{base}.py", str(base / "__init__.py")]
-    return found
-
-
 def _get(table: Any, *names: str) -> Any:
     """``table[names[0]][names[1]]...``, or None where any step is missing or no table."""
     for name in names:
@@ -128,94 +87,30 @@ def _get(table: Any, *names: str) -> Any:
     return table
 
 
-@dataclass
-class _Found:
-    """Where metadata comes from, as far as known: files, fields they give, the VCS."""
-
-    globs: list[str] = field(default_factory=list)
-    fields: set[str] = field(default_factory=set)
-    git: bool = False
-
-    def file(self, glob: Any, *fields: str) -> None:
-        if isinstance(glob, str):
-            self.globs.append(glob)
-            self.fields.update(fields)
-
-
-def _backends(tool: dict[str, Any], project: dict[str, Any], system: BuildSystem) -> _Found:
-    """The dynamic-metadata sources of the common backends."""
-    found = _Found()
-    found.file(_get(tool, "hatch", "version", "path"), "version")
-    found.git |= _get(tool, "hatch", "version", "source") == "vcs"
-    if _get(tool, "pdm", "version", "source") == "file":
-        found.file(_get(tool, "pdm", "version", "path"), "version")
-    found.git |= _get(tool, "pdm", "version", "source") == "scm"
-    dynamic = _get(tool, "setuptools", "dynamic")
-    for name, spec in dynamic.items() if isinstance(dynamic, dict) else ():
-        files = _get(spec, "file")
-        for glob in files if isinstance(files, list) else [files]:
-            found.file(glob, name)
-        attr = _get(spec, "attr")
-        if isinstance(attr, str):
-            dirs = _get(tool, "setuptools", "package-dir")
-            for glob in _module_files(
-                attr.rpartition(".")[0], dirs if isinstance(dirs, dict) else {}
-            ):
-                found.file(glob, name)
-    if system.backend.startswith("flit"):  # a module's __version__ and docstring
-        module = _get(tool, "flit", "module", "name") or project.get("name")
-        for glob in _module_files(str(module or "").replace("-", "_"), {}):
-            found.file(glob, "version", "description")
-    if system.backend.startswith("maturin"):
-        found.file("Cargo.toml", "version")
-    found.file(_get(tool, "scikit-build", "metadata", "version", "input"), "version")
-    requires = " ".join(system.requires).lower()
-    found.git |= any(plugin in requires for plugin in _VCS_PLUGINS)
-    return found
-
-
-def _uv_cache_keys(entries: Any, path: Path) -> KeyInputs:
-    """uv's ``[tool.uv] cache-keys``: globs, ``{file}``, ``{dir}``, ``{env}``, ``{git}``."""
+def _declared_env(data: dict[str, Any], path: Path) -> tuple[str, ...]:
+    """The environment variables uv's ``[tool.uv] cache-keys`` names (``{env = ...}``). Its
+    files, dirs and ``{git = ...}`` are in the revision already, with the rest of the tree;
+    an entry of none of uv's forms is refused, as uv refuses it."""
+    tool = _table(data, "tool", path) if "tool" in data else {}
+    entries = _get(tool, "uv", "cache-keys")
+    if entries is None:
+        return ()
     if not isinstance(entries, list):
         raise ProjectError(path, "[tool.uv] cache-keys", f"must be a list, got {entries!r}")
-    globs: list[str] = []
     env: list[str] = []
-    git = False
     for entry in entries:
-        if isinstance(entry, str):
-            globs.append(entry)
-        elif isinstance(_get(entry, "file"), str):
-            globs.append(entry["file"])
-        elif isinstance(_get(entry, "dir"), str):
-            globs.append(f"{entry['dir']}/**/*")
-        elif isinstance(_get(entry, "env"), str):
+        if isinstance(_get(entry, "env"), str):
             env.append(entry["env"])
-        elif isinstance(entry, dict) and "git" in entry:
-            git = True
-        else:
+        elif not isinstance(entry, str) and not _uv_form(entry):
             raise ProjectError(path, "[tool.uv] cache-keys", f"cannot read {entry!r}")
-    return KeyInputs(tuple(globs), tuple(env), git)
+    return tuple(dict.fromkeys(env))
 
 
-def _key_inputs(data: dict[str, Any], path: Path, system: BuildSystem) -> KeyInputs:
-    tool = _table(data, "tool", path) if "tool" in data else {}
-    cache_keys = _get(tool, "uv", "cache-keys")
-    declared = _uv_cache_keys(cache_keys, path) if cache_keys is not None else KeyInputs()
-    if "project" not in data:  # no [project]: the metadata is all the backend's
-        return dataclasses.replace(declared, metadata=True)
-    project = _table(data, "project", path)
-    dynamic = set(_strings(project.get("dynamic", []), "[project] dynamic", path))
-    found = _backends(tool, project, system)
-    git = declared.git or found.git
-    # declared cache keys are trusted to cover the project's dynamic metadata, as uv does
-    unknown = set() if cache_keys is not None else dynamic - found.fields
-    unknown -= {"version"} if git else set()
-    return KeyInputs(
-        globs=tuple(dict.fromkeys([*declared.globs, *found.globs])),
-        env=declared.env,
-        git=git,
-        # a VCS version depends on more than its commit (a dirty tree): ask the backend
-        metadata=bool(unknown) or git,
+def _uv_form(entry: Any) -> bool:
+    return (
+        isinstance(_get(entry, "file"), str)
+        or isinstance(_get(entry, "dir"), str)
+        or (isinstance(entry, dict) and "git" in entry)
     )
 
 
@@ -225,8 +120,7 @@ def read(source: Path) -> Project:
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        system = BuildSystem(_DEFAULT_REQUIRES, _DEFAULT_BACKEND)
-        return Project(path, system, KeyInputs(metadata=True))  # setup.py: the backend knows
+        return Project(path, BuildSystem(_DEFAULT_REQUIRES, _DEFAULT_BACKEND))  # setup.py
     except UnicodeDecodeError as exc:
         raise ProjectError(path, None, f"is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
@@ -241,5 +135,4 @@ def read(source: Path) -> Project:
 def from_data(data: dict[str, Any], path: Path) -> Project:
     """The project that ``data``, read from ``path``, describes; ProjectError names what is
     wrong with it."""
-    system = _build_system(data, path.parent, path)
-    return Project(path, system, _key_inputs(data, path, system))
+    return Project(path, _build_system(data, path.parent, path), _declared_env(data, path))

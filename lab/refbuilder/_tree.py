@@ -1,29 +1,55 @@
-"""The source tree: what identifies a revision, and what a backend wrote into it."""
+"""The source tree: its content, which identifies a revision, and what a build added to it.
+
+A revision is a digest of the whole tree's content: every file's relative path, kind,
+executable bit and bytes, every symlink's target, every directory, and the git state
+(``_git``). Whatever a backend, a build hook, a plugin or an in-tree backend reads from the
+tree is in it, without a list of backends or of metadata sources, so that a hit is never a
+build of other inputs from the tree. Identical checkouts (CI's: one commit) still share
+their revision; any edit, a Python file's too, is a new one. (A read set recorded per build
+would miss less often but cannot see what subprocesses read: docs/protocol.md weighs both.)
+
+Left out is only what is not the project's content: VCS directories (their state counts
+through ``_git``), virtual environments (``.venv`` and any directory holding a
+``pyvenv.cfg``), byte code, caches (``.tox``, ``.nox``, cargo's ``target/`` beside a
+``Cargo.toml``, and any directory holding a ``CACHEDIR.TAG``, as pytest's, mypy's and ruff's
+caches do), our own tree lock, and the paths the builder is told to skip (its cache and
+venv, where they lie in the tree). A cache left out is trusted to check its own freshness,
+as cargo's fingerprints do.
+
+One walk stats every entry and hashes every file (``hashlib.file_digest``, no subprocess);
+a later scan of the same tree in the same process (around a build) hashes again only what
+its stat says changed, and what changed so recently that coarse timestamps cannot tell
+(git's "racily clean" files).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import stat
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.contract import TREE_KEY_PREFIX, TREE_LOCK_NAME
-from lab.refbuilder._project import KEY_FILES, KeyInputs
+from lab.refbuilder import _git
 
-# Not the project's content: environments, VCS data, byte code, our own lock.
-# cargo's target/ is its build cache, not something the installed package needs.
-_SKIP_DIRS = frozenset({".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", "target"})
-_SKIP_FILES = frozenset({TREE_LOCK_NAME})
-# Sources of compiled extension modules. An editable install serves a project's Python files
-# from the tree, but what is compiled only as built: a hit must have been built from these.
-_NATIVE_SUFFIXES = frozenset(
-    {".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".pyx", ".pxd", ".pxi", ".rs", ".f90"}
+_SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".venv", "__pycache__", ".tox", ".nox", ".mypy_cache"}
+    | {".pytest_cache", ".ruff_cache"}
 )
-_NATIVE_NAMES = frozenset({"Cargo.toml", "Cargo.lock", "build.rs", "CMakeLists.txt", "meson.build"})
-# Build outputs, not sources (setuptools' build/ holds object files and copies).
-_NOT_SOURCE_DIRS = _SKIP_DIRS | {"build", "dist"}
+# A directory holding one of these is a virtual environment or a cache, not content.
+_MARKS = frozenset({"pyvenv.cfg", "CACHEDIR.TAG"})
+# cargo's build cache, beside the manifest: cargo tags it only where it made it itself, and
+# maturin makes it first.
+_CARGO_MANIFEST, _CARGO_TARGET = "Cargo.toml", "target"
+# Timestamps are coarse (a kernel tick; seconds on some file systems): a file changed this
+# close to a scan may change again with the same stat, so its digest is never reused.
+_RACY_NS = 2_000_000_000
+_DIR = "d"
 
-Stat = tuple[int, int]  # size, mtime in ns
+Stat = tuple[int, int, int, int, int]  # mode, inode, size, mtime and ctime in ns
 
 
 def file_digest(path: Path) -> str:
@@ -44,112 +70,131 @@ def tree_key(source: Path) -> str:
     return f"{TREE_KEY_PREFIX}{st.st_dev}:{st.st_ino}"
 
 
-def _git_state(source: Path) -> str:
-    """The tree's git HEAD commit and tags, read from ``.git`` (no git needed); "" without."""
-    git = source / ".git"
-    if git.is_file():  # a worktree or submodule: "gitdir: <path>"
-        git = (source / git.read_text().partition(":")[2].strip()).resolve()
-    if not git.is_dir():
-        return ""
-    refs: dict[str, str] = {}
-    packed = git / "packed-refs"
-    if packed.is_file():
-        for line in packed.read_text().splitlines():
-            digest, _, ref = line.partition(" ")
-            if ref:
-                refs[ref] = digest
-    for path in (git / "refs").rglob("*"):
-        if path.is_file():
-            refs[path.relative_to(git).as_posix()] = path.read_text().strip()
-    head = (git / "HEAD").read_text().strip() if (git / "HEAD").is_file() else ""
-    if head.startswith("ref: "):
-        head = refs.get(head[5:], head)
-    tags = sorted(f"{ref}={digest}" for ref, digest in refs.items() if ref.startswith("refs/tags/"))
-    return "\n".join([head, *tags])
+def _sha256(record: str) -> str | None:
+    """A file's sha256 from its record; None for what is no regular file."""
+    kind, _, digest = record.partition(":")
+    return digest if kind in ("f", "x") else None
 
 
-def native_sources(source: Path) -> list[str]:
-    """The tree's sources of compiled code, relative, sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = [d for d in dirnames if d not in _NOT_SOURCE_DIRS]
-        for name in filenames:
-            path = Path(dirpath) / name
-            if name in _NATIVE_NAMES or path.suffix in _NATIVE_SUFFIXES:
-                found.append(path.relative_to(source).as_posix())
-    return sorted(found)
+@dataclass(frozen=True)
+class Tree:
+    """What a tree held when it was scanned: every entry (relative path) as a record, ``d``
+    (a directory), ``f:<sha256>`` (a file; ``x:`` executable), ``l:<target>`` (a symlink),
+    ``o`` (another kind) or ``?:<error>`` (unreadable: a revision never met again)."""
+
+    root: Path
+    items: Mapping[str, str]
+    stats: Mapping[str, Stat]  # of what is no directory
+    git: str  # _git.state
+    started_ns: int  # when the scan began, on the wall clock file times are stamped by
+
+    def revision(self, salt: str, with_ctimes: bool = False, without: Collection[str] = ()) -> str:
+        """The digest of this tree's content and ``salt`` (what else the build depends on),
+        leaving out the entries ``without``. ``with_ctimes`` adds every file's ctime, as
+        uv's freshness check does: then every checkout is a revision of its own."""
+        lines = [f"{salt}\0git:{self.git}"]
+        for rel in sorted(self.items):
+            if rel not in without:
+                ctime = self.stats[rel][4] if with_ctimes and rel in self.stats else ""
+                lines.append(f"{rel}\0{self.items[rel]}\0{ctime}")
+        data = "\n".join(lines).encode("utf-8", "surrogateescape")
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    def added_since(self, before: Tree) -> dict[str, str]:
+        """The entries a build added (absent from ``before``), as records."""
+        return {rel: record for rel, record in self.items.items() if rel not in before.items}
+
+    def side_effects(self, before: Tree) -> dict[str, str]:
+        """The files a build added or changed, with their sha256."""
+        found = {}
+        for rel, record in sorted(self.items.items()):
+            digest = _sha256(record)
+            if digest is not None and before.items.get(rel) != record:
+                found[rel] = digest
+        return found
+
+    def missing(self, side_effects: Mapping[str, str]) -> list[str]:
+        """The side effects (files and their sha256) this tree lacks or has otherwise: an
+        entry needing them is no use here, however valid its wheel (uv #11390)."""
+        return [
+            rel
+            for rel, digest in sorted(side_effects.items())
+            if _sha256(self.items.get(rel, "")) != digest
+        ]
 
 
-def revision(
-    source: Path, env_key: str, inputs: KeyInputs, with_ctimes: bool = False, metadata: str = ""
-) -> str:
-    """A hash of what a build's result depends on, by *content*, so that identical checkouts
-    share a revision and no other checkout ever does: the cache-key files (the build's
-    configuration and wherever its metadata is read from), the sources of compiled code, the
-    environment variables and the git state the project names, the build environment, and,
-    where its source is not known, the metadata the backend prepares. Python files are not in
-    it: an editable install serves them from the tree.
-
-    ``with_ctimes`` adds the files' ctimes, as uv's freshness check does: then every checkout
-    is a revision of its own and nothing is reused across checkouts.
-    """
-    h = hashlib.sha256(f"env:{env_key}\0".encode())
-    globs = inputs.globs
-    names = sorted(
-        set(KEY_FILES)
-        | {p.relative_to(source).as_posix() for g in globs for p in source.glob(g) if p.is_file()}
-        | set(native_sources(source))
-    )
-    for name in names:
-        path = source / name
-        h.update(name.encode() + b"\0")
-        h.update(file_digest(path).encode() if path.is_file() else b"absent")
-        if with_ctimes and path.is_file():
-            h.update(str(path.stat().st_ctime_ns).encode())
-        h.update(b"\0")
-    for var in inputs.env:
-        h.update(f"${var}={os.environ.get(var, '')}\0".encode())
-    if inputs.git:
-        h.update(f"git:{_git_state(source)}\0".encode())
-    if metadata:
-        h.update(f"metadata:{metadata}\0".encode())
-    return h.hexdigest()[:16]
+def _record(path: str, st: os.stat_result, reuse: str | None) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return f"l:{Path(path).readlink()}"
+    if not stat.S_ISREG(st.st_mode):
+        return "o"
+    if reuse is not None:
+        return reuse
+    try:
+        with Path(path).open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except PermissionError as exc:
+        return f"?:{exc.strerror}:{time.time_ns()}"
+    return f"{'x' if st.st_mode & 0o111 else 'f'}:{digest}"
 
 
-def snapshot(source: Path) -> dict[str, Stat]:
-    """Every project file with its size and mtime: cheap enough to take around each build."""
-    found: dict[str, Stat] = {}
-    for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
-        for name in filenames:
-            if name in _SKIP_FILES:
-                continue
-            path = Path(dirpath) / name
+class _Walk:
+    """One walk of a tree, reusing ``previous``'s digests where a file's stat is unchanged."""
+
+    def __init__(self, root: Path, skip: Collection[Path], previous: Tree | None) -> None:
+        self.root = root
+        self.skip = {str(p.absolute()) for p in skip}
+        self.previous = previous
+        self.items: dict[str, str] = {}
+        self.stats: dict[str, Stat] = {}
+
+    def _reusable(self, rel: str, st: Stat) -> str | None:
+        old = self.previous
+        if old is None or old.stats.get(rel) != st or st[4] >= old.started_ns - _RACY_NS:
+            return None
+        return old.items.get(rel)
+
+    def entry(self, rel: str, entry: os.DirEntry[str]) -> None:
+        try:
+            st = entry.stat(follow_symlinks=False)
+            key = (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            self.items[rel] = _record(entry.path, st, self._reusable(rel, key))
+        except FileNotFoundError:  # gone while we looked: not there
+            return
+        self.stats[rel] = key
+
+    def run(self) -> None:
+        pending = [("", str(self.root))]
+        while pending:
+            rel_dir, path = pending.pop()
             try:
-                st = path.lstat()
-            except FileNotFoundError:
+                with os.scandir(path) as listing:
+                    entries = list(listing)
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            found[path.relative_to(source).as_posix()] = (st.st_size, st.st_mtime_ns)
-    return found
+            names = {e.name for e in entries}
+            if rel_dir:
+                if names & _MARKS:
+                    continue
+                self.items[rel_dir] = _DIR
+            skip = set(_SKIP_DIRS)
+            if _CARGO_MANIFEST in names:
+                skip.add(_CARGO_TARGET)
+            for e in entries:
+                rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+                if e.path in self.skip or (not rel_dir and e.name == TREE_LOCK_NAME):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in skip:
+                        pending.append((rel, e.path))
+                    continue
+                self.entry(rel, e)
 
 
-def side_effects(
-    source: Path, before: Mapping[str, Stat], after: Mapping[str, Stat]
-) -> dict[str, str]:
-    """Files the build added or changed in the tree, with their sha256."""
-    return {
-        rel: file_digest(source / rel)
-        for rel, stat in sorted(after.items())
-        if before.get(rel) != stat and (source / rel).is_file()
-    }
-
-
-def missing_side_effects(source: Path, expected: Mapping[str, str]) -> list[str]:
-    """The side effects this tree lacks (absent or different): an entry needing them is no
-    use here, however valid its wheel (uv #11390)."""
-    missing = []
-    for rel, digest in expected.items():
-        path = source / rel
-        if not path.is_file() or file_digest(path) != digest:
-            missing.append(rel)
-    return missing
+def scan(source: Path, skip: Collection[Path] = (), previous: Tree | None = None) -> Tree:
+    """The tree at ``source`` as it is now, but for ``skip`` (absolute paths); ``previous``,
+    an earlier scan of it, lends the digests of files whose stat has not changed since."""
+    started = time.time_ns()
+    walk = _Walk(source, skip, previous)
+    walk.run()
+    return Tree(source, walk.items, walk.stats, _git.state(source), started)

@@ -23,8 +23,6 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 _UNSIGNED = (".dist-info/RECORD", ".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")
-# What of a distribution's metadata a build decides (not the timestamps of its files).
-_METADATA_FIELDS = ("Name", "Version", "Requires-Dist", "Requires-Python", "Provides-Extra")
 
 
 def record_hash_matches(algorithm_and_digest: str, data: bytes) -> bool:
@@ -45,17 +43,6 @@ def _version(text: str) -> Version | None:
         return Version(text)
     except InvalidVersion:
         return None
-
-
-def metadata_digest(metadata: bytes) -> str:
-    """The metadata a build decides, as one digest (the same metadata, the same digest)."""
-    message = email.parser.BytesParser().parsebytes(metadata)
-    fields = [
-        f"{name}: {value}"
-        for name in _METADATA_FIELDS
-        for value in sorted(message.get_all(name) or [])
-    ]
-    return hashlib.sha256("\n".join(fields).encode()).hexdigest()[:16]
 
 
 def problem(path: Path) -> str | None:

@@ -19,16 +19,17 @@ from pathlib import Path
 from lab.errors import ToolchainError
 from lab.log import log
 from lab.projects import template
-from lab.resources import PIP_VERSION, UV_VERSIONS
+from lab.resources import BUILD_PLUGINS, PIP_VERSION, UV_VERSIONS
 from lab.toolchain import INPUTS_FILE, Toolchain, bundle
 from lab.toolchain.extras import CRATES_DIR, Extras
 
 
 def wheelhouse_requirements(root: Path | None = None) -> list[str]:
-    """Everything runners may need offline: the templates' backends, the builder's
-    dependencies, the pinned uv, and what projects set up in the toolchain at ``root`` added
-    (``extras``)."""
+    """Everything runners may need offline: the templates' backends, the build plugins
+    the lab keeps, the builder's dependencies, the pinned uv, and what projects set up in
+    the toolchain at ``root`` added (``extras``)."""
     reqs = {req for t in template.available().values() for req in t.wheelhouse}
+    reqs.update(BUILD_PLUGINS)
     if root is not None:
         reqs.update(Extras.load(root).requirements)
     reqs.update(r for b in bundle.BUNDLES.values() for r in b.requirements)

@@ -103,6 +103,21 @@ def test_another_checkouts_code_is_named_by_whose_it_is(recorded: Recorded) -> N
     )
 
 
+def test_code_that_checkouts_rendered_alike_share_names_them_all(recorded: Recorded) -> None:
+    """Checkouts rendered alike carry one marker: a module with it is theirs, all named."""
+    run = recorded("narrow-valid")
+    expected = run.identities()
+    one, two = expected["runner-1"], expected["runner-2"]
+    theirs, one["marker"] = one["marker"], "another"
+    two["marker"] = theirs
+    expected["runner-3"] = {**two, "checkout_name": "runner-3"}  # rendered as runner-2's
+    run.rewrite_identities(expected)
+    report = check.check(run.root)
+    assert report.violations[0].message == (
+        "runner-1: uv_demo is checkouts runner-2, runner-3' code, not its own"
+    )
+
+
 @pytest.mark.parametrize(
     ("field", "value", "kind"),
     [

@@ -1,5 +1,5 @@
 """pyproject.toml as the builder reads it: every structure is either used or refused in one
-line naming the file and the field, and the cache key covers where metadata comes from."""
+line naming the file and the field; what it adds to the revision is the env vars it names."""
 
 from __future__ import annotations
 
@@ -68,84 +68,23 @@ def test_any_structure_is_used_or_refused_in_one_line(
         assert isinstance(read.system.backend, str)
 
 
-def _keys_of(data: dict[str, Any]) -> _project.KeyInputs:
-    return _project.from_data(data, PATH).keys
+def test_declared_env_vars_are_read_and_every_other_cache_key_is_the_tree() -> None:
+    """uv's ``[tool.uv] cache-keys``: its files, dirs and git are in the tree already; only
+    its environment variables lie outside it and join the revision."""
+    keys = ["VERSION", {"file": "x.cfg"}, {"dir": "src"}, {"git": {"commit": True}}]
+    keys += [{"env": "FLAVOUR"}, {"env": "MODE"}, {"env": "FLAVOUR"}]
+    read = _project.from_data({"tool": {"uv": {"cache-keys": keys}}}, PATH)
+    assert read.env == ("FLAVOUR", "MODE")
+    assert _project.from_data({"project": {"name": "x"}}, PATH).env == ()
 
 
-def test_static_metadata_needs_no_more_than_the_build_files() -> None:
-    keys = _keys_of({"project": {"name": "x", "version": "1"}, "build-system": {"requires": []}})
-    assert keys == _project.KeyInputs()
+@pytest.mark.parametrize("keys", [{"env": "X"}, [5], [{"glob": "x"}]])
+def test_a_cache_key_of_none_of_uvs_forms_is_refused(keys: Any) -> None:
+    with pytest.raises(ProjectError, match=r"\[tool.uv\] cache-keys"):
+        _project.from_data({"tool": {"uv": {"cache-keys": keys}}}, PATH)
 
 
-@pytest.mark.parametrize(
-    ("data", "globs"),
-    [
-        (
-            {
-                "project": {"name": "x", "dynamic": ["version"]},
-                "tool": {"hatch": {"version": {"path": "src/x/__about__.py"}}},
-            },
-            ("src/x/__about__.py",),
-        ),
-        (
-            {
-                "project": {"name": "x", "dynamic": ["dependencies"]},
-                "tool": {
-                    "setuptools": {"dynamic": {"dependencies": {"file": ["requirements.txt"]}}}
-                },
-            },
-            ("requirements.txt",),
-        ),
-        (
-            {
-                "project": {"name": "x", "dynamic": ["version"]},
-                "tool": {"pdm": {"version": {"source": "file", "path": "x.py"}}},
-            },
-            ("x.py",),
-        ),
-        (
-            {
-                "project": {"name": "x", "dynamic": ["version"]},
-                "tool": {"uv": {"cache-keys": ["VERSION", {"file": "x.cfg"}]}},
-                "build-system": {"requires": ["hatchling"], "build-backend": "hatchling.build"},
-            },
-            ("VERSION", "x.cfg"),
-        ),
-    ],
-)
-def test_where_metadata_is_read_from_joins_the_key(
-    data: dict[str, Any], globs: tuple[str, ...]
-) -> None:
-    keys = _keys_of(data)
-    assert keys.globs == globs and not keys.metadata
-
-
-def test_a_setuptools_attr_names_the_modules_it_may_be_in() -> None:
-    keys = _keys_of(
-        {
-            "project": {"name": "x", "dynamic": ["version"]},
-            "tool": {"setuptools": {"dynamic": {"version": {"attr": "pkg.about.VERSION"}}}},
-        }
-    )
-    assert "src/pkg/about.py" in keys.globs and "pkg/about/__init__.py" in keys.globs
-
-
-def test_unknown_or_vcs_metadata_is_asked_of_the_backend() -> None:
-    unknown = {"project": {"name": "x", "dynamic": ["version"]}}
-    assert _keys_of(unknown).metadata
-    vcs = {
-        "project": {"name": "x", "dynamic": ["version"]},
-        "build-system": {
-            "requires": ["hatchling", "hatch-vcs"],
-            "build-backend": "hatchling.build",
-        },
-    }
-    assert _keys_of(vcs).git and _keys_of(vcs).metadata
-    assert _keys_of({"build-system": {"requires": []}}).metadata  # no [project]: setup.py's
-
-
-def test_no_pyproject_is_pep_517s_fallback_and_setup_py_decides_the_metadata(
-    tmp_path: Path,
-) -> None:
+def test_no_pyproject_is_pep_517s_fallback(tmp_path: Path) -> None:
     read = _project.read(tmp_path)
-    assert read.system.backend == "setuptools.build_meta:__legacy__" and read.keys.metadata
+    assert read.system.backend == "setuptools.build_meta:__legacy__"
+    assert read.system.requires == ("setuptools>=40.8.0",)

@@ -51,7 +51,6 @@ def test_importing_the_package_loads_nothing_of_the_builder_itself() -> None:
             Path("/py"),
             policy=Policy.NONE,
             module="pkg.sub",
-            key_globs=("VERSION", "src/**/*.txt"),
             freshness=Freshness.CTIME,
             tree_lock=False,
             lock_timeout=2.5,

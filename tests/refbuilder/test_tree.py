@@ -1,54 +1,113 @@
+"""The revision is the whole tree's content: every edit is a new one, identical checkouts
+share one, and only what is no content of the project is left out."""
+
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lab.contract import TREE_LOCK_NAME
 from lab.refbuilder import _tree
-from lab.refbuilder._project import KeyInputs
-
-NONE = KeyInputs()
 
 
-def _project(path: Path, pyproject: str = "[project]\nname = 'x'\n") -> Path:
-    path.mkdir(parents=True)
-    (path / "pyproject.toml").write_text(pyproject)
-    (path / "x.py").write_text("print(1)\n")
+def _project(path: Path) -> Path:
+    (path / "src" / "x").mkdir(parents=True)
+    (path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (path / "README.md").write_text("# x\n")
+    (path / "src" / "x" / "__init__.py").write_text("print(1)\n")
     return path
+
+
+def _revision(path: Path, salt: str = "env", with_ctimes: bool = False) -> str:
+    return _tree.scan(path).revision(salt, with_ctimes)
 
 
 def test_identical_checkouts_share_a_revision(tmp_path: Path) -> None:
     a, b = _project(tmp_path / "a"), _project(tmp_path / "b")
-    os.utime(b / "pyproject.toml", (0, 0))  # times differ, content does not
-    assert _tree.revision(a, "env", NONE) == _tree.revision(b, "env", NONE)
+    os.utime(b / "pyproject.toml", (0, 0))  # times and inodes differ, content does not
+    assert _revision(a) == _revision(b)
 
 
-def test_content_env_and_globs_change_the_revision(tmp_path: Path) -> None:
-    a = _project(tmp_path / "a")
-    b = _project(tmp_path / "b", "[project]\nname = 'y'\n")
-    assert _tree.revision(a, "env", NONE) != _tree.revision(b, "env", NONE)
-    assert _tree.revision(a, "env", NONE) != _tree.revision(a, "other-env", NONE)
-    before = _tree.revision(a, "env", KeyInputs(globs=("*.py",)))
-    (a / "x.py").write_text("print(2)\n")
-    assert _tree.revision(a, "env", KeyInputs(globs=("*.py",))) != before
-    assert _tree.revision(a, "env", NONE) == _tree.revision(
-        a, "env", NONE
-    )  # x.py is no input by default
+def _edit(rel: str, text: str) -> Callable[[Path], object]:
+    def edit(tree: Path) -> None:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(text)
+
+    return edit
 
 
-def test_a_new_setup_py_changes_the_revision(tmp_path: Path) -> None:
-    a = _project(tmp_path / "a")
-    before = _tree.revision(a, "env", NONE)
-    (a / "setup.py").write_text("")
-    assert _tree.revision(a, "env", NONE) != before
+EDITS: dict[str, Callable[[Path], object]] = {
+    "a Python module": _edit("src/x/__init__.py", "print(2)\n"),
+    "a readme": _edit("README.md", "# x, again\n"),
+    "a new file": _edit("src/x/data.json", "{}"),
+    "a file removed": lambda tree: (tree / "README.md").unlink(),
+    "a file renamed": lambda tree: (tree / "README.md").rename(tree / "README.rst"),
+    "an executable bit": lambda tree: (tree / "README.md").chmod(0o755),
+    "a symlink": lambda tree: (tree / "link").symlink_to("README.md"),
+    "an empty directory": lambda tree: (tree / "empty").mkdir(),
+    "a file under build/": _edit("build/x.c", ""),
+    "a file under a target/ that is no cargo's": _edit("target/x.py", ""),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_every_edit_of_the_content_is_a_new_revision(
+    tmp_path: Path, edit: Callable[[Path], object]
+) -> None:
+    tree = _project(tmp_path / "a")
+    before = _revision(tree)
+    edit(tree)
+    assert _revision(tree) != before
+
+
+def test_a_symlinks_target_and_the_salt_are_in_the_revision(tmp_path: Path) -> None:
+    tree = _project(tmp_path / "a")
+    (tree / "link").symlink_to("README.md")
+    before = _revision(tree)
+    (tree / "link").unlink()
+    (tree / "link").symlink_to("pyproject.toml")
+    assert _revision(tree) != before
+    assert _revision(tree, "env") != _revision(tree, "another env")
+
+
+NOT_CONTENT = [
+    ".git/objects/ab/cdef",
+    ".venv/lib/site.py",
+    "src/x/__pycache__/x.cpython-311.pyc",
+    ".tox/py311/log",
+    "env/pyvenv.cfg",  # a virtual environment under any name
+    "env/lib/python3.11/site-packages/y.py",
+    "cache/CACHEDIR.TAG",  # a cache that says so
+    "cache/data",
+    "rust/Cargo.toml",  # content, but beside it, cargo's target/ is not
+    "rust/target/debug/build/out.o",
+    TREE_LOCK_NAME,
+]
+
+
+def test_what_is_no_content_of_the_project_is_left_out(tmp_path: Path) -> None:
+    tree = _project(tmp_path / "a")
+    (tree / ".git").mkdir()  # git's state counts (test_git.py), not its object store
+    (tree / "rust").mkdir()
+    (tree / "rust" / "Cargo.toml").write_text("generated")
+    before = _revision(tree)
+    for rel in NOT_CONTENT:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text("generated")
+    assert _revision(tree) == before
+    skipped = tree / "builder-cache"  # the builder's own cache or venv, put inside the tree
+    (skipped / "entry").mkdir(parents=True)
+    assert _tree.scan(tree, skip=[skipped]).revision("env") == before
 
 
 def test_ctime_freshness_gives_every_checkout_its_own_revision(tmp_path: Path) -> None:
     a, b = _project(tmp_path / "a"), _project(tmp_path / "b")
-    os.utime(b / "pyproject.toml", (1, 1))  # touches the ctime too
-    assert _tree.revision(a, "e", NONE, with_ctimes=True) != _tree.revision(b, "e", NONE, True)
+    assert _revision(a, with_ctimes=True) != _revision(b, with_ctimes=True)
+    assert _revision(a, with_ctimes=True) == _revision(a, with_ctimes=True)
 
 
 def test_the_key_is_the_path(tmp_path: Path) -> None:
@@ -56,68 +115,42 @@ def test_the_key_is_the_path(tmp_path: Path) -> None:
     assert _tree.path_key(tmp_path / "src") != _tree.path_key(tmp_path / "src2")
 
 
-def test_side_effects_are_what_the_build_added_or_changed(tmp_path: Path) -> None:
-    a = _project(tmp_path / "a")
-    (a / ".venv").mkdir()
-    before = _tree.snapshot(a)
-    (a / "gen.so").write_bytes(b"\x7fELF")
-    (a / "x.py").write_text("print('changed')\n")
-    (a / ".venv" / "ignored").write_text("")
-    (a / TREE_LOCK_NAME).write_text("")
-    effects = _tree.side_effects(a, before, _tree.snapshot(a))
-    assert sorted(effects) == ["gen.so", "x.py"]
-    assert effects["gen.so"] == _tree.file_digest(a / "gen.so")
+def test_what_a_build_added_and_changed(tmp_path: Path) -> None:
+    src = _project(tmp_path / "a")
+    (src / ".venv").mkdir()
+    before = _tree.scan(src)
+    (src / "x.egg-info").mkdir()
+    (src / "x.egg-info" / "PKG-INFO").write_text("Name: x\n")
+    (src / "gen.so").write_bytes(b"\x7fELF")
+    (src / "README.md").write_text("# rewritten by the build\n")
+    (src / "pyproject.toml").write_text((src / "pyproject.toml").read_text())  # same bytes
+    (src / ".venv" / "ignored").write_text("")
+    after = _tree.scan(src, previous=before)
+    assert sorted(after.added_since(before)) == ["gen.so", "x.egg-info", "x.egg-info/PKG-INFO"]
+    effects = after.side_effects(before)
+    assert sorted(effects) == ["README.md", "gen.so", "x.egg-info/PKG-INFO"]
+    assert effects["gen.so"] == _tree.file_digest(src / "gen.so")
+    # the tree without what was added is the tree before, but for what was changed
+    (src / "README.md").write_text("# x\n")
+    again = _tree.scan(src, previous=after)
+    assert again.revision("e", without=after.added_since(before)) == before.revision("e")
+    assert again.missing(effects) == ["README.md"]
+    (src / "gen.so").unlink()
+    assert _tree.scan(src).missing(effects) == ["README.md", "gen.so"]
 
 
-def test_missing_side_effects(tmp_path: Path) -> None:
-    a = _project(tmp_path / "a")
-    (a / "gen.so").write_bytes(b"one")
-    expected = {"gen.so": _tree.file_digest(a / "gen.so"), "other.so": "0" * 64}
-    assert _tree.missing_side_effects(a, expected) == ["other.so"]
-    (a / "gen.so").write_bytes(b"two")
-    assert _tree.missing_side_effects(a, expected) == ["gen.so", "other.so"]
-
-
-def test_env_vars_git_and_metadata_join_the_revision_where_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_digest_is_reused_only_where_the_stat_is_unchanged_and_old_enough(
+    tmp_path: Path,
 ) -> None:
-    a = _project(tmp_path / "a")
-    monkeypatch.setenv("CACHELAB_TEST_FLAVOUR", "one")
-    by_env = _tree.revision(a, "e", KeyInputs(env=("CACHELAB_TEST_FLAVOUR",)))
-    monkeypatch.setenv("CACHELAB_TEST_FLAVOUR", "two")
-    assert _tree.revision(a, "e", KeyInputs(env=("CACHELAB_TEST_FLAVOUR",))) != by_env
-    git = KeyInputs(git=True)
-    (a / ".git" / "refs" / "heads").mkdir(parents=True)
-    (a / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
-    (a / ".git" / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
-    first = _tree.revision(a, "e", git)
-    (a / ".git" / "refs" / "tags").mkdir()
-    (a / ".git" / "refs" / "tags" / "v1.0").write_text("a" * 40 + "\n")
-    assert _tree.revision(a, "e", git) != first  # a new tag: a new version
-    assert _tree.revision(a, "e", NONE, metadata="x") != _tree.revision(a, "e", NONE, metadata="y")
-
-
-@pytest.mark.parametrize(
-    "native", ["src/lib.rs", "Cargo.lock", "build.rs", "pkg/_speedups.c", "pkg/fast.pyx", "x.h"]
-)
-def test_sources_of_compiled_code_change_the_revision(tmp_path: Path, native: str) -> None:
-    # An editable install serves .py files from the tree, but compiled code only as built.
     src = _project(tmp_path / "a")
-    (src / native).parent.mkdir(parents=True, exist_ok=True)
-    (src / native).write_text("one")
-    before = _tree.revision(src, "env", NONE)
-    (src / native).write_text("two")
-    assert _tree.revision(src, "env", NONE) != before
-    after = _tree.revision(src, "env", NONE)
-    (src / "x.py").write_text("changed = True")  # served from the tree: it does not matter
-    assert _tree.revision(src, "env", NONE) == after
-
-
-def test_build_outputs_are_not_sources(tmp_path: Path) -> None:
-    src = _project(tmp_path / "a")
-    before = _tree.revision(src, "env", NONE)
-    for out in ("build/temp/_speedups.c", "target/debug/build.rs", ".venv/include/x.h"):
-        (src / out).parent.mkdir(parents=True, exist_ok=True)
-        (src / out).write_text("generated")
-    assert _tree.native_sources(src) == []
-    assert _tree.revision(src, "env", NONE) == before
+    first = _tree.scan(src)
+    forged = {**first.items, "README.md": "f:forged"}
+    # just written: within the timestamps' grain, so hashed again whatever the stat says
+    racy = dataclasses.replace(first, items=forged)
+    assert _tree.scan(src, previous=racy).items["README.md"] == first.items["README.md"]
+    # long enough after: the stat alone says it is unchanged, so the digest is reused...
+    later = dataclasses.replace(racy, started_ns=first.started_ns + 10 * _tree._RACY_NS)
+    assert _tree.scan(src, previous=later).items["README.md"] == "f:forged"
+    # ...and only while it is
+    (src / "README.md").write_text("# y\n")
+    assert _tree.scan(src, previous=later).items["README.md"] != "f:forged"

@@ -16,6 +16,7 @@ import pytest
 
 from lab import scenario
 from lab.check.oracle import load
+from lab.contract import EDITABLE_BUCKET
 from lab.oracle import tree_digest
 from lab.result import RunResult
 from lab.run import Lab
@@ -93,7 +94,7 @@ def test_the_unsafe_policy_serving_a_stale_install_is_caught(
     settings = ("subject=none", "runners=1", "build_delay=0")
     first = _run(lab, "issue-15380", *settings, cache=kept)
     assert first.verdict is Verdict.VALID, first.violations
-    (wheel,) = kept.glob("editable-v1/*/*/*.whl")
+    (wheel,) = kept.glob(f"{EDITABLE_BUCKET}/*/*/*.whl")
     _plant(wheel, "Summary: planted")
     manifest = wheel.with_name("entry.json")
     entry = json.loads(manifest.read_text())

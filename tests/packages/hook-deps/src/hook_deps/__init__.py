@@ -1,0 +1,1 @@
+"""A project whose build hook decides part of its dependencies."""

@@ -1,0 +1,1 @@
+"""A project whose description is its README.md."""

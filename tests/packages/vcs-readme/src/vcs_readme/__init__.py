@@ -1,0 +1,1 @@
+"""A project versioned by its git tags (hatch-vcs)."""
