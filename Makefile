@@ -16,7 +16,7 @@ IMAGE_PACKAGES := mmdebstrap
 DEBIAN_PACKAGES := $(IMAGE_PACKAGES) bindfs chromium chromium-driver
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all setup image-packages debian-packages images reproduce test fast lint typecheck unit matrix bench real real-fuzz torture catalog demo clean distclean
+.PHONY: all setup image-packages debian-packages images reproduce test fast lint typecheck unit matrix bench real fuzz real-fuzz torture catalog demo clean distclean
 
 all: reproduce
 
@@ -130,16 +130,20 @@ real: setup
 	$(CACHELAB) setup --real
 	$(CACHELAB) bench subjects --real --subjects uv,narrow,coalesce --backend $(BENCH_BACKEND) \
 		--record docs/benchmarks.md
-	$(MAKE) real-fuzz
+	$(MAKE) real-fuzz FUZZ_EDITS=$(or $(REAL_FUZZ_EDITS),$(FUZZ_EDITS))
 
-# The hook for the differential fuzzer (issue 22): each corpus sdist through `cachelab fuzz
-# --project`, once the lab has that command; until then it says so and passes.
+# The differential fuzzer: seeded random edits to each template's tree (`fuzz`) and each
+# corpus sdist's (`real-fuzz`), an install by narrow and coalesce after each edit, judged
+# against a cold build; exit 1 where an install was stale.
+FUZZ_EDITS ?= 500
 FUZZ_ARGS ?=
+fuzz: images
+	for t in $$(ls lab/projects/templates); do \
+		$(CACHELAB) fuzz $$t --edits $(FUZZ_EDITS) --backend $(BACKEND) $(FUZZ_ARGS) || exit 1; done
+
 real-fuzz: setup
-	@if $(CACHELAB) fuzz --help >/dev/null 2>&1; then \
-		for sdist in .lab/real/*.tar.gz; do \
-			$(CACHELAB) fuzz --project $$sdist $(FUZZ_ARGS) || exit 1; done; \
-	else echo "real-fuzz: this lab has no \`cachelab fuzz\` yet: the corpus was not fuzzed"; fi
+	$(CACHELAB) setup --real
+	$(CACHELAB) fuzz --real --edits $(FUZZ_EDITS) --backend $(BACKEND) $(FUZZ_ARGS)
 
 # The bug family, scenario by scenario, with uv 0.8.12 and 0.13.9, pip and the reference
 # builder (exit 1 where a cell is not as its scenario expects).

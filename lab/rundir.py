@@ -104,9 +104,7 @@ class RunDir:
         return self.path / "views" / runner
 
     @property
-    def mount_points(self) -> Path:
-        """The local backend's mount points, one tree for every run beside this one: a later
-        run's checkout path is an earlier one's, as in CI."""
+    def mount_points(self) -> Path:  # the local backend's, shared by the runs beside: as CI's
         return self.path.parent / MOUNT_POINTS
 
     @classmethod
@@ -154,6 +152,7 @@ class CampaignKind(enum.StrEnum):
     CATALOG = "catalog"
     DEMO = "demo"
     BENCH = "bench"
+    FUZZ = "fuzz"
 
 
 @dataclass(frozen=True)
@@ -202,14 +201,15 @@ class CampaignDir:
 
 @dataclass(frozen=True)
 class PartDir:
-    """One part of a campaign (a fault campaign's trial, a catalog's cell, a demo's scene):
-    its runs, and where a trial keeps its own cache and the runners' own views of it."""
+    """One part of a campaign (a fault campaign's trial, a catalog's cell, a demo's scene, a
+    fuzzed subject): its runs, its own cache, the runners' views of it, a fuzzed tree."""
 
     path: Path
 
     runs = _In("runs")
     cache = _In("cache")
     views = _In("views")
+    tree = _In("tree")  # the fuzzer's project tree (a subject's, edited and installed in place)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lab import scenario, subjects
-from lab.campaigns import catalog, demo, matrix, shared_tree, torture
+from lab.campaigns import catalog, demo, fuzz, matrix, shared_tree, torture
 from lab.cli import options
 from lab.cli.context import Command, Context, run_each
-from lab.errors import ExitCode
+from lab.errors import ExitCode, UsageError
 from lab.log import log
 from lab.nemesis.schedule import Fault
 from lab.projects import template
+from lab.projects.project import open_project
 from lab.result import RunResult
+from lab.toolchain import corpus
 
 
 def _matrix(args: argparse.Namespace, ctx: Context) -> int:
@@ -101,6 +103,37 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.OK
 
 
+def _fuzz_starts(args: argparse.Namespace, ctx: Context) -> list[tuple[str, Path | None]]:
+    """What to fuzz, each as (template or the project as named, the project's path)."""
+    if [args.template is not None, args.project is not None, args.real].count(True) != 1:
+        raise UsageError("fuzz takes a template, --project PATH or --real: one of the three")
+    if args.template is not None:
+        options.choices("template", args.template, list(template.available()))
+        return [(args.template, None)]
+    if args.project is not None:  # checked before anything starts
+        return [(str(args.project), open_project(args.project).path)]
+    root = ctx.lab(args).toolchain.root
+    return [(pin.label, corpus.downloaded(root, pin)) for pin in corpus.pins() if not pin.skip]
+
+
+def _fuzz(args: argparse.Namespace, ctx: Context) -> int:
+    starts = _fuzz_starts(args, ctx)
+    path = scenario.resolve_path(fuzz.SCENARIO, None)
+    codes = []
+    for start, project in starts:
+        fixed = [*([] if project else [f"template={start}"]), *fuzz.OVERRIDES]
+        base = scenario.load(path, [*fixed, *args.overrides])
+        if project is not None:
+            base = scenario.with_changes(base, f"--project {start}", project=str(project))
+        subject_names = tuple(options.subject_list(args.subjects))
+        settings = fuzz.Settings(base, subject_names, args.edits, args.seed, start)
+        out, done = fuzz.run(ctx.lab(args), settings)
+        ctx.console.print(out.summary.read_text(), markup=False)
+        log(f"saved in {out.path}")
+        codes.append(fuzz.exit_code(done))
+    return max(codes)
+
+
 def _matrix_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", help="comma-separated (default: all templates)")
     compared = ",".join(subjects.COMPARED)
@@ -161,6 +194,30 @@ def _torture_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _fuzz_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("template", nargs="?", help="a template to fuzz (or --project, --real)")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        metavar="PATH",
+        help="fuzz a copy of this project instead: a directory, a git checkout or an sdist",
+    )
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="fuzz each project of the corpus that builds here, in turn (`cachelab setup --real` "
+        "first)",
+    )
+    options.add_subjects(parser, "narrow,coalesce", "default: narrow,coalesce")
+    parser.add_argument(
+        "--edits", type=options.count(1), default=50, help="edits to make (default 50)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the edits' seed (default 1)")
+    options.add_overrides(parser, "of each install's scenario", "runners=1")
+    options.add_backend(parser)
+    options.add_runs_dir(parser)
+
+
 def _catalog_options(parser: argparse.ArgumentParser) -> None:
     default = ",".join(catalog.DEFAULT_SUBJECTS)
     options.add_subjects(parser, default, f"default: {default}")
@@ -199,6 +256,13 @@ COMMANDS = (
         "the checker; exit 1 where a trial was invalid or leaked, 3 where one was unknown",
         _torture,
         _torture_options,
+    ),
+    Command(
+        "fuzz",
+        "seeded random edits to one project tree, an install by each subject after each, "
+        "judged against a cold build; exit 1 where an install was stale",
+        _fuzz,
+        _fuzz_options,
     ),
     Command(
         "catalog",

@@ -31,7 +31,7 @@ def render(source: Source, dest: Path, params: Mapping[str, Any]) -> None:
     # The mount point of each runner's private tmpfs .venv, made now and writable for any
     # uid: Docker copies an existing mount point's mode into the tmpfs it mounts there.
     venv = dest / ".venv"
-    venv.mkdir()
+    venv.mkdir(exist_ok=True)  # a checkout in place has it from its last install
     venv.chmod(0o1777)
 
 

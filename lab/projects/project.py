@@ -85,6 +85,9 @@ class Project:
     statics: Statics
     native: bool  # its build compiles: runners need a C compiler
     rust: bool  # its build runs cargo: runners need vendored crates and cargo
+    # Each checkout IS the directory (a link to it), not a copy: what a build writes into its
+    # tree stays there for the next install, as in a developer's tree (the fuzzer's).
+    in_place: bool = False
 
     @property
     def name(self) -> str:
@@ -118,7 +121,9 @@ class Project:
         """A copy of the project at ``dest`` (which must not exist yet); a project takes no
         parameters, so ``params`` (a template's) change nothing."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if self.kind is Kind.SDIST:
+        if self.in_place and self.kind is not Kind.SDIST:
+            dest.symlink_to(self.path, target_is_directory=True)
+        elif self.kind is Kind.SDIST:
             _unpack(self.path, dest, self.path)
         else:
             _copy(self.path, dest)

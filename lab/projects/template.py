@@ -28,6 +28,9 @@ from lab.runners.view import Needs, RunnerView
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 _SUFFIX = ".j2"
+# Set in a build's environment, a template's build does not sleep its build delay: the delay
+# stands for a build's cost, which the oracle, needing only the result, need not pay.
+NO_DELAY_ENV = "CACHELAB_NO_DELAY"
 # What every template takes besides its own parameters: how long its build sleeps, and the
 # identity of each checkout (its version, its dependencies and the marker of its parameters
 # in its code).

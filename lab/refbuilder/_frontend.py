@@ -116,7 +116,8 @@ class _Install:
 
     def _plan(self, project: _project.Project) -> Plan:
         skip = (self.req.cache.absolute(), self.req.venv.absolute())  # where in the tree
-        return make_plan(project, self.cache, self.req.python, self.req.freshness, skip)
+        whole = self.locking.whole_tree
+        return make_plan(project, self.cache, self.req.python, self.req.freshness, skip, whole)
 
     def _unusable(self, plan: Plan, exc: InstallError) -> None:
         reason = f"the entry does not install here: {exc}"

@@ -8,6 +8,10 @@ The four policies share one code path; they differ only in their row of ``LOCKIN
     wide      lookup to installed no         a scratch dir, then one rename   (as uv)
     none      never               no         the final directory itself (unsafe on purpose)
 
+Every policy but ``none`` keys an entry by the whole tree's content (``_tree``); ``none``
+keys it as uv does, by pyproject.toml, setup.py and setup.cfg alone (``UV_KEY_FILES``): the
+unsafe baseline in both ways, for the checker and the fuzzer to catch.
+
 "Same build": what a runner does that misses while another builds the same key and
 revision. ``coalesce`` waits for that build (under the build lock, bounded by the lock
 timeout) where its result is expected to serve this checkout too (``_reuse``), and builds
@@ -41,13 +45,18 @@ class Locking:
     tree: bool  # the lock inside the source tree, around build and publish
     atomic: bool  # build in scratch, publish by rename; False: write the entry in place
     coalesce: bool = False  # wait for another runner's build of the same revision
+    whole_tree: bool = True  # the revision covers the whole tree; False: uv's key files
+
+
+# uv's default cache keys: what ``none`` keys an entry by, missing the rest of the tree.
+UV_KEY_FILES = frozenset({"pyproject.toml", "setup.py", "setup.cfg"})
 
 
 LOCKING = {
     Policy.NARROW: Locking(EntryLock.PUBLISH, tree=True, atomic=True),
     Policy.COALESCE: Locking(EntryLock.PUBLISH, tree=True, atomic=True, coalesce=True),
     Policy.WIDE: Locking(EntryLock.WHOLE, tree=False, atomic=True),
-    Policy.NONE: Locking(EntryLock.NEVER, tree=False, atomic=False),
+    Policy.NONE: Locking(EntryLock.NEVER, tree=False, atomic=False, whole_tree=False),
 }
 
 
@@ -72,20 +81,21 @@ class Plan:
     salt: str  # what joins the tree in the revision: the build env, declared env vars
     with_ctimes: bool
     skip: tuple[Path, ...]  # not the tree's content: the builder's cache and venv
+    only: frozenset[str] | None = None  # what of the tree the revision covers; None: all
 
     def rescanned(self) -> Plan:
         """This plan for the tree as it is now: while this install waited for a lock,
         another runner's build may have added files to a tree we share. The earlier scan
         lends its digests of what has not changed since."""
         tree = _tree.scan(self.source, self.skip, self.tree)
-        revision = tree.revision(self.salt, self.with_ctimes)
+        revision = tree.revision(self.salt, self.with_ctimes, only=self.only)
         entry_dir = self.entry_dir.with_name(revision)
         return dataclasses.replace(self, tree=tree, revision=revision, entry_dir=entry_dir)
 
     def revision_without(self, entries: Collection[str]) -> str:
         """The revision of this tree without ``entries``: what it was before a build added
         them."""
-        return self.tree.revision(self.salt, self.with_ctimes, entries)
+        return self.tree.revision(self.salt, self.with_ctimes, entries, self.only)
 
 
 def _salt(env: str, variables: tuple[str, ...]) -> str:
@@ -94,16 +104,23 @@ def _salt(env: str, variables: tuple[str, ...]) -> str:
 
 
 def make_plan(
-    project: Project, cache: Cache, python: Path, freshness: Freshness, skip: tuple[Path, ...] = ()
+    project: Project,
+    cache: Cache,
+    python: Path,
+    freshness: Freshness,
+    skip: tuple[Path, ...] = (),
+    whole_tree: bool = True,
 ) -> Plan:
     """The plan for ``project`` as its tree is now, but for ``skip`` (the builder's own
-    cache and venv, where they lie in the tree)."""
+    cache and venv, where they lie in the tree); ``whole_tree=False``: keyed by uv's key
+    files alone (``none``)."""
     source = project.path.parent
     key = _tree.path_key(source)
     tree = _tree.scan(source, skip)
     salt = _salt(env_key(project.system.requires, python), project.env)
     with_ctimes = freshness is Freshness.CTIME
-    revision = tree.revision(salt, with_ctimes)
+    only = None if whole_tree else UV_KEY_FILES
+    revision = tree.revision(salt, with_ctimes, only=only)
     return Plan(
         source=source,
         system=project.system,
@@ -115,4 +132,5 @@ def make_plan(
         salt=salt,
         with_ctimes=with_ctimes,
         skip=skip,
+        only=only,
     )

@@ -88,13 +88,20 @@ class Tree:
     git: str  # _git.state
     started_ns: int  # when the scan began, on the wall clock file times are stamped by
 
-    def revision(self, salt: str, with_ctimes: bool = False, without: Collection[str] = ()) -> str:
+    def revision(
+        self,
+        salt: str,
+        with_ctimes: bool = False,
+        without: Collection[str] = (),
+        only: Collection[str] | None = None,
+    ) -> str:
         """The digest of this tree's content and ``salt`` (what else the build depends on),
         leaving out the entries ``without``. ``with_ctimes`` adds every file's ctime, as
-        uv's freshness check does: then every checkout is a revision of its own."""
-        lines = [f"{salt}\0git:{self.git}"]
+        uv's freshness check does: then every checkout is a revision of its own. ``only``:
+        just these entries and no git state (uv's key files: unsafe, for the baseline)."""
+        lines = [f"{salt}\0git:{self.git if only is None else ''}"]
         for rel in sorted(self.items):
-            if rel not in without:
+            if rel not in without and (only is None or rel in only):
                 ctime = self.stats[rel][4] if with_ctimes and rel in self.stats else ""
                 lines.append(f"{rel}\0{self.items[rel]}\0{ctime}")
         data = "\n".join(lines).encode("utf-8", "surrogateescape")

@@ -34,6 +34,7 @@ from lab.nemesis.process import ProcessNemesis
 from lab.oracle import Oracle
 from lab.projects import checkouts, identity, source
 from lab.projects.project import Project
+from lab.projects.source import Source
 from lab.resources import PROBE
 from lab.result import RunResult, summarize
 from lab.run import expect
@@ -92,12 +93,15 @@ class Run:
         *,
         cache: Path | None = None,
         faults: RunFaults | None = None,
+        checkouts_from: Source | None = None,
     ) -> None:
+        """``checkouts_from``: where its checkouts come from, where not the scenario's own
+        template or project (the fuzzer's tree, in place)."""
         self.lab = lab
         self.scenario = scenario
         self.shared_cache = cache
         self.faults = faults or RunFaults()
-        self.source = source.of(scenario.project, scenario.template)
+        self.source = checkouts_from or source.of(scenario.project, scenario.template)
         self.subject = subjects.make(scenario.subject, scenario.subject_settings())
         self.recorder = Recorder()
         self._nemesis = ProcessNemesis(self.faults.strikes) if self.faults.strikes else None

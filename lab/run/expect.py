@@ -23,6 +23,7 @@ from lab.log import log
 from lab.oracle import Oracle, OracleError, host_python, tree_digest
 from lab.projects.project import Project
 from lab.projects.source import Source
+from lab.projects.template import NO_DELAY_ENV
 from lab.run.plan import Plan
 from lab.runners.view import RunnerView
 from lab.toolchain import Toolchain
@@ -51,7 +52,8 @@ def oracle_for(toolchain: Toolchain, source: Source, resources: Mapping[str, Pat
             tmp = path.with_name(f".{path.name}.{os.getpid()}")
             tmp.write_text(text)
             tmp.replace(path)
-    return Oracle(root, toolchain.wheelhouse, environ=source.runner_env(view))
+    environ = {**source.runner_env(view), NO_DELAY_ENV: "1"}
+    return Oracle(root, toolchain.wheelhouse, environ=environ)
 
 
 def named(oracle: Oracle, source: Source) -> Source:

@@ -64,7 +64,9 @@ def bind_mounts(spec: RunnerSpec) -> list[DockerMount]:
 def chown_tree(root: Path, uid: int, gid: int) -> None:
     """Hand a bind-mounted directory to the container's ordinary uid. What is its already is
     left alone: a chown changes a file's ctime even to the same owner, and uv's freshness
-    reads ctimes, so a later step would see a checkout changed that nobody touched."""
+    reads ctimes, so a later step would see a checkout changed that nobody touched. A link
+    (a checkout in place) hands on the directory it names."""
+    root = root.resolve()
     paths = [root]
     for dirpath, dirnames, filenames in os.walk(root):
         paths.extend(Path(dirpath) / name for name in dirnames + filenames)

@@ -61,6 +61,14 @@ def sdist_path(root: Path, pin: Pin) -> Path:
     return root / REAL_DIR / f"{pin.name}-{pin.version}.tar.gz"
 
 
+def downloaded(root: Path, pin: Pin) -> Path:
+    """``pin``'s sdist in the toolchain at ``root``; UsageError where setup has not fetched it."""
+    sdist = sdist_path(root, pin)
+    if not sdist.is_file():
+        raise UsageError(f"{sdist}: the corpus is not downloaded; run `cachelab setup --real`")
+    return sdist
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

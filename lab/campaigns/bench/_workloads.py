@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import scenario
-from lab.errors import UsageError
 from lab.toolchain import corpus
 
 
@@ -46,9 +45,7 @@ def real_workloads(root: Path) -> list[Workload]:
     for pin in corpus.pins():
         if pin.skip:
             continue
-        sdist = corpus.sdist_path(root, pin)
-        if not sdist.is_file():
-            raise UsageError(f"{sdist}: the corpus is not downloaded; run `cachelab setup --real`")
+        sdist = corpus.downloaded(root, pin)
         found.append(Workload(pin.name, "hatchling", 0.0, REAL_RUNNERS, pin.build, 1, str(sdist)))
     return found
 

@@ -1,0 +1,236 @@
+"""The differential fuzzer: seeded random edits to a project tree at one path, an install by each
+subject after every edit, in that tree (what a build writes there stays, as in a developer's
+tree or a CI workspace kept between jobs) and on a cache of its own kept across the edits, and
+every install judged by the checker against a cold build of the tree as it then is (the oracle).
+
+    cachelab fuzz hatchling --subjects narrow,coalesce --edits 500 --seed 7
+    cachelab fuzz --project attrs-26.1.0.tar.gz --edits 200
+
+The start is the template rendered, or the project copied, made a git checkout of one commit
+where it is none (as CI's checkouts are, so that commits and tags are edits too); each subject
+gets a copy of it, installed once before the first edit. Each subject's edits come from a random
+source of its own seeded alike, so ``--seed S --edits K`` replays the same K edits on the same
+start: the K-th install of a report is replayed by its command (a build's own files in the tree
+can make two subjects' edits part ways; each replays its own). A run of each install is kept
+where the checker found anything in it; the others are removed once judged, their lines kept in
+the record.
+
+Besides stale installs (an install the checker judged invalid), the record counts how often each
+subject reused its cache where the edit changed nothing a cold build gives (the oracle's
+description equal to the one before): the price of a revision that misses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lab import scenario as scenarios
+from lab.campaigns.fuzz import edits
+from lab.check import oracle as recorded
+from lab.contract import Op, Phase
+from lab.errors import ExitCode
+from lab.log import log
+from lab.projects import source as sources
+from lab.projects.project import open_project
+from lab.run import Lab, Run
+from lab.rundir import CampaignDir, CampaignKind, RunDir, read_history
+from lab.vocabulary import RunStatus, Verdict, runner_names
+
+__all__ = ["OVERRIDES", "SCENARIO", "Install", "Settings", "exit_code", "markdown", "run", "stale"]
+
+# Each install runs the issue's scenario: runners at one path on one cache, here with builds
+# that do not sleep (the edits make the work).
+SCENARIO = "issue-15380"
+OVERRIDES = ("build_delay=0", "runners=2")
+_START = "start"  # the part that holds the tree every subject's copy starts from
+
+
+@dataclass(frozen=True)
+class Settings:
+    scenario: scenarios.Scenario  # what each install runs: its runners, path, template
+    subjects: tuple[str, ...]
+    edits: int
+    seed: int
+    start: str  # the template or --project as the user named it, for replay commands
+
+
+@dataclass(frozen=True)
+class Install:
+    """One subject's install after one edit (0: the start, before any edit)."""
+
+    edit: int
+    subject: str
+    status: RunStatus
+    verdict: Verdict
+    hit: bool | None  # whether a runner reused the cache; None: the subject does not say
+    output_changed: bool | None  # the cold build differs from the one before (None: unknown)
+    found: str | None = None  # the checker's first violation or unknown
+    kept: str | None = None  # its run directory, where kept
+
+
+def stale(install: Install) -> bool:
+    return install.verdict is Verdict.INVALID
+
+
+def _start(settings: Settings, tree: Path) -> None:
+    """The template rendered or the project copied at ``tree``, as a git checkout."""
+    s = settings.scenario
+    source = sources.of(s.project, s.template)
+    source.render(tree, source.marked(s.template_params(0)))
+    if not (tree / ".git").exists():
+        for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fuzz: the start"]):
+            subprocess.run([*edits.GIT, *argv], cwd=tree, check=True, capture_output=True)
+
+
+def _hit(run_dir: RunDir, runners: Sequence[str]) -> bool | None:
+    """Whether a runner's first lookup found the install in the cache (a wait for another
+    runner's build of this tree is no reuse); None where the subject reports no lookups."""
+    first: dict[str, Phase] = {}
+    for e in read_history(run_dir.history):
+        if e.op is Op.LOOKUP and e.runner in runners and e.phase in (Phase.HIT, Phase.MISS):
+            first.setdefault(e.runner, e.phase)
+    return any(phase is Phase.HIT for phase in first.values()) if first else None
+
+
+def _cold(run_dir: RunDir) -> str | None:
+    """What the oracle said the tree gives, as one comparable text; None where it could not."""
+    said = recorded.load(run_dir.oracle)
+    first = said[sorted(said)[0]] if said else None
+    if first is None or first.installed is None:
+        return None
+    return json.dumps({"installed": first.installed, "unstable": sorted(first.unstable)})
+
+
+class _Subject:
+    """One subject's tree, edits and installs."""
+
+    def __init__(self, lab: Lab, settings: Settings, out: CampaignDir, subject: str) -> None:
+        self.lab = lab
+        self.settings = settings
+        self.subject = subject
+        self.part = out.part(subject)
+        self.part.cache.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(out.part(_START).tree, self.part.tree, symlinks=True)
+        self.rng = random.Random(settings.seed)
+        self.scenario = scenarios.with_changes(
+            settings.scenario, "cachelab fuzz", subject=subject, project=str(self.part.tree)
+        )
+        self.edits: list[str] = []
+        self.cold: str | None = None  # the cold build it last saw
+
+    def edit(self, index: int) -> str:
+        made = str(edits.apply(self.rng, self.part.tree, index))
+        self.edits.append(made)
+        return made
+
+    def install(self, index: int) -> Install:
+        in_place = dataclasses.replace(open_project(self.part.tree), in_place=True)
+        one = Run(
+            self.lab.under(self.part.runs),
+            self.scenario,
+            cache=self.part.cache,
+            checkouts_from=in_place,
+        )
+        result = one.execute()
+        assert one.run_dir is not None
+        run_dir = one.run_dir
+        cold, before = _cold(run_dir), self.cold
+        self.cold = cold
+        changed = None if cold is None or before is None else cold != before
+        found = [*(v.message for v in result.violations), *(u.reason for u in result.unknowns)]
+        hit = _hit(run_dir, runner_names(self.scenario.runners))
+        keep = result.verdict is not Verdict.VALID or result.status is not RunStatus.OK
+        if not keep:
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+        kept = str(run_dir.path) if keep else None
+        first = found[0] if found else None
+        return Install(
+            index, self.subject, result.status, result.verdict, hit, changed, first, kept
+        )
+
+
+def run(lab: Lab, settings: Settings) -> tuple[CampaignDir, list[Install]]:
+    """Fuzz ``settings.scenario``'s project; the campaign directory and every install."""
+    out = CampaignDir.create(lab.runs_dir, CampaignKind.FUZZ, settings.scenario.name)
+    _start(settings, out.part(_START).tree)
+    fuzzed = [_Subject(lab, settings, out, subject) for subject in settings.subjects]
+    done: list[Install] = []
+    try:
+        for index in range(settings.edits + 1):
+            for one in fuzzed:
+                if index:
+                    log(f"{one.subject}, edit {index}/{settings.edits}: {one.edit(index)}")
+                done.append(one.install(index))
+                if stale(done[-1]):
+                    log(f"STALE: {one.subject} after edit {index}: {done[-1].found}")
+    finally:  # an interrupted campaign keeps what it found
+        _save(out, settings, {one.subject: one.edits for one in fuzzed}, done)
+    return out, done
+
+
+def _save(
+    out: CampaignDir, settings: Settings, made: dict[str, list[str]], done: list[Install]
+) -> None:
+    record = {
+        "seed": settings.seed,
+        "start": settings.start,
+        "subjects": list(settings.subjects),
+        "scenario": settings.scenario.model_dump(mode="json"),
+        "edits": made,
+        "installs": [asdict(i) for i in done],
+    }
+    out.record.write_text(json.dumps(record, indent=1) + "\n")
+    out.summary.write_text(markdown(settings, done))
+
+
+def _replay(settings: Settings, install: Install) -> str:
+    start = settings.start if settings.scenario.project else settings.scenario.template
+    where = f"--project {start}" if settings.scenario.project else start
+    return (
+        f"cachelab fuzz {where} --subjects {install.subject} --seed {settings.seed} "
+        f"--edits {install.edit} --set runners={settings.scenario.runners}"
+    )
+
+
+def markdown(settings: Settings, done: Sequence[Install]) -> str:
+    """Per subject: installs, stale ones, failed ones, and its reuse where nothing changed."""
+    lines = [
+        f"Fuzz of {settings.start}: {settings.edits} edits, seed {settings.seed}, "
+        f"{settings.scenario.runners} runner(s) per install at one path.",
+        "",
+        "| subject | installs | stale | failed or unknown | reuse where the cold build held |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for subject in settings.subjects:
+        mine = [i for i in done if i.subject == subject]
+        bad = [i for i in mine if stale(i)]
+        failed = [i for i in mine if not stale(i) and i.verdict is not Verdict.VALID]
+        failed += [i for i in mine if i.verdict is Verdict.VALID and i.status is not RunStatus.OK]
+        same = [i for i in mine if i.output_changed is False]
+        said = [i for i in same if i.hit is not None]
+        reuse = (
+            f"{sum(bool(i.hit) for i in said)} of {len(said)}"
+            if said
+            else ("the subject does not say" if same else "no such edit")
+        )
+        lines.append(f"| {subject} | {len(mine)} | {len(bad)} | {len(failed)} | {reuse} |")
+    for install in [i for i in done if stale(i)][:10]:
+        lines += ["", f"Stale: {install.subject} after edit {install.edit}: {install.found}"]
+        lines.append(f"    {_replay(settings, install)}")
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(done: Sequence[Install]) -> int:
+    """1 where an install was stale, 3 where the checker could not judge one, else 0."""
+    if any(stale(i) for i in done):
+        return ExitCode.FAILED
+    if any(i.verdict is Verdict.UNKNOWN for i in done):
+        return ExitCode.UNKNOWN
+    return ExitCode.OK

@@ -1,0 +1,1 @@
+from hatchling.build import *  # noqa: F403
