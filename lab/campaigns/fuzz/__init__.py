@@ -34,6 +34,7 @@ from pathlib import Path
 from lab import scenario as scenarios
 from lab.campaigns.fuzz import edits
 from lab.check import oracle as recorded
+from lab.check.findings import Kind
 from lab.contract import Op, Phase
 from lab.errors import ExitCode
 from lab.log import log
@@ -48,7 +49,9 @@ __all__ = ["OVERRIDES", "SCENARIO", "Install", "Settings", "exit_code", "markdow
 # Each install runs the issue's scenario: runners at one path on one cache, here with builds
 # that do not sleep (the edits make the work).
 SCENARIO = "issue-15380"
-OVERRIDES = ("build_delay=0", "runners=2")
+# One runner: its tree is edited in place between installs, as one developer's or one CI
+# workspace's; N runners would share that tree (a shared tree, uv #13703), not a checkout each.
+OVERRIDES = ("build_delay=0", "runners=1")
 _START = "start"  # the part that holds the tree every subject's copy starts from
 
 
@@ -58,7 +61,8 @@ class Settings:
     subjects: tuple[str, ...]
     edits: int
     seed: int
-    start: str  # the template or --project as the user named it, for replay commands
+    shown: str  # the template or project, for people
+    replay: str  # the command that fuzzes it again: `cachelab fuzz ... --backend ... --set ...`
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,35 @@ class Install:
     hit: bool | None  # whether a runner reused the cache; None: the subject does not say
     output_changed: bool | None  # the cold build differs from the one before (None: unknown)
     found: str | None = None  # the checker's first violation or unknown
+    kind: str | None = None  # that violation's kind
     kept: str | None = None  # its run directory, where kept
 
 
+# What an install that is not its tree's looks like to the checker: the cold build's word, or
+# the facts' (a version or requirements the project's own files state).
+_STALE = frozenset(
+    {
+        Kind.METADATA_DIFFERS,
+        Kind.FILES_DIFFER,
+        Kind.POINTS_ELSEWHERE,
+        Kind.WRONG_VERSION,
+        Kind.WRONG_REQUIREMENTS,
+        Kind.WRONG_IDENTITY,
+        Kind.OUTSIDE_CHECKOUT,
+        Kind.NATIVE_MISMATCH,
+    }
+)
+
+
 def stale(install: Install) -> bool:
-    return install.verdict is Verdict.INVALID
+    """Invalid because what it installed is not what its tree gives."""
+    return install.verdict is Verdict.INVALID and install.kind in _STALE
+
+
+def failed(install: Install) -> bool:
+    """Invalid otherwise (a traceback, a torn entry), or a run that failed."""
+    invalid = install.verdict is Verdict.INVALID and not stale(install)
+    return invalid or (install.verdict is Verdict.VALID and install.status is not RunStatus.OK)
 
 
 def _start(settings: Settings, tree: Path) -> None:
@@ -99,13 +127,29 @@ def _hit(run_dir: RunDir, runners: Sequence[str]) -> bool | None:
     return any(phase is Phase.HIT for phase in first.values()) if first else None
 
 
-def _cold(run_dir: RunDir) -> str | None:
-    """What the oracle said the tree gives, as one comparable text; None where it could not."""
+def _cold(run_dir: RunDir) -> recorded.Expectation | None:
+    """What the oracle said the tree gives; None where it could not say."""
     said = recorded.load(run_dir.oracle)
     first = said[sorted(said)[0]] if said else None
-    if first is None or first.installed is None:
+    return None if first is None or first.installed is None else first
+
+
+def _changed(before: recorded.Expectation | None, now: recorded.Expectation | None) -> bool | None:
+    """Whether two cold builds differ in anything but what no tree determines."""
+    if before is None or now is None or before.installed is None or now.installed is None:
         return None
-    return json.dumps({"installed": first.installed, "unstable": sorted(first.unstable)})
+    unstable = before.unstable | now.unstable
+    return bool(recorded.differences(before.installed, now.installed, unstable))
+
+
+def _keep(run_dir: RunDir, checkouts: Sequence[str]) -> None:
+    """Make a kept run's checkouts copies of the tree as it was judged: they are links to a
+    tree the next edits change."""
+    for link in map(run_dir.checkout, checkouts):
+        if link.is_symlink():
+            target = link.resolve()
+            link.unlink()
+            shutil.copytree(target, link, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
 
 
 class _Subject:
@@ -123,7 +167,7 @@ class _Subject:
             settings.scenario, "cachelab fuzz", subject=subject, project=str(self.part.tree)
         )
         self.edits: list[str] = []
-        self.cold: str | None = None  # the cold build it last saw
+        self.cold: recorded.Expectation | None = None  # the cold build it last saw
 
     def edit(self, index: int) -> str:
         made = str(edits.apply(self.rng, self.part.tree, index))
@@ -143,16 +187,26 @@ class _Subject:
         run_dir = one.run_dir
         cold, before = _cold(run_dir), self.cold
         self.cold = cold
-        changed = None if cold is None or before is None else cold != before
-        found = [*(v.message for v in result.violations), *(u.reason for u in result.unknowns)]
-        hit = _hit(run_dir, runner_names(self.scenario.runners))
+        found: list[tuple[str, str | None]] = [(v.message, str(v.kind)) for v in result.violations]
+        found += [(u.reason, None) for u in result.unknowns]
+        runners = runner_names(self.scenario.runners)
+        hit = _hit(run_dir, runners)
         keep = result.verdict is not Verdict.VALID or result.status is not RunStatus.OK
-        if not keep:
+        if keep:
+            _keep(run_dir, runners)  # a checkout each, named as its runner
+        else:
             shutil.rmtree(run_dir.path, ignore_errors=True)
-        kept = str(run_dir.path) if keep else None
-        first = found[0] if found else None
+        first, kind = found[0] if found else (None, None)
         return Install(
-            index, self.subject, result.status, result.verdict, hit, changed, first, kept
+            edit=index,
+            subject=self.subject,
+            status=result.status,
+            verdict=result.verdict,
+            hit=hit,
+            output_changed=_changed(before, cold),
+            found=first,
+            kind=kind,
+            kept=str(run_dir.path) if keep else None,
         )
 
 
@@ -180,7 +234,7 @@ def _save(
 ) -> None:
     record = {
         "seed": settings.seed,
-        "start": settings.start,
+        "start": settings.shown,
         "subjects": list(settings.subjects),
         "scenario": settings.scenario.model_dump(mode="json"),
         "edits": made,
@@ -191,28 +245,23 @@ def _save(
 
 
 def _replay(settings: Settings, install: Install) -> str:
-    start = settings.start if settings.scenario.project else settings.scenario.template
-    where = f"--project {start}" if settings.scenario.project else start
     return (
-        f"cachelab fuzz {where} --subjects {install.subject} --seed {settings.seed} "
-        f"--edits {install.edit} --set runners={settings.scenario.runners}"
+        f"{settings.replay} --subjects {install.subject} --seed {settings.seed} "
+        f"--edits {install.edit}"
     )
 
 
 def markdown(settings: Settings, done: Sequence[Install]) -> str:
     """Per subject: installs, stale ones, failed ones, and its reuse where nothing changed."""
     lines = [
-        f"Fuzz of {settings.start}: {settings.edits} edits, seed {settings.seed}, "
-        f"{settings.scenario.runners} runner(s) per install at one path.",
+        f"Fuzz of {settings.shown}: {settings.edits} edits, seed {settings.seed}, "
+        f"{settings.scenario.runners} runner(s) per install, its tree edited in place.",
         "",
-        "| subject | installs | stale | failed or unknown | reuse where the cold build held |",
-        "|---|---:|---:|---:|---|",
+        "| subject | installs | stale | failed | unknown | reuse where the cold build held |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for subject in settings.subjects:
         mine = [i for i in done if i.subject == subject]
-        bad = [i for i in mine if stale(i)]
-        failed = [i for i in mine if not stale(i) and i.verdict is not Verdict.VALID]
-        failed += [i for i in mine if i.verdict is Verdict.VALID and i.status is not RunStatus.OK]
         same = [i for i in mine if i.output_changed is False]
         said = [i for i in same if i.hit is not None]
         reuse = (
@@ -220,16 +269,24 @@ def markdown(settings: Settings, done: Sequence[Install]) -> str:
             if said
             else ("the subject does not say" if same else "no such edit")
         )
-        lines.append(f"| {subject} | {len(mine)} | {len(bad)} | {len(failed)} | {reuse} |")
-    for install in [i for i in done if stale(i)][:10]:
-        lines += ["", f"Stale: {install.subject} after edit {install.edit}: {install.found}"]
+        counts = [
+            len(mine),
+            sum(stale(i) for i in mine),
+            sum(failed(i) for i in mine),
+            sum(i.verdict is Verdict.UNKNOWN for i in mine),
+        ]
+        lines.append(f"| {subject} | {' | '.join(map(str, counts))} | {reuse} |")
+    for install in [i for i in done if stale(i) or failed(i)][:10]:
+        what = "Stale" if stale(install) else "Failed"
+        lines += ["", f"{what}: {install.subject} after edit {install.edit}: {install.found}"]
         lines.append(f"    {_replay(settings, install)}")
     return "\n".join(lines) + "\n"
 
 
 def exit_code(done: Sequence[Install]) -> int:
-    """1 where an install was stale, 3 where the checker could not judge one, else 0."""
-    if any(stale(i) for i in done):
+    """1 where an install was stale or failed, 3 where the checker could not judge one, else
+    0."""
+    if any(stale(i) or failed(i) for i in done):
         return ExitCode.FAILED
     if any(i.verdict is Verdict.UNKNOWN for i in done):
         return ExitCode.UNKNOWN

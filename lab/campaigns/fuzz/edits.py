@@ -174,10 +174,11 @@ def _pyproject_field(rng: random.Random, tree: Path, token: str) -> Edit | None:
         deps = project.setdefault("dependencies", tomlkit.array())
         have = {str(d).split()[0] for d in deps}
         free = [d for d in DEPENDENCY_POOL if d not in have]
-        if not free:
+        if free:
+            deps.append(rng.choice(free))
+        else:
             deps.pop()
-            return Edit("pyproject", "pyproject.toml", "removed the last dependency")
-        deps.append(rng.choice(free))
+            field = "dependencies (removed the last)"
     path.write_text(tomlkit.dumps(doc))
     return Edit("pyproject", "pyproject.toml", f"changed [project] {field}")
 
