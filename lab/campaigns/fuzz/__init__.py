@@ -75,6 +75,7 @@ class Install:
     verdict: Verdict
     hit: bool | None  # whether a runner reused the cache; None: the subject does not say
     output_changed: bool | None  # the cold build differs from the one before (None: unknown)
+    cold_built: bool = True  # the oracle could build the tree (False: the edit broke it)
     found: str | None = None  # the checker's first violation or unknown
     kind: str | None = None  # that violation's kind
     kept: str | None = None  # its run directory, where kept
@@ -101,10 +102,17 @@ def stale(install: Install) -> bool:
     return install.verdict is Verdict.INVALID and install.kind in _STALE
 
 
+def broken(install: Install) -> bool:
+    """The edit broke the build: the cold build failed too, so the install must have."""
+    return not install.cold_built and install.status is not RunStatus.OK
+
+
 def failed(install: Install) -> bool:
-    """Invalid otherwise (a traceback, a torn entry), or a run that failed."""
+    """Invalid otherwise (a traceback, a torn entry), or a run that failed where a cold build
+    of its tree did not."""
     invalid = install.verdict is Verdict.INVALID and not stale(install)
-    return invalid or (install.verdict is Verdict.VALID and install.status is not RunStatus.OK)
+    ended = install.verdict is Verdict.VALID and install.status is not RunStatus.OK
+    return invalid or (ended and not broken(install))
 
 
 def _start(settings: Settings, tree: Path) -> None:
@@ -204,6 +212,7 @@ class _Subject:
             verdict=result.verdict,
             hit=hit,
             output_changed=_changed(before, cold),
+            cold_built=cold is not None,
             found=first,
             kind=kind,
             kept=str(run_dir.path) if keep else None,
@@ -257,8 +266,9 @@ def markdown(settings: Settings, done: Sequence[Install]) -> str:
         f"Fuzz of {settings.shown}: {settings.edits} edits, seed {settings.seed}, "
         f"{settings.scenario.runners} runner(s) per install, its tree edited in place.",
         "",
-        "| subject | installs | stale | failed | unknown | reuse where the cold build held |",
-        "|---|---:|---:|---:|---:|---|",
+        "| subject | installs | stale | failed | unknown | broken by the edit | reuse where "
+        "the cold build held |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for subject in settings.subjects:
         mine = [i for i in done if i.subject == subject]
@@ -274,6 +284,7 @@ def markdown(settings: Settings, done: Sequence[Install]) -> str:
             sum(stale(i) for i in mine),
             sum(failed(i) for i in mine),
             sum(i.verdict is Verdict.UNKNOWN for i in mine),
+            sum(broken(i) for i in mine),
         ]
         lines.append(f"| {subject} | {' | '.join(map(str, counts))} | {reuse} |")
     for install in [i for i in done if stale(i) or failed(i)][:10]:

@@ -35,6 +35,7 @@ _NATIVE = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".pyx", ".pxd", 
 # Configuration a backend parses (setup.cfg, Cargo.toml) is no data file: a line appended
 # there breaks the build rather than changing what it makes.
 _DATA = frozenset({".txt", ".json", ".csv", ".dat", ".typed", ".yaml", ".md", ".rst"})
+_CONFIGURATION = frozenset({"CMakeLists.txt"})
 # Dependencies an edit may add: every one is in the lab's wheelhouse, so an install that
 # resolves them still works offline.
 DEPENDENCY_POOL = ("filelock", "packaging", "pluggy", "pathspec", "editables")

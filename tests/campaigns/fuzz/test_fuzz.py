@@ -40,8 +40,8 @@ def test_the_summary_counts_stale_installs_and_says_how_to_replay_them() -> None
         _install("narrow", 2, Verdict.VALID, hit=False, output_changed=False),
     ]
     text = fuzz.markdown(settings, done)
-    assert "| none | 3 | 1 | 0 | 0 | 1 of 1 |" in text
-    assert "| narrow | 3 | 0 | 0 | 0 | 0 of 1 |" in text
+    assert "| none | 3 | 1 | 0 | 0 | 0 | 1 of 1 |" in text
+    assert "| narrow | 3 | 0 | 0 | 0 | 0 | 0 of 1 |" in text
     assert f"--project {STATIC_README} --backend local --subjects none --seed 2 --edits 1" in text
     assert fuzz.exit_code(done) == ExitCode.FAILED
     assert fuzz.exit_code([i for i in done if not fuzz.stale(i)]) == ExitCode.OK
@@ -52,6 +52,9 @@ def test_the_summary_counts_stale_installs_and_says_how_to_replay_them() -> None
     assert not fuzz.stale(crashed) and fuzz.failed(crashed)
     assert fuzz.exit_code([crashed]) == ExitCode.FAILED
     assert fuzz.exit_code([_install("narrow", 1, Verdict.VALID, status=RunStatus.FAILED)]) == 1
+    # an edit that broke the build (the cold build failed too) fails no install
+    broke = _install("narrow", 1, Verdict.VALID, status=RunStatus.FAILED, cold_built=False)
+    assert fuzz.broken(broke) and not fuzz.failed(broke) and fuzz.exit_code([broke]) == 0
 
 
 @pytest.mark.integration
