@@ -3,13 +3,15 @@
     source = project.open(Path("../attrs-26.1.0.tar.gz"))
 
 ``--project PATH`` names a directory with a ``pyproject.toml`` or ``setup.py``, a git checkout
-of one (its ``.git`` is copied too, so VCS versions work), or an sdist (``.tar.gz``). Each
+of one (its history comes too, so VCS versions work), or an sdist (``.tar.gz``). Each
 checkout of a run is a copy of it: a directory's files as they are (but its ``.venv`` and
-byte code), an sdist unpacked without its top directory. An sdist is unpacked with
-tarfile's ``data`` filter and every member must stay inside its one top directory, so an
-archive can write nowhere else. What each checkout must give comes from the project's own
-files where they say it (``statics``), and from the oracle's cold build where they leave it
-to the build: no marker is rendered into a project.
+byte code); a git checkout's the same, over a repository of the copy's own (``gitcopy``:
+a worktree's or submodule's ``.git`` file is never copied as it is, so nothing done in a
+copy reaches the user's repository); an sdist unpacked without its top directory. An sdist
+is unpacked with tarfile's ``data`` filter and every member must stay inside its one top
+directory, so an archive can write nowhere else. What each checkout must give comes from
+the project's own files where they say it (``statics``), and from the oracle's cold build
+where they leave it to the build: no marker is rendered into a project.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import UsageError
-from lab.projects import cargo
+from lab.projects import cargo, gitcopy
 from lab.projects.identity import Identity, normalized
 from lab.projects.statics import Statics, StaticsError, read
 from lab.runners.view import Needs, RunnerView
@@ -78,6 +80,13 @@ def _copy(src: Path, dest: Path) -> None:
     )
 
 
+def _git_copy(src: Path, dest: Path) -> None:
+    try:
+        gitcopy.copy(src, dest, _NOT_COPIED)
+    except gitcopy.GitCopyError as exc:
+        raise ProjectError(src, str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Project:
     path: Path  # resolved, on the host
@@ -125,6 +134,8 @@ class Project:
             dest.symlink_to(self.path, target_is_directory=True)
         elif self.kind is Kind.SDIST:
             _unpack(self.path, dest, self.path)
+        elif self.kind is Kind.GIT:
+            _git_copy(self.path, dest)
         else:
             _copy(self.path, dest)
 
@@ -187,7 +198,9 @@ def open_project(path: Path) -> Project:
     """The project at ``path``, checked and read; ProjectError (exit 2) where it is none."""
     resolved = path.expanduser().resolve()
     if resolved.is_dir():
-        kind = Kind.GIT if (resolved / ".git").exists() else Kind.DIRECTORY
+        kind = Kind.GIT if os.path.lexists(resolved / ".git") else Kind.DIRECTORY
+        if kind is Kind.GIT:
+            _readable_git(path, resolved)
         return _read(path, resolved, kind, resolved)
     if not resolved.exists():
         raise ProjectError(path, "no such file or directory")
@@ -196,4 +209,16 @@ def open_project(path: Path) -> Project:
     with tempfile.TemporaryDirectory(prefix="cachelab-sdist-") as scratch:
         unpacked = Path(scratch) / "project"
         _unpack(resolved, unpacked, path)
+        if os.path.lexists(unpacked / ".git"):  # a checkout of it must be a repository of its own
+            try:
+                gitcopy.check(unpacked, [], ".git")
+            except gitcopy.GitCopyError as exc:
+                raise ProjectError(path, str(exc)) from None
         return _read(path, unpacked, Kind.SDIST, resolved)
+
+
+def _readable_git(path: Path, resolved: Path) -> None:
+    try:
+        gitcopy.readable(resolved)
+    except gitcopy.GitCopyError as exc:
+        raise ProjectError(path, str(exc)) from None
