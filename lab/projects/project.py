@@ -8,10 +8,11 @@ checkout of a run is a copy of it: a directory's files as they are (but its ``.v
 byte code); a git checkout's the same, over a repository of the copy's own (``gitcopy``:
 a worktree's or submodule's ``.git`` file is never copied as it is, so nothing done in a
 copy reaches the user's repository); an sdist unpacked without its top directory. An sdist
-is unpacked with tarfile's ``data`` filter and every member must stay inside its one top
-directory, so an archive can write nowhere else. What each checkout must give comes from
-the project's own files where they say it (``statics``), and from the oracle's cold build
-where they leave it to the build: no marker is rendered into a project.
+is unpacked with tarfile's ``data`` filter and every member (its path, and a link's target)
+must stay inside its one top directory, so an archive can write nowhere else. What each
+checkout must give comes from the project's own files where they say it (``statics``), and
+from the oracle's cold build where they leave it to the build: no marker is rendered into a
+project.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,30 @@ class Kind(enum.StrEnum):
     SDIST = "sdist"
 
 
+def _inside(top: str, shown: Path) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo]:
+    """tarfile's ``data`` filter, and then the same filter once more with ``top`` as the
+    destination: a member whose path or link target leaves the top directory (through a link
+    to ``..`` extracted before it, say) is ProjectError naming it."""
+
+    def check(member: tarfile.TarInfo, scratch: str) -> tarfile.TarInfo:
+        kept = tarfile.data_filter(member, scratch)
+        rel = member.name.removeprefix(top).removeprefix("/") or "."
+        link = member.linkname
+        if member.islnk():  # an archive path, not one relative to the member
+            link = link.removeprefix(top).removeprefix("/") if link.startswith(f"{top}/") else "/"
+        try:
+            tarfile.data_filter(
+                member.replace(name=rel, linkname=link, deep=False), f"{scratch}/{top}"
+            )
+        except tarfile.FilterError:
+            raise ProjectError(
+                shown, f"its member {member.name} leaves its top directory"
+            ) from None
+        return kept
+
+    return check
+
+
 def _unpack(sdist: Path, dest: Path, shown: Path) -> None:
     """The sdist's one top directory's content, as ``dest`` (which must not exist yet);
     ``shown``: the sdist as the user named it."""
@@ -65,7 +90,7 @@ def _unpack(sdist: Path, dest: Path, shown: Path) -> None:
                 tops = {m.name.split("/")[0] for m in archive.getmembers()}
                 if len(tops) != 1 or tops & {"", ".", ".."}:
                     raise ProjectError(shown, f"an sdist has one top directory, not {sorted(tops)}")
-                archive.extractall(scratch, filter="data")
+                archive.extractall(scratch, filter=_inside(next(iter(tops)), shown))
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ProjectError(shown, f"not a readable sdist ({exc})") from None
         top = Path(scratch) / tops.pop()

@@ -32,12 +32,13 @@ def _sdist(tmp_path: Path, top: str = "plain_demo-1.2.0") -> Path:
     return sdist
 
 
-def _evil_sdist(tmp_path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
+def _evil_sdist(tmp_path: Path, *members: tarfile.TarInfo, data: bytes = b"x") -> Path:
     sdist = tmp_path / "evil-1.0.tar.gz"
     with tarfile.open(sdist, "w:gz") as archive:
         archive.add(PLAIN, arcname="evil-1.0")
-        member.size = len(data)
-        archive.addfile(member, io.BytesIO(data))
+        for member in members:
+            member.size = len(data) if member.isreg() else 0
+            archive.addfile(member, io.BytesIO(data) if member.isreg() else None)
     return sdist
 
 
@@ -86,6 +87,14 @@ def test_an_sdist_is_unpacked_without_its_top_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.parent.iterdir()) == ["runner-1"]  # no scratch left
 
 
+def test_links_that_stay_inside_the_top_directory_are_unpacked(tmp_path: Path) -> None:
+    inside = (_link("evil-1.0/alias", "plain_demo"), _link("evil-1.0/plain_demo/top", ".."))
+    dest = tmp_path / "checkout"
+    open_project(_evil_sdist(tmp_path, *inside)).render(dest, {})
+    assert (dest / "alias" / "__init__.py").is_file()
+    assert (dest / "plain_demo" / "top" / "pyproject.toml").is_file()
+
+
 def test_a_version_left_to_the_build_is_none_unless_an_sdist_froze_it(tmp_path: Path) -> None:
     tree = tmp_path / "vcs"
     shutil.copytree(PLAIN, tree)
@@ -109,8 +118,21 @@ def test_a_version_left_to_the_build_is_none_unless_an_sdist_froze_it(tmp_path: 
         (lambda tmp: _evil_sdist(tmp, tarfile.TarInfo("evil-1.0/../../escaped")), "sdist"),
         (lambda tmp: _evil_sdist(tmp, _link("evil-1.0/out", "/etc/passwd")), "sdist"),
         (lambda tmp: _evil_sdist(tmp, tarfile.TarInfo("/abs/escaped")), "one top directory"),
+        (
+            lambda tmp: _evil_sdist(
+                tmp, _link("evil-1.0/up", ".."), tarfile.TarInfo("evil-1.0/up/escaped")
+            ),
+            "its member evil-1.0/up leaves its top directory",
+        ),
+        (
+            lambda tmp: _evil_sdist(tmp, _link("evil-1.0/hard", "evil-1.0/../x", hard=True)),
+            "its member evil-1.0/hard leaves its top directory",
+        ),
     ],
-    ids=["missing", "text-file", "not-gzip", "no-project", "two-tops", "dotdot", "link", "abs"],
+    ids=[
+        *("missing", "text-file", "not-gzip", "no-project", "two-tops", "dotdot", "link", "abs"),
+        *("link-to-the-scratch", "hard-link-to-the-scratch"),
+    ],
 )
 def test_what_is_no_project_is_one_line_naming_it(tmp_path: Path, make: object, says: str) -> None:
     inputs = tmp_path / "inputs"
@@ -153,8 +175,8 @@ def _two_tops(tmp: Path) -> Path:
     return sdist
 
 
-def _link(name: str, target: str) -> tarfile.TarInfo:
+def _link(name: str, target: str, *, hard: bool = False) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.type = tarfile.SYMTYPE
+    info.type = tarfile.LNKTYPE if hard else tarfile.SYMTYPE
     info.linkname = target
     return info
