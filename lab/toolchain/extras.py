@@ -50,8 +50,10 @@ class Extras:
         return cls(list(data.get("requirements", [])), dict(data.get("projects", {})))
 
     def add(self, project: str, requirements: Iterable[str]) -> list[str]:
-        """Record ``requirements`` as ``project``'s; those the wheelhouse did not have yet."""
-        wanted = sorted({str(Requirement(r)) for r in requirements})
+        """Record ``requirements`` as ``project``'s; those the wheelhouse did not have yet.
+        ToolchainError naming the first that is no requirement (a backend's answer, say),
+        and nothing recorded."""
+        wanted = sorted({_requirement(project, r) for r in requirements})
         self.projects[project] = sorted({*self.projects.get(project, []), *wanted})
         new = [r for r in wanted if r not in self.requirements]
         self.requirements = sorted({*self.requirements, *wanted})
@@ -63,6 +65,15 @@ class Extras:
         payload = {"requirements": self.requirements, "projects": self.projects}
         scratch.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         scratch.rename(path)  # whole or not at all
+
+
+def _requirement(project: str, text: object) -> str:
+    """``text`` as a requirement, normalized; ToolchainError in one line where it is none."""
+    try:
+        return str(Requirement(text))  # type: ignore[arg-type]  # a backend may say anything
+    except (InvalidRequirement, TypeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ToolchainError(f"{project}: {text!r} is not a requirement (PEP 508): {why}") from None
 
 
 def _versions(wheelhouse: Path) -> dict[str, list[Version]]:

@@ -49,6 +49,18 @@ def test_extras_are_kept_per_project_and_say_which_are_new(tmp_path: Path) -> No
     assert sorted(again.projects) == ["attrs 26.1.0", "urllib3 2.8.0"]
 
 
+def test_what_is_no_requirement_is_one_line_naming_it_and_nothing_is_recorded() -> None:
+    extras = Extras()
+    extras.add("attrs-26.1.0", ["hatchling"])
+    for said in ("hatch-vcs >=", 3):
+        with pytest.raises(ToolchainError) as caught:
+            extras.add("attrs-26.1.0", ["editables", said])  # type: ignore[list-item]
+        message = str(caught.value)
+        assert message.startswith(f"attrs-26.1.0: {said!r} is not a requirement (PEP 508)")
+        assert "\n" not in message
+    assert extras.requirements == ["hatchling"]
+
+
 def test_a_build_requirement_the_wheelhouse_lacks_is_one_line_before_a_run(
     tmp_path: Path,
 ) -> None:
