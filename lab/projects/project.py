@@ -18,6 +18,7 @@ project.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 import re
@@ -112,6 +113,22 @@ def _git_copy(src: Path, dest: Path) -> None:
         raise ProjectError(src, str(exc)) from None
 
 
+def slug(text: str) -> str:
+    """``text`` as a plain name, fit for a file's: every run of characters but letters,
+    digits, ``_``, ``.`` and ``-`` made one ``-``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
+
+
+def _key(statics: Statics, kind: Kind, path: Path) -> str:
+    """Its distribution and version where its files fix both; else what they say of it, its
+    kind and a digest of where it is, so that two projects whose builds alone name them (a
+    setup.py alone) or version them (a VCS version) never share one."""
+    if statics.name and statics.version:
+        return slug(f"{statics.name}-{statics.version}")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return slug(f"{statics.name or path.name}-{kind}-{digest}")
+
+
 @dataclass(frozen=True)
 class Project:
     path: Path  # resolved, on the host
@@ -119,6 +136,9 @@ class Project:
     statics: Statics
     native: bool  # its build compiles: runners need a C compiler
     rust: bool  # its build runs cargo: runners need vendored crates and cargo
+    # One plain name for it (``_key``), fixed when it is opened (the oracle naming it later
+    # changes it not): the toolchain's record of what it needs, its crates, the oracle's home.
+    key: str
     # Each checkout IS the directory (a link to it), not a copy: what a build writes into its
     # tree stays there for the next install, as in a developer's tree (the fuzzer's).
     in_place: bool = False
@@ -127,12 +147,6 @@ class Project:
     def name(self) -> str:
         """For people: the distribution and where it came from."""
         return f"{self.statics.name or self.path.name} ({self.kind} {self.path})"
-
-    @property
-    def key(self) -> str:
-        """A plain name: its distribution and version (or kind), as a directory name."""
-        said = f"{self.statics.name}-{self.statics.version or self.kind}"
-        return re.sub(r"[^A-Za-z0-9_.-]+", "-", said)
 
     @property
     def module(self) -> str | None:
@@ -216,7 +230,7 @@ def _read(path: Path, root: Path, kind: Kind, resolved: Path) -> Project:
         raise ProjectError(path, str(exc)) from None
     rust = statics.cargo_manifest is not None or statics.build_backend.startswith("maturin")
     native = _native_sources(root) or statics.build_backend.startswith(_NATIVE_BACKENDS)
-    return Project(resolved, kind, statics, native, rust)
+    return Project(resolved, kind, statics, native, rust, _key(statics, kind, resolved))
 
 
 def open_project(path: Path) -> Project:

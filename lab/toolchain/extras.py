@@ -3,12 +3,13 @@ projects ``cachelab setup --project`` (or ``--real``) was given, and their vendo
 
 The lab's toolchain root keeps one record of them, ``extras.json``:
 
-    {"requirements": [...], "projects": {"attrs 26.1.0": [...]}, "crates": ["attrs-..."]}
+    {"requirements": [...], "projects": {"attrs-26.1.0": [...]}}
 
-``requirements`` joins the wheelhouse's inputs (``fetch.wheelhouse_requirements``), so the
-wheelhouse is made again, staged and whole, only when a project adds one it lacked, and keeps
-them across every later ``setup``. ``missing`` says, offline and before a run starts, which
-requirements the wheelhouse cannot satisfy: each is one line naming it and what to run.
+Each project is named by its ``Project.key``. ``requirements`` joins the wheelhouse's inputs
+(``fetch.wheelhouse_requirements``), so the wheelhouse is made again, staged and whole, only
+when a project adds one it lacked, and keeps them across every later ``setup``. ``missing``
+says, offline and before a run starts, which requirements the wheelhouse cannot satisfy: each
+is one line naming it and what to run.
 """
 
 from __future__ import annotations
@@ -111,17 +112,12 @@ def missing(wheelhouse: Path, requirements: Iterable[str]) -> list[str]:
     return lacking
 
 
-def project_key(project: Project) -> str:
-    """How the record names a project: its distribution and version (or kind)."""
-    return f"{project.statics.name} {project.statics.version or project.kind}"
-
-
 def offline_check(project: Project, root: Path) -> None:
     """ToolchainError naming the first of ``project``'s build requirements that the wheelhouse
     of the toolchain at ``root`` lacks, and what to run: its static ones, and what its
     backend asked for when it was set up."""
     wheelhouse = root / "wheelhouse"
-    asked = Extras.load(root).projects.get(project_key(project), [])
+    asked = Extras.load(root).projects.get(project.key, [])
     lacking = missing(wheelhouse, [*project.statics.build_requires, *asked])
     if lacking:
         raise ToolchainError(

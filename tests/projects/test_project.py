@@ -4,6 +4,7 @@ is one line naming it (exit 2), with nothing written."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 from lab.cli import main
 from lab.errors import ExitCode
-from lab.projects.project import Kind, ProjectError, open_project
+from lab.projects.project import Kind, ProjectError, open_project, slug
 from lab.projects.statics import read
 
 PLAIN = Path(__file__).resolve().parent.parent / "packages" / "plain-project"
@@ -105,6 +106,33 @@ def test_a_version_left_to_the_build_is_none_unless_an_sdist_froze_it(tmp_path: 
     assert read(tree).version is None
     (tree / "PKG-INFO").write_text("Metadata-Version: 2.2\nName: plain-demo\nVersion: 3.0.0-rc1\n")
     assert read(tree).version == "3.0.0rc1"  # normalized, as a backend writes it
+
+
+def test_a_project_has_one_key_that_tells_apart_projects_only_a_build_names(
+    tmp_path: Path,
+) -> None:
+    assert open_project(PLAIN).key == "plain-demo-1.2.0"  # its files name and version it
+    assert open_project(_sdist(tmp_path)).key == "plain-demo-1.2.0"
+    keys = []
+    for where in ("one", "two"):
+        tree = tmp_path / where / "legacy"
+        tree.mkdir(parents=True)
+        (tree / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+        project = open_project(tree)
+        assert project.statics.name is None
+        named = dataclasses.replace(project.statics, name="legacy")  # as the oracle names it
+        assert dataclasses.replace(project, statics=named).key == project.key
+        assert open_project(tree).key == project.key  # the same where it is the same
+        keys.append(project.key)
+    assert keys[0] != keys[1] and all(k.startswith("legacy-directory-") for k in keys)
+
+
+def test_one_sanitiser_makes_plain_names() -> None:
+    pattern = "[^A-Za-z0-9_.-]"
+    lab = Path(__file__).resolve().parent.parent.parent / "lab"
+    spelled = [p for p in lab.rglob("*.py") if pattern in p.read_text()]
+    assert spelled == [lab / "projects" / "project.py"]
+    assert slug("attrs 26.1.0+local/x") == "attrs-26.1.0-local-x"
 
 
 @pytest.mark.parametrize(
