@@ -78,6 +78,13 @@ def _clone(src: Path, dest: Path) -> None:
         _git(dest, "reset", "-q")  # the index of HEAD; the working files come next
 
 
+def _in_flight(directory: str, names: list[str]) -> list[str]:
+    """copytree's ``ignore`` for a ``.git``: git's locks (an operation of the user's in
+    flight, which would lock the copy too) and sockets (a daemon's), none of them state."""
+    here = Path(directory)
+    return [n for n in names if n.endswith(".lock") or (here / n).is_socket()]
+
+
 def _working_files(
     src: Path, skipped: frozenset[str], nested: list[Path]
 ) -> Callable[[str, list[str]], list[str]]:
@@ -101,7 +108,7 @@ def copy(src: Path, dest: Path, skipped: frozenset[str]) -> None:
     try:
         if _own(dot_git):
             dest.mkdir()
-            shutil.copytree(dot_git, dest / ".git", symlinks=False)
+            shutil.copytree(dot_git, dest / ".git", symlinks=False, ignore=_in_flight)
             _git(dest, "config", "--local", "--unset-all", "core.worktree", ok=(0, 5))
         else:
             _clone(src, dest)
@@ -115,7 +122,10 @@ def copy(src: Path, dest: Path, skipped: frozenset[str]) -> None:
     ignore = _working_files(src, skipped, nested)
     shutil.copytree(src, dest, symlinks=True, ignore=ignore, dirs_exist_ok=True)
     check(dest, nested, f".git ({dot_git}) copied")
-    _git(dest, "update-index", "-q", "--refresh", ok=(0, 1))  # stat data of these files
+    try:
+        _git(dest, "update-index", "-q", "--refresh", ok=(0, 1))  # stat data of these files
+    except GitCopyError as exc:
+        raise GitCopyError(f"its .git ({dot_git}) copied cannot be used: {exc}") from None
 
 
 def check(tree: Path, nested: list[Path], named: str) -> None:

@@ -117,13 +117,17 @@ def test_a_repository_that_borrows_objects_is_copied_with_its_own(tmp_path: Path
     assert _git(checkout, "describe", "--tags") == "v1.2.0"
 
 
-def test_a_plain_git_directory_is_copied_with_its_work_tree_its_own(tmp_path: Path) -> None:
+def test_a_plain_git_directory_is_copied_with_its_work_tree_its_own_and_no_lock(
+    tmp_path: Path,
+) -> None:
     repo = _repo(tmp_path / "repo")
     _git(repo, "config", "core.worktree", str(repo))  # the copy's work tree is the copy
+    (repo / ".git" / "index.lock").write_text("")  # the user's commit in flight
     checkout = tmp_path / "checkout"
     open_project(repo).render(checkout, {})
     _own(checkout)
     assert _git(checkout, "rev-parse", "--show-toplevel") == str(checkout.resolve())
+    _git(checkout, "commit", "-q", "--allow-empty", "-m", "not locked out")
 
 
 def test_a_git_file_naming_no_repository_is_one_line_naming_it(tmp_path: Path) -> None:
