@@ -1,7 +1,7 @@
 """A copy of a git checkout that is a repository of its own: what a run's builds and the
 fuzzer's commits and tags do in it never reach the user's repository.
 
-    copy(Path("~/src/mine").expanduser(), checkout)
+    copy(Path("~/src/mine").expanduser(), checkout, skipped=frozenset({".venv"}))
 
 A ``.git`` that is a plain directory of its own is copied (its index, branches and tags as
 they are; links in it followed; a ``core.worktree`` dropped). Any other (a worktree's or a
