@@ -172,7 +172,8 @@ def _matrix_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _torture_options(parser: argparse.ArgumentParser) -> None:
-    options.add_scenario(parser)
+    # no --project: the schedule times its faults by the template's build delay
+    options.add_scenario(parser, project=False)
     parser.add_argument(
         "--faults",
         default="",

@@ -116,11 +116,16 @@ def failed(install: Install) -> bool:
 
 
 def _start(settings: Settings, tree: Path) -> None:
-    """The template rendered or the project copied at ``tree``, as a git checkout."""
+    """The template rendered or the project copied at ``tree``, as a git checkout of its own
+    (only a ``.git`` directory in the copy counts: a ``.git`` file or link names another
+    repository, where the edits' commits and tags must never land)."""
     s = settings.scenario
     source = sources.of(s.project, s.template)
     source.render(tree, source.marked(s.template_params(0)))
-    if not (tree / ".git").exists():
+    dot_git = tree / ".git"
+    if dot_git.is_symlink() or dot_git.is_file():
+        dot_git.unlink()
+    if not dot_git.is_dir():
         for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fuzz: the start"]):
             subprocess.run([*edits.GIT, *argv], cwd=tree, check=True, capture_output=True)
 
