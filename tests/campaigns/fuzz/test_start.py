@@ -19,7 +19,7 @@ def test_the_start_of_a_worktree_is_a_repository_of_its_own(tmp_path: Path) -> N
     base = scenario.load(scenario.resolve_path(fuzz.SCENARIO, None), list(fuzz.OVERRIDES))
     base = scenario.with_changes(base, "test", project=str(worktree))
     tree = tmp_path / "start"
-    fuzz._start(fuzz.Settings(base, ("narrow",), 1, 1, str(worktree)), tree)
+    fuzz._start(fuzz.Settings(base, ("narrow",), 1, 1, str(worktree), "cachelab fuzz"), tree)
     _own(tree)
     _git(tree, *edits.GIT[1:], "commit", "-q", "--allow-empty", "-m", "an edit")
     _git(tree, "tag", "v9")
