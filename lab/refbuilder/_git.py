@@ -7,7 +7,8 @@ working files (in the revision already) and the index. So the state is HEAD, eve
 index's entries (path, mode, object, flags: not its stat cache, which differs in every
 clone of one commit, so that identical checkouts still share), and the files in ``.git``
 that change what git reports (``info/exclude``, ``shallow``). An index this module cannot
-read entry by entry (version 4, a split index) counts whole: more misses, never a stale hit.
+read entry by entry (version 4, a split index) or that git would refuse (cut short, its
+checksum wrong) counts whole: more misses, never a stale hit.
 """
 
 from __future__ import annotations
@@ -58,10 +59,30 @@ def _oid_size(common: Path) -> int:
     return 32 if "objectformat=sha256" in text else 20
 
 
+def _checksum_holds(data: bytes, oid_size: int) -> bool:
+    """Whether the index ends with the hash of the rest, as git checks before it reads one
+    (all zeros: ``index.skipHash``, which git does not check)."""
+    body, tail = data[:-oid_size], data[-oid_size:]
+    if len(body) < 12:  # not even its header
+        return False
+    if tail == bytes(oid_size):
+        return True
+    algorithm = "sha256" if oid_size == 32 else "sha1"
+    return hashlib.new(algorithm, body, usedforsecurity=False).digest() == tail
+
+
 def _index_entries(data: bytes, oid_size: int) -> bytes | None:
-    """The index's entries without their stat cache, or None where they cannot be read here."""
-    if data[:4] != b"DIRC":
+    """The index's entries without their stat cache, or None where they cannot be read here
+    (a format this module does not read, or an index git would refuse)."""
+    if data[:4] != b"DIRC" or not _checksum_holds(data, oid_size):
         return None
+    try:
+        return _entries(data, oid_size)
+    except (struct.error, ValueError):  # malformed past its checksum: count it whole
+        return None
+
+
+def _entries(data: bytes, oid_size: int) -> bytes | None:
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         return None

@@ -97,3 +97,18 @@ def test_a_worktree_reads_its_own_head_and_index_and_the_shared_refs(origin: Pat
     before = _git.state(worktree)
     git(clone, "tag", "v2.0")  # made in the main checkout, seen from the worktree
     assert _git.state(worktree) != before
+
+
+@pytest.mark.parametrize("cut", [12, 40, 100, -1])
+def test_a_corrupt_index_counts_whole(origin: Path, cut: int) -> None:
+    """Cut short anywhere (its header, an entry, its checksum): no traceback, and a state of
+    its own, never the intact index's."""
+    clone = _clone(origin, "a")
+    index = clone / ".git" / "index"
+    intact = _git.state(clone)
+    data = index.read_bytes()
+    index.write_bytes(data[:cut])
+    cut_state = _git.state(clone)
+    assert cut_state not in ("", intact)
+    index.write_bytes(data[:cut] + b"\0" * 7)
+    assert _git.state(clone) not in (intact, cut_state)
