@@ -1,15 +1,16 @@
 """The source tree: its content, which identifies a revision, and what a build added to it.
 
 A revision is a digest of the whole tree's content: every file's relative path, kind,
-executable bit and bytes, every symlink's target, every directory, and the git state
-(``_git``). Whatever a backend, a build hook, a plugin or an in-tree backend reads from the
-tree is in it, without a list of backends or of metadata sources, so that a hit is never a
-build of other inputs from the tree. Identical checkouts (CI's: one commit) still share
-their revision; any edit, a Python file's too, is a new one. (A read set recorded per build
-would miss less often but cannot see what subprocesses read: docs/protocol.md weighs both.)
+executable bit and bytes, every symlink's target, every directory, and the state of the
+repository that holds the tree (``_git``, ``_hg``). Whatever a backend, a build hook, a
+plugin or an in-tree backend reads from the tree is in it, without a list of backends or of
+metadata sources, so that a hit is never a build of other inputs from the tree. Identical
+checkouts (CI's: one commit) still share their revision; any edit, a Python file's too, is a
+new one. (A read set recorded per build would miss less often but cannot see what
+subprocesses read: docs/protocol.md weighs both.)
 
 Left out is only what is not the project's content: VCS directories (their state counts
-through ``_git``), virtual environments (``.venv`` and any directory holding a
+through ``_git`` and ``_hg``), virtual environments (``.venv`` and any directory holding a
 ``pyvenv.cfg``), byte code, caches (``.tox``, ``.nox``, cargo's ``target/`` beside a
 ``Cargo.toml``, and any directory holding a ``CACHEDIR.TAG``, as pytest's, mypy's and ruff's
 caches do), our own tree lock, and the paths the builder is told to skip (its cache and
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.contract import TREE_KEY_PREFIX, TREE_LOCK_NAME
-from lab.refbuilder import _git
+from lab.refbuilder import _git, _hg
 
 _SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "__pycache__", ".tox", ".nox", ".mypy_cache"}
@@ -85,7 +86,8 @@ class Tree:
     root: Path
     items: Mapping[str, str]
     stats: Mapping[str, Stat]  # of what is no directory
-    git: str  # _git.state
+    git: _git.State
+    hg: str  # _hg.state
     started_ns: int  # when the scan began, on the wall clock file times are stamped by
 
     def revision(
@@ -98,8 +100,9 @@ class Tree:
         """The digest of this tree's content and ``salt`` (what else the build depends on),
         leaving out the entries ``without``. ``with_ctimes`` adds every file's ctime, as
         uv's freshness check does: then every checkout is a revision of its own. ``only``:
-        just these entries and no git state (uv's key files: unsafe, for the baseline)."""
-        lines = [f"{salt}\0git:{self.git if only is None else ''}"]
+        just these entries and no VCS state (uv's key files: unsafe, for the baseline)."""
+        vcs = f"git:{self.git.digest}\0hg:{self.hg}" if only is None else ""
+        lines = [f"{salt}\0{vcs}"]
         for rel in sorted(self.items):
             if rel not in without and (only is None or rel in only):
                 ctime = self.stats[rel][4] if with_ctimes and rel in self.stats else ""
@@ -204,4 +207,4 @@ def scan(source: Path, skip: Collection[Path] = (), previous: Tree | None = None
     started = time.time_ns()
     walk = _Walk(source, skip, previous)
     walk.run()
-    return Tree(source, walk.items, walk.stats, _git.state(source), started)
+    return Tree(source, walk.items, walk.stats, _git.state(source), _hg.state(source), started)
