@@ -25,6 +25,7 @@ its stat says changed, and what changed so recently that coarse timestamps canno
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -110,9 +111,38 @@ class Tree:
         data = "\n".join(lines).encode("utf-8", "surrogateescape")
         return hashlib.sha256(data).hexdigest()[:16]
 
-    def added_since(self, before: Tree) -> dict[str, str]:
-        """The entries a build added (absent from ``before``), as records."""
-        return {rel: record for rel, record in self.items.items() if rel not in before.items}
+    @functools.cached_property
+    def _git_tracked(self) -> frozenset[str] | None:
+        """Every path git tracks in this tree and every directory above one; None: git's
+        index cannot say."""
+        tracked = self.git.tracked
+        if tracked is None:
+            return None
+        return tracked.union(*(_parents(path) for path in tracked))
+
+    def tracks(self, rel: str) -> bool | None:
+        """Whether git tracks ``rel`` (a directory: something in it); None: its index cannot
+        say (read whole)."""
+        tracked = self._git_tracked
+        return None if tracked is None else rel in tracked
+
+    def added_by_build(self, before: Tree, started_ns: int, ended_ns: int) -> dict[str, str]:
+        """The entries that a build, run from ``started_ns`` to ``ended_ns`` (wall clock),
+        added to this tree (absent from ``before``) and that can be its own, as records:
+        none that git tracks (a build's output is untracked; a tracked file came from a
+        checkout, a restore, a pull), or may (its index cannot say), and none stamped (mtime,
+        ctime) outside the build's run (a file moved in keeps its mtime). A file that another
+        hand made untracked in the tree while the build ran cannot be told from the build's
+        own: docs/protocol.md says so."""
+        earliest = started_ns - _RACY_NS  # coarse timestamps lag the clock
+        found = {}
+        for rel, record in self.items.items():
+            if rel in before.items or self.tracks(rel) is not False:
+                continue
+            st = self.stats.get(rel)
+            if st is None or all(earliest <= t <= ended_ns for t in st[3:]):
+                found[rel] = record
+        return found
 
     def side_effects(self, before: Tree) -> dict[str, str]:
         """The files a build added or changed, with their sha256."""
@@ -131,6 +161,12 @@ class Tree:
             for rel, digest in sorted(side_effects.items())
             if _sha256(self.items.get(rel, "")) != digest
         ]
+
+
+def _parents(rel: str) -> set[str]:
+    """The directories above ``rel``, relative as it is."""
+    parts = rel.split("/")[:-1]
+    return {"/".join(parts[: i + 1]) for i in range(len(parts))}
 
 
 def _record(path: str, st: os.stat_result, reuse: str | None) -> str:
