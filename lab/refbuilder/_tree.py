@@ -11,11 +11,12 @@ subprocesses read: docs/protocol.md weighs both.)
 
 Left out is only what is not the project's content: VCS directories (their state counts
 through ``_git`` and ``_hg``), virtual environments (``.venv`` and any directory holding a
-``pyvenv.cfg``), byte code, caches (``.tox``, ``.nox``, cargo's ``target/`` beside a
-``Cargo.toml``, and any directory holding a ``CACHEDIR.TAG``, as pytest's, mypy's and ruff's
-caches do), our own tree lock, and the paths the builder is told to skip (its cache and
-venv, where they lie in the tree). A cache left out is trusted to check its own freshness,
-as cargo's fingerprints do.
+``pyvenv.cfg``), byte code, caches (``.tox``, ``.nox``, ``.mypy_cache``, ``.pytest_cache``,
+``.ruff_cache``, cargo's ``target/`` beside a ``Cargo.toml``, and any directory holding a
+``CACHEDIR.TAG``), our own tree lock, and the paths the builder is told to skip (its cache
+and venv, where they lie in the tree). docs/protocol.md names each (a test holds it to
+``_SKIP_DIRS``). A cache left out is trusted to check its own freshness, as cargo's
+fingerprints do.
 
 One walk stats every entry and hashes every file (``hashlib.file_digest``, no subprocess);
 a later scan of the same tree in the same process (around a build) hashes again only what
@@ -177,8 +178,7 @@ def _record(path: str, st: os.stat_result, reuse: str | None) -> str:
     if reuse is not None:
         return reuse
     try:
-        with Path(path).open("rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        digest = file_digest(Path(path))
     except PermissionError as exc:
         return f"?:{exc.strerror}:{time.time_ns()}"
     return f"{'x' if st.st_mode & 0o111 else 'f'}:{digest}"

@@ -14,6 +14,7 @@ import pytest
 
 from lab.contract import TREE_LOCK_NAME
 from lab.refbuilder import _tree
+from tests.conftest import REPO
 
 
 def _project(path: Path) -> Path:
@@ -214,3 +215,11 @@ def test_what_arrived_while_a_build_ran_and_cannot_be_its_own(tmp_path: Path) ->
     unknown = _tree.scan(src, previous=before)
     assert unknown.tracks("x.egg-info") is None
     assert unknown.added_by_build(before, started, ended) == {}
+
+
+def test_the_protocol_names_everything_the_walk_leaves_out_by_name() -> None:
+    """docs/protocol.md's revision says what is no content of a project, name by name."""
+    text = (REPO / "docs" / "protocol.md").read_text()
+    section = text[text.index("## The revision") : text.index("### The designs weighed")]
+    names = {*_tree._SKIP_DIRS, *_tree._MARKS, _tree._CARGO_MANIFEST, f"{_tree._CARGO_TARGET}/"}
+    assert sorted(n for n in names if f"`{n}`" not in section) == []
