@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,7 +240,16 @@ def _tracked(paths: list[bytes] | None, repo: _Repository, source: Path) -> froz
 
 
 def state(source: Path) -> State:
-    """The git state of ``source``: of the repository that holds it, wherever its top is."""
+    """The git state of ``source``: of the repository that holds it, wherever its top is;
+    where it cannot be read, a state no other read gives (a miss) that can tell nothing of
+    what git tracks."""
+    try:
+        return _state(source)
+    except OSError as exc:
+        return State(f"?:{exc.strerror}:{time.time_ns()}", None)
+
+
+def _state(source: Path) -> State:
     repo = _find(source)
     if repo is None:
         return _NO_REPOSITORY
@@ -254,8 +264,11 @@ def state(source: Path) -> State:
         h.update(f"{ref} {digest}\n".encode(errors="surrogateescape"))
     h.update(b"reftable\0" + _reftable(common))
     path = gitdir / "index"
-    data = path.read_bytes() if path.is_file() else b""
-    index = _index(data, _oid_size(common))
+    if path.is_file():
+        data = path.read_bytes()
+        index = _index(data, _oid_size(common))
+    else:  # none yet: nothing tracked
+        data, index = b"", _Index(b"", [])
     h.update(b"index\0" + (data if index is None else index.entries))
     files = [(name, common / name) for name in _FILES] + [("worktree", gitdir / "config.worktree")]
     for name, path in files:

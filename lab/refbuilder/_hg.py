@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import time
 from pathlib import Path
 
 _ENTRY = struct.Struct(">cllll")  # state, mode, size, mtime, length of the path that follows
@@ -58,7 +59,15 @@ def _read(path: Path) -> bytes:
 
 
 def state(source: Path) -> str:
-    """A digest of the Mercurial state of ``source``; "" where no repository holds it."""
+    """A digest of the Mercurial state of ``source``; "" where no repository holds it; where
+    it cannot be read, a state no other read gives (a miss)."""
+    try:
+        return _state(source)
+    except OSError as exc:
+        return f"?:{exc.strerror}:{time.time_ns()}"
+
+
+def _state(source: Path) -> str:
     hg = _find(source)
     if hg is None:
         return ""

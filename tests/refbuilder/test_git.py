@@ -56,6 +56,13 @@ def test_no_git_no_state(tmp_path: Path) -> None:
     assert _git.state(tmp_path) == _git.State("", frozenset())
 
 
+def test_a_repository_without_an_index_yet_tracks_nothing(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    assert not (tmp_path / ".git" / "index").exists()
+    assert _git.state(tmp_path).tracked == frozenset()
+    assert _git.state(tmp_path).digest != ""
+
+
 def test_clones_of_one_commit_share_the_state_whatever_their_stat_cache(origin: Path) -> None:
     a, b = _clone(origin, "a"), _clone(origin, "b")
     os.utime(b / "README.md", (0, 0))
