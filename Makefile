@@ -11,9 +11,9 @@ ARGS ?=
 # Debian packages the lab uses, installed here when missing (as root): mmdebstrap builds the
 # base images from Debian's packages (all that `reproduce` needs); bindfs makes the fault
 # campaign's lying-lock mounts, chromium and its driver open the HTML reports in the browser
-# test.
+# test, mercurial checks the builder's reading of a Mercurial checkout's state.
 IMAGE_PACKAGES := mmdebstrap
-DEBIAN_PACKAGES := $(IMAGE_PACKAGES) bindfs chromium chromium-driver
+DEBIAN_PACKAGES := $(IMAGE_PACKAGES) bindfs chromium chromium-driver mercurial
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 .PHONY: all setup image-packages debian-packages images reproduce test fast lint typecheck unit matrix bench real fuzz real-fuzz torture catalog demo clean distclean

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,6 +105,13 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     """Each runner backend in turn."""
     chosen: Backend = request.getfixturevalue(f"{request.param}_backend")
     return chosen
+
+
+@pytest.fixture
+def mercurial() -> None:
+    """Real hg (`make` installs Debian's mercurial). Under CI=true its absence is a failure."""
+    if shutil.which("hg") is None:
+        _unavailable("the Mercurial tests need hg (`make test` installs Debian's mercurial)")
 
 
 @pytest.fixture
