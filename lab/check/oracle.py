@@ -2,7 +2,7 @@
 described by ``lab.projects.installed``) must be what a cold build of its checkout's content gives.
 
 The run records, before each run step starts its runners, the oracle's description for each
-runner's checkout content (``RunDir.oracle``: an ``Expectation`` per runner), so this reads
+runner's checkout content (``RunDir.oracle``: a ``ColdBuild`` per runner), so this reads
 the run directory alone and never builds. Compared: every METADATA header and the description
 body, the entry points, every installed file (texts whole; a binary file, whose bytes are the
 compiler's as much as the checkout's, by its presence), the scripts' names, each ``.pth``
@@ -26,8 +26,9 @@ _MOST = 8  # differences named per runner; the rest are counted
 
 
 @dataclass(frozen=True)
-class Expectation:
-    """What the oracle says one runner's checkout gives (``RunDir.oracle``, by runner)."""
+class ColdBuild:
+    """What a cold build of one runner's checkout installs, as the oracle says it
+    (``RunDir.oracle``, by runner): what the runner's install is compared with."""
 
     tree: str  # the checkout content's digest
     installed: dict[str, Any] | None  # lab.installed's description; None where it failed
@@ -43,24 +44,24 @@ class Expectation:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Expectation:
+    def from_dict(cls, data: Mapping[str, Any]) -> ColdBuild:
         unstable = frozenset(str(f) for f in data.get("unstable") or ())
         return cls(str(data["tree"]), data.get("installed"), unstable, data.get("error"))
 
 
-def save(path: Path, by_runner: Mapping[str, Expectation]) -> None:
-    """Write the expectations at once: a reader never sees half a file."""
+def save(path: Path, by_runner: Mapping[str, ColdBuild]) -> None:
+    """Write the cold builds at once: a reader never sees half a file."""
     payload = {runner: e.to_dict() for runner, e in sorted(by_runner.items())}
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
 
 
-def load(path: Path) -> dict[str, Expectation]:
-    """The expectations a run recorded; none where it recorded none (a run before the oracle)."""
+def load(path: Path) -> dict[str, ColdBuild]:
+    """The cold builds a run recorded; none where it recorded none (a run before the oracle)."""
     if not path.is_file():
         return {}
-    return {runner: Expectation.from_dict(e) for runner, e in json.loads(path.read_text()).items()}
+    return {runner: ColdBuild.from_dict(e) for runner, e in json.loads(path.read_text()).items()}
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _violations(runner: str, found: list[Difference]) -> list[Violation]:
     return violations
 
 
-def compare(runner: str, expected: Expectation, facts: Mapping[str, Any]) -> Findings:
+def compare(runner: str, expected: ColdBuild, facts: Mapping[str, Any]) -> Findings:
     """One runner that exited 0: its install against its checkout's cold build."""
     if expected.installed is None:
         why = f"{runner}: the oracle could not build its checkout: {expected.error}"
@@ -181,14 +182,14 @@ def compare(runner: str, expected: Expectation, facts: Mapping[str, Any]) -> Fin
 
 
 def check(
-    expectations: Mapping[str, Expectation],
+    cold_builds: Mapping[str, ColdBuild],
     exits: Mapping[str, int | None],
     facts: Mapping[str, Mapping[str, Any] | None],
 ) -> Findings:
-    """Every runner that exited 0 and reported facts, against the oracle's expectation for
+    """Every runner that exited 0 and reported facts, against the oracle's cold build of
     its checkout (the facts checker says what a runner without facts is)."""
     found = Findings()
-    for runner, expected in expectations.items():
+    for runner, expected in cold_builds.items():
         reported = facts.get(runner)
         if exits.get(runner) == 0 and reported is not None and "probe_error" not in reported:
             found += compare(runner, expected, reported)

@@ -2,7 +2,7 @@
 outside every runner and every shared cache, for the checker to compare runners with.
 
     oracle = Oracle(lab_dir / "oracle", wheelhouse)
-    expectation = oracle.expected(tree)      # lab.check.oracle.Expectation
+    cold = oracle.expected(tree)         # a lab.check.oracle.ColdBuild
 
 For a tree (any project directory, a template's checkout or not), ``expected``:
 
@@ -39,12 +39,12 @@ from typing import Any
 
 from filelock import FileLock
 
-from lab.check.oracle import Expectation, differences
+from lab.check.oracle import ColdBuild, differences
 from lab.oracle import _build, _tree
 from lab.oracle._envs import Envs, OracleError, interpreter, wheelhouse_digest
 from lab.projects import installed
 
-__all__ = ["Expectation", "Oracle", "OracleError", "host_python", "tree_digest"]
+__all__ = ["ColdBuild", "Oracle", "OracleError", "host_python", "tree_digest"]
 
 _BUILDS = 2  # cold builds per tree: what they disagree on, no tree determines
 tree_digest = _tree.digest
@@ -86,7 +86,7 @@ class Oracle:
         }
         return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:32]
 
-    def expected(self, tree: Path) -> Expectation:
+    def expected(self, tree: Path) -> ColdBuild:
         """What a cold build of ``tree`` installs; OracleError where it cannot be built."""
         digest = _tree.digest(tree)
         result = self.root / "results" / f"{self.key(digest)}.json"
@@ -98,13 +98,13 @@ class Oracle:
             cached = _read(result)  # another process built it while we waited
             if cached is not None:
                 return cached
-            expectation = self._build(tree, digest)
+            cold = self._build(tree, digest)
             tmp = result.with_name(f".{result.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(expectation.to_dict(), sort_keys=True) + "\n")
+            tmp.write_text(json.dumps(cold.to_dict(), sort_keys=True) + "\n")
             tmp.replace(result)
-        return expectation
+        return cold
 
-    def _build(self, tree: Path, digest: str) -> Expectation:
+    def _build(self, tree: Path, digest: str) -> ColdBuild:
         envs = Envs(self.root / "envs", self.python, self.wheelhouse)
         envs.python_of([])  # the bare env first, once: its two builds share the envs
         (self.root / "scratch").mkdir(parents=True, exist_ok=True)
@@ -121,12 +121,12 @@ class Oracle:
             shutil.rmtree(scratch, ignore_errors=True)
         first, *others = said
         unstable = {d.field for other in others for d in differences(first, other)}
-        return Expectation(digest, first, frozenset(unstable))
+        return ColdBuild(digest, first, frozenset(unstable))
 
 
-def _read(result: Path) -> Expectation | None:
+def _read(result: Path) -> ColdBuild | None:
     try:
         data: dict[str, Any] = json.loads(result.read_text())
     except (OSError, ValueError):
         return None
-    return Expectation.from_dict(data)
+    return ColdBuild.from_dict(data)

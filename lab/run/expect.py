@@ -66,19 +66,19 @@ def named(oracle: Oracle, source: Source) -> Source:
     with tempfile.TemporaryDirectory(dir=scratch, prefix="project-") as place:
         tree = Path(place) / source.path.name.removesuffix(".tar.gz")
         source.render(tree, {})
-        said = _expectation(oracle, tree)
+        said = _cold_build(oracle, tree)
     if said.installed is None:
         raise LabError(f"{source.name}: its files do not name it, and {said.error}")
     statics = dataclasses.replace(source.statics, name=str(said.installed["name"]))
     return dataclasses.replace(source, statics=statics)
 
 
-def _expectation(oracle: Oracle, tree: Path) -> recorded.Expectation:
+def _cold_build(oracle: Oracle, tree: Path) -> recorded.ColdBuild:
     try:
         return oracle.expected(tree)
     except OracleError as exc:  # the runners are judged on: unknown where one claims success
         log(f"oracle: {str(exc).splitlines()[0]}")  # the whole error is recorded
-        return recorded.Expectation(tree_digest(tree), None, error=str(exc))
+        return recorded.ColdBuild(tree_digest(tree), None, error=str(exc))
 
 
 def record(oracle: Oracle, plan: Plan, runners: Sequence[str]) -> float:
@@ -87,11 +87,11 @@ def record(oracle: Oracle, plan: Plan, runners: Sequence[str]) -> float:
     started = time.monotonic()
     run_dir = plan.run_dir
     said = recorded.load(run_dir.oracle)
-    by_checkout: dict[str, recorded.Expectation] = {}
+    by_checkout: dict[str, recorded.ColdBuild] = {}
     for runner in runners:
         checkout = plan.runners[runner].checkout
         if checkout not in by_checkout:
-            by_checkout[checkout] = _expectation(oracle, run_dir.checkout(checkout))
+            by_checkout[checkout] = _cold_build(oracle, run_dir.checkout(checkout))
         said[runner] = by_checkout[checkout]
     recorded.save(run_dir.oracle, said)
     return time.monotonic() - started
