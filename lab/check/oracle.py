@@ -30,10 +30,11 @@ class ColdBuild:
     """What a cold build of one runner's checkout installs, as the oracle says it
     (``RunDir.oracle``, by runner): what the runner's install is compared with."""
 
-    tree: str  # the checkout content's digest
+    tree: str  # the checkout content's digest; "" where it could not be read
     installed: dict[str, Any] | None  # lab.installed's description; None where it failed
     unstable: frozenset[str] = frozenset()  # fields two cold builds disagree on
-    error: str | None = None  # why the oracle has no description
+    error: str | None = None  # why the oracle has no description: one line
+    detail: str | None = None  # and what a person reads next (the backend's last lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,12 +42,14 @@ class ColdBuild:
             "installed": self.installed,
             "unstable": sorted(self.unstable),
             "error": self.error,
+            "detail": self.detail,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColdBuild:
         unstable = frozenset(str(f) for f in data.get("unstable") or ())
-        return cls(str(data["tree"]), data.get("installed"), unstable, data.get("error"))
+        said = (data.get("installed"), unstable, data.get("error"), data.get("detail"))
+        return cls(str(data["tree"]), *said)
 
 
 def save(path: Path, by_runner: Mapping[str, ColdBuild]) -> None:
@@ -170,7 +173,8 @@ def _violations(runner: str, found: list[Difference]) -> list[Violation]:
 def compare(runner: str, expected: ColdBuild, facts: Mapping[str, Any]) -> Findings:
     """One runner that exited 0: its install against its checkout's cold build."""
     if expected.installed is None:
-        why = f"{runner}: the oracle could not build its checkout: {expected.error}"
+        said = (expected.error or "").splitlines() or ["no reason recorded"]
+        why = f"{runner}: the oracle could not build its checkout: {said[0]}"
         return Findings(unknowns=[Unknown(why, runner)])
     got = facts.get("installed")
     if not isinstance(got, dict) or "error" in got:

@@ -17,8 +17,10 @@ For a tree (any project directory, a template's checkout or not), ``expected``:
    the probe's describer). What the two builds disagree on (a build id, a time: no tree
    determines it) is ``unstable``, compared by presence only.
 
-A build that fails is an ``OracleError`` naming the tree, the hook, the backend and its last
-lines of output; a failure is not cached (it may be the host's, as a missing compiler).
+Whatever stops it is one ``OracleError``: one line (a tree it cannot read or copy, naming the
+file; a build that fails, naming the tree, the hook and the backend) and, as its ``detail``,
+the backend's last lines of output. A failure is not cached (it may be the host's, as a
+missing compiler).
 It imports nothing of the reference builder (``tests/check/test_independence.py``).
 """
 
@@ -41,7 +43,8 @@ from filelock import FileLock
 
 from lab.check.oracle import ColdBuild, differences
 from lab.oracle import _build, _tree
-from lab.oracle._envs import Envs, OracleError, interpreter, wheelhouse_digest
+from lab.oracle._envs import Envs, interpreter, wheelhouse_digest
+from lab.oracle._errors import OracleError
 from lab.projects import installed
 
 __all__ = ["ColdBuild", "Oracle", "OracleError", "host_python", "tree_digest"]
@@ -87,7 +90,13 @@ class Oracle:
         return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:32]
 
     def expected(self, tree: Path) -> ColdBuild:
-        """What a cold build of ``tree`` installs; OracleError where it cannot be built."""
+        """What a cold build of ``tree`` installs; OracleError where it cannot say."""
+        try:
+            return self._expected(tree)
+        except OSError as exc:  # its own state (results, locks, scratch) cannot be written
+            raise OracleError(f"the oracle at {self.root} cannot keep its state: {exc}") from exc
+
+    def _expected(self, tree: Path) -> ColdBuild:
         digest = _tree.digest(tree)
         result = self.root / "results" / f"{self.key(digest)}.json"
         cached = _read(result)

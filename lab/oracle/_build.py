@@ -3,8 +3,9 @@ of its build requirements (``_envs``), installed by pypa/installer into a scratc
 described by ``lab.projects.installed`` (the probe's describer) with the copy's path as
 ``{checkout}``.
 
-Every failure of the backend comes out as one ``OracleError`` naming the tree, the hook, the
-backend and the backend's last lines of output, as pypa/build's own errors do.
+Every failure of a step comes out as one ``OracleError``, as pypa/build's own errors do: one
+line naming the tree, the step (the hook) and the backend, and the backend's last lines of
+output as its detail.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
 from lab.oracle import _tree
-from lab.oracle._envs import Envs, OracleError, clean_environ, interpreter
+from lab.oracle._envs import Envs, clean_environ, interpreter
+from lab.oracle._errors import OracleError
 from lab.projects import installed
 
 _HOOK_TIMEOUT_S = 1800
@@ -90,10 +92,11 @@ def _hook(tree: Path, hook: str, source: Path, runner: _Runner) -> Iterator[None
     try:
         yield
     except _FAILURES as exc:
-        tail = "\n".join(runner.lines[-_TAIL:]) or "(no output)"
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise OracleError(
             f"the oracle's cold build of {tree} failed in {hook} (backend "
-            f"{_backend(source)}): {exc}\n--- the backend's last lines ---\n{tail}"
+            f"{_backend(source)}): {said}",
+            "\n".join(runner.lines[-_TAIL:]),
         ) from exc
 
 
@@ -139,4 +142,5 @@ def describe(tree: Path, scratch: Path, envs: Envs, environ: Mapping[str, str]) 
             install(whl, destination, {"INSTALLER": b"cachelab-oracle\n"})
     sites = [Path(scheme["purelib"]), Path(scheme["platlib"])]
     name = wheel.name.split("-")[0]
-    return installed.describe(sites, Path(scheme["scripts"]), name, str(source))
+    with _hook(tree, "describe (lab.projects.installed)", source, runner):
+        return installed.describe(sites, Path(scheme["scripts"]), name, str(source))

@@ -24,16 +24,13 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from lab.errors import LabError
+from lab.oracle._errors import OracleError
 
 _COMPLETE = ".complete"
 _TIMEOUT_S = 900
+_TAIL = 15  # lines of pip's output an error keeps as its detail
 # Variables of the host that would steer pip or a build elsewhere than the wheelhouse.
 _DROPPED_PREFIXES = ("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "GIT_")
-
-
-class OracleError(LabError):
-    """The oracle could not say what a tree gives: its environment or build failed."""
 
 
 def clean_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -124,8 +121,9 @@ class Envs:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise OracleError(f"the oracle's env for {requirements}: `{cmd[0]}`: {exc}") from exc
         if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+            said = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
             raise OracleError(
                 f"the oracle's env for {requirements} cannot be made offline from "
-                f"{self.wheelhouse} (exit {proc.returncode}):\n{tail}"
+                f"{self.wheelhouse} (exit {proc.returncode}): {said[-1]}",
+                "\n".join(said[-_TAIL:]),
             )

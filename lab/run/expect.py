@@ -68,17 +68,25 @@ def named(oracle: Oracle, source: Source) -> Source:
         source.render(tree, {})
         said = _cold_build(oracle, tree)
     if said.installed is None:
+        for line in (said.detail or "").splitlines():
+            log(f"  {line}")  # the backend's last lines: the error itself is one line
         raise LabError(f"{source.name}: its files do not name it, and {said.error}")
     statics = dataclasses.replace(source.statics, name=str(said.installed["name"]))
     return dataclasses.replace(source, statics=statics)
 
 
 def _cold_build(oracle: Oracle, tree: Path) -> recorded.ColdBuild:
+    """What the oracle says of ``tree``; where it cannot say, why (one line, logged) and its
+    detail, recorded: the runners are judged on, unknown where one claims success."""
     try:
         return oracle.expected(tree)
-    except OracleError as exc:  # the runners are judged on: unknown where one claims success
-        log(f"oracle: {str(exc).splitlines()[0]}")  # the whole error is recorded
-        return recorded.ColdBuild(tree_digest(tree), None, error=str(exc))
+    except OracleError as exc:
+        log(f"oracle: {exc}")
+        try:
+            digest = tree_digest(tree)
+        except OracleError:  # the tree cannot be read: that is what exc says
+            digest = ""
+        return recorded.ColdBuild(digest, None, error=str(exc), detail=exc.detail or None)
 
 
 def record(oracle: Oracle, plan: Plan, runners: Sequence[str]) -> float:

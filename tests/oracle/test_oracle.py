@@ -121,14 +121,24 @@ def test_what_no_tree_determines_is_unstable(oracle: Oracle, tmp_path: Path) -> 
 def test_a_failing_build_names_the_tree_the_hook_and_the_backends_last_lines(
     oracle: Oracle, tmp_path: Path
 ) -> None:
+    """One line names the tree, the hook and the backend; the backend's last lines are its
+    detail (``oracle.json`` keeps them), never the line a person reads."""
     project = tmp_path / "failing-backend"
     shutil.copytree(PACKAGES / "failing-backend", project)
     with pytest.raises(OracleError) as raised:
         oracle.expected(project)
     text = str(raised.value)
     assert f"cold build of {project} failed in build_editable (backend failing)" in text
-    assert "--- the backend's last lines ---" in text
-    assert "RuntimeError: the compiler said no" in text  # the backend's own words
+    assert "\n" not in text
+    assert "RuntimeError: the compiler said no" in raised.value.detail  # the backend's words
+
+
+def test_a_tree_it_cannot_copy_is_one_line_naming_the_file(oracle: Oracle, tmp_path: Path) -> None:
+    project = tmp_path / "failing-backend"
+    shutil.copytree(PACKAGES / "failing-backend", project)
+    os.mkfifo(project / "pipe")
+    with pytest.raises(OracleError, match=f"^the oracle cannot copy {project}: {project}/pipe"):
+        oracle.expected(project)
 
 
 @pytest.mark.parametrize(
