@@ -28,7 +28,7 @@ from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
 from lab.oracle import _tree
-from lab.oracle._envs import Envs, clean_environ, interpreter
+from lab.oracle._envs import Envs, interpreter
 from lab.oracle._errors import OracleError
 from lab.projects import installed
 
@@ -48,9 +48,12 @@ _FAILURES = (
 
 @dataclass
 class _Runner:
-    """pyproject-hooks' runner: the hook in a clean environment, its output kept for errors."""
+    """pyproject-hooks' runner: the hook in the oracle's environment (``_envs.environment``)
+    with its env's scripts first on PATH and its build's own TMPDIR; its output kept for
+    errors."""
 
     environ: Mapping[str, str]
+    tmp: Path
     lines: list[str] = field(default_factory=list)
 
     def __call__(
@@ -59,9 +62,9 @@ class _Runner:
         cwd: str | None = None,
         extra_environ: Mapping[str, str] | None = None,
     ) -> None:
-        env = clean_environ({**self.environ, **(extra_environ or {})})
+        env = {**self.environ, **(extra_environ or {}), "TMPDIR": str(self.tmp)}
         # the env's scripts first, as in a venv: backends run their own (maturin, cmake)
-        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env.get("PATH", os.defpath)])
+        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env["PATH"]])
         proc = subprocess.run(
             list(cmd),
             cwd=cwd,
@@ -127,10 +130,12 @@ def _scheme(prefix: Path, python: Path) -> dict[str, str]:
 
 def describe(tree: Path, scratch: Path, envs: Envs, environ: Mapping[str, str]) -> dict[str, Any]:
     """What a cold build of ``tree`` installs, built and installed under ``scratch`` (new,
-    the caller's to remove): the copy keeps the tree's directory name."""
+    the caller's to remove) with its hooks in ``environ``: the copy keeps the tree's
+    directory name."""
     source = scratch / (tree.name or "tree")
     _tree.copy(tree, source)
-    runner = _Runner(environ)
+    (scratch / "tmp").mkdir()
+    runner = _Runner(environ, scratch / "tmp")
     wheel = _wheel(tree, source, envs, scratch / "dist", runner)
     prefix = scratch / "prefix"
     scheme = _scheme(prefix, envs.python)

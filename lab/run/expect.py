@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -25,16 +26,22 @@ from lab.projects.project import Project
 from lab.projects.source import Source
 from lab.projects.template import NO_DELAY_ENV
 from lab.run.plan import Plan
-from lab.runners.view import RunnerView
+from lab.runners.local import host_bin_dir
+from lab.runners.view import SYSTEM_PATH, RunnerView
 from lab.toolchain import Toolchain
 
 ORACLE_DIR = "oracle"  # under the toolchain's root: .lab/oracle
 
 
 def oracle_for(toolchain: Toolchain, source: Source, resources: Mapping[str, Path]) -> Oracle:
-    """The lab's oracle, with what ``source``'s build needs on the host (cargo's vendored
-    crates: a CARGO_HOME of the oracle's own, never a runner's)."""
+    """The lab's oracle, its hooks given what ``source``'s runners get for its build, found on
+    the host as a local runner finds it: the programs it needs on PATH before the system's
+    (one the host lacks is left out: that build then fails, and says so), a HOME of the
+    oracle's own with the files the build needs there (cargo's vendored crates), its
+    environment (CARGO_HOME), never a runner's, and no build delay."""
     root = toolchain.root / ORACLE_DIR
+    found = [b for b in sorted(source.needs.binaries) if shutil.which(b) is not None]
+    bins = [str(host_bin_dir(binary)) for binary in found]
     view = RunnerView(
         runner="oracle",
         src="",
@@ -43,7 +50,7 @@ def oracle_for(toolchain: Toolchain, source: Source, resources: Mapping[str, Pat
         home=str(root / "home" / source.key),
         python=str(host_python()),
         resources={name: str(path) for name, path in resources.items()},
-        bin_path=os.environ.get("PATH", ""),
+        bin_path=os.pathsep.join(dict.fromkeys([*bins, SYSTEM_PATH])),
     )
     for rel, text in source.home_files(view).items():
         path = Path(view.home) / rel
@@ -53,7 +60,9 @@ def oracle_for(toolchain: Toolchain, source: Source, resources: Mapping[str, Pat
             tmp.write_text(text)
             tmp.replace(path)
     environ = {**source.runner_env(view), NO_DELAY_ENV: "1"}
-    return Oracle(root, toolchain.wheelhouse, environ=environ)
+    return Oracle(
+        root, toolchain.wheelhouse, environ=environ, path=view.bin_path, home=Path(view.home)
+    )
 
 
 def named(oracle: Oracle, source: Source) -> Source:

@@ -177,3 +177,52 @@ def test_a_tree_seen_before_costs_no_build_and_racers_build_once(
     shutil.rmtree(tmp_path / "oracle" / "envs")
     assert fresh.expected(project) == said[0]
     assert not (tmp_path / "oracle" / "envs").exists()
+
+
+def _environment(oracle: Oracle, project: Path) -> dict[str, str]:
+    """The environment ``env-backend``'s hook saw in the oracle's build of ``project``."""
+    said = oracle.expected(project).installed
+    assert said is not None
+    return dict(line.split("=", 1) for line in said["description"].splitlines())
+
+
+HOST = {  # what a host may hold that steers a backend, and no runner gets
+    "SETUPTOOLS_SCM_PRETEND_VERSION": "9.9",
+    "HATCH_BUILD_HOOKS_ENABLE": "true",
+    "CC": "no-such-cc",
+    "SOURCE_DATE_EPOCH": "0",
+    "PYTHONPATH": "/nowhere",
+}
+
+
+def test_the_hooks_see_the_oracles_environment_and_nothing_of_the_hosts(
+    tmp_path: Path, lab_toolchain: Toolchain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook's environment is an allow-list: PATH (its env's scripts first), a UTF-8
+    locale, a TMPDIR of the build's, the oracle's own HOME, and what the source's runners get
+    for its build; the host's variables never reach it, its HOME neither."""
+    for name, value in HOST.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
+    project = tmp_path / "env-backend"
+    shutil.copytree(PACKAGES / "env-backend", project)
+    fresh = Oracle(tmp_path / "oracle", lab_toolchain.wheelhouse, environ={"CARGO_HOME": "/cargo"})
+    seen = _environment(fresh, project)
+    allowed = {"PATH", "LANG", "LC_ALL", "TMPDIR", "HOME", "PIP_CONFIG_FILE", "CARGO_HOME"}
+    assert {n for n in seen if not n.startswith("_PYPROJECT_HOOKS_")} == allowed
+    assert seen["HOME"] == str(tmp_path / "oracle" / "home")
+    assert Path(seen["PATH"].split(":")[0]).parent.parent == tmp_path / "oracle" / "envs"
+    assert (seen["LANG"], seen["LC_ALL"], seen["CARGO_HOME"]) == ("C.UTF-8", "C.UTF-8", "/cargo")
+
+
+def test_the_environment_is_in_the_key(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+    """An oracle whose hooks get another environment never takes another's result."""
+    project = tmp_path / "env-backend"
+    shutil.copytree(PACKAGES / "env-backend", project)
+    said = [
+        _environment(
+            Oracle(tmp_path / "oracle", lab_toolchain.wheelhouse, environ=environ), project
+        )
+        for environ in ({"CARGO_HOME": "/a"}, {"CARGO_HOME": "/b"}, {})
+    ]
+    assert [s.get("CARGO_HOME") for s in said] == ["/a", "/b", None]
