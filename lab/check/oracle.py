@@ -35,6 +35,7 @@ class ColdBuild:
     unstable: frozenset[str] = frozenset()  # fields two cold builds disagree on
     error: str | None = None  # why the oracle has no description: one line
     detail: str | None = None  # and what a person reads next (the backend's last lines)
+    checkout: str | None = None  # where the runner sees it: ``{checkout}`` in the texts too
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,13 +44,14 @@ class ColdBuild:
             "unstable": sorted(self.unstable),
             "error": self.error,
             "detail": self.detail,
+            "checkout": self.checkout,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColdBuild:
         unstable = frozenset(str(f) for f in data.get("unstable") or ())
         said = (data.get("installed"), unstable, data.get("error"), data.get("detail"))
-        return cls(str(data["tree"]), *said)
+        return cls(str(data["tree"]), *said, checkout=data.get("checkout"))
 
 
 def save(path: Path, by_runner: Mapping[str, ColdBuild]) -> None:

@@ -3,9 +3,11 @@ before a run step starts its runners, and recorded in the run directory (``RunDi
 for the checker, which then judges from the directory alone and never builds.
 
 The oracle caches by content: a checkout's digest is computed each time (cheap), a tree seen
-before on this machine costs nothing more, and a distinct tree costs one build (two at once).
-Checkouts rendered alike are alike (``Template.marked``), so a run of N identical checkouts
-asks once. The time it takes is not the runners': the run's deadline moves by it.
+before on this machine costs describing its kept installs again (where each runner sees it:
+that path is ``{checkout}`` in the texts, as in the runner's own description), and a
+distinct tree costs one build (two at once). Checkouts rendered alike are alike
+(``Template.marked``), so a run of N identical checkouts builds once, at one path or at N.
+The time it takes is not the runners': the run's deadline moves by it.
 """
 
 from __future__ import annotations
@@ -84,11 +86,12 @@ def named(oracle: Oracle, source: Source) -> Source:
     return dataclasses.replace(source, statics=statics)
 
 
-def _cold_build(oracle: Oracle, tree: Path) -> recorded.ColdBuild:
-    """What the oracle says of ``tree``; where it cannot say, why (one line, logged) and its
-    detail, recorded: the runners are judged on, unknown where one claims success."""
+def _cold_build(oracle: Oracle, tree: Path, checkout: str | None = None) -> recorded.ColdBuild:
+    """What the oracle says of ``tree``, seen at ``checkout`` by a runner; where it cannot
+    say, why (one line, logged) and its detail, recorded: the runners are judged on, unknown
+    where one claims success."""
     try:
-        return oracle.expected(tree)
+        return oracle.expected(tree, checkout)
     except OracleError as exc:
         log(f"oracle: {exc}")
         try:
@@ -99,16 +102,18 @@ def _cold_build(oracle: Oracle, tree: Path) -> recorded.ColdBuild:
 
 
 def record(oracle: Oracle, plan: Plan, runners: Sequence[str]) -> float:
-    """Ask the oracle for each of ``runners``' checkouts as they are now, and record what it
-    says beside what earlier steps recorded; the seconds it took."""
+    """Ask the oracle for each of ``runners``' checkouts as they are now, seen where each
+    runner sees it, and record what it says beside what earlier steps recorded; the seconds
+    it took."""
     started = time.monotonic()
     run_dir = plan.run_dir
     said = recorded.load(run_dir.oracle)
-    by_checkout: dict[str, recorded.ColdBuild] = {}
+    by_place: dict[tuple[str, str], recorded.ColdBuild] = {}
     for runner in runners:
-        checkout = plan.runners[runner].checkout
-        if checkout not in by_checkout:
-            by_checkout[checkout] = _cold_build(oracle, run_dir.checkout(checkout))
-        said[runner] = by_checkout[checkout]
+        planned = plan.runners[runner]
+        place = (planned.checkout, planned.view.src)
+        if place not in by_place:  # one build per content: each view is described apart
+            by_place[place] = _cold_build(oracle, run_dir.checkout(place[0]), place[1])
+        said[runner] = by_place[place]
     recorded.save(run_dir.oracle, said)
     return time.monotonic() - started

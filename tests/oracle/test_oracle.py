@@ -85,6 +85,27 @@ def test_uv_and_pip_install_what_a_cold_build_gives(
     assert all("{checkout}" in line for p in expected.installed["pth"].values() for line in p)
 
 
+def test_what_a_readme_says_of_the_runners_path_is_the_runners_checkout_on_both_sides(
+    tmp_path: Path, lab_toolchain: Toolchain, oracle: Oracle
+) -> None:
+    """A readme that names the path where the runner sees its checkout, as a path and as a
+    ``file://`` URL: the runner's probe writes it ``{checkout}``, and so does the oracle,
+    told where the runner sees the tree, though it built a copy elsewhere."""
+    project = tmp_path / "checkout"
+    shutil.copytree(PACKAGES / "static-readme", project)
+    (project / "README.md").write_text(
+        f"# readme-demo\n\nMount it at {project}; docs at file://{project}/docs/index.html.\n"
+    )
+    _pip_install(lab_toolchain, tmp_path / "venv", project)
+    got = _described(tmp_path / "venv", "readme-demo", project)
+    assert got["description"] == (
+        "# readme-demo\n\nMount it at {checkout}; docs at file://{checkout}/docs/index.html.\n"
+    )
+    expected = oracle.expected(project, str(project))
+    assert expected.installed is not None and expected.checkout == str(project)
+    assert differences(expected.installed, got) == []
+
+
 def test_a_stale_install_planted_by_hand_is_caught(
     tmp_path: Path, lab_toolchain: Toolchain, oracle: Oracle
 ) -> None:
@@ -172,10 +193,14 @@ def test_a_tree_seen_before_costs_no_build_and_racers_build_once(
     for racer in racers:
         racer.join()
     assert len(said) == 2 and said[0] == said[1]
-    assert len(list((tmp_path / "oracle" / "results").glob("*.json"))) == 1
+    results = tmp_path / "oracle" / "results"
+    assert len([p for p in results.iterdir() if p.is_dir()]) == 1  # its two installs, kept
     assert list((tmp_path / "oracle" / "scratch").iterdir()) == []  # no copy left behind
     shutil.rmtree(tmp_path / "oracle" / "envs")
     assert fresh.expected(project) == said[0]
+    elsewhere = fresh.expected(project, "/src-runner-2")  # another view: described, not built
+    assert elsewhere.installed == said[0].installed
+    assert elsewhere.checkout == "/src-runner-2"
     assert not (tmp_path / "oracle" / "envs").exists()
 
 

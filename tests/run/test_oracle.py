@@ -155,3 +155,24 @@ def test_a_project_no_build_can_name_is_one_line_and_the_backends_lines_are_logg
         expect.named(oracle, open_project(project))
     assert "\n" not in str(raised.value) and "its files do not name it" in str(raised.value)
     assert any("setup.py says no" in line for line in logged)
+
+
+def test_a_readme_that_names_where_the_runner_sees_its_checkout_is_no_difference(
+    tmp_path: Path,
+) -> None:
+    """The project's README says where the runner mounts it (the local backend's path for
+    ``/src``), as a path and a ``file://`` URL: the probe writes it ``{checkout}``, and the
+    oracle, told where each runner sees the tree, writes it so too."""
+    runs = tmp_path / "runs"
+    view = RunDir(runs / "any").mount_points / "src"
+    project = tmp_path / "readme"
+    shutil.copytree(PLAIN.parent / "static-readme", project)
+    (project / "README.md").write_text(f"Mount it at {view}; docs: file://{view}/docs.\n")
+    code, result, err = run_project(project, "pip", runs, "--set", "runners=2")
+    assert (code, result["verdict"]) == (0, "valid"), result["violations"] or err
+    said = load(RunDir(runs / result["run_id"]).oracle)
+    assert said["runner-1"].checkout == str(view)
+    assert said["runner-1"].installed is not None
+    assert said["runner-1"].installed["description"] == (
+        "Mount it at {checkout}; docs: file://{checkout}/docs.\n"
+    )
