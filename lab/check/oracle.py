@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
+from lab.projects.identity import Identity
 
 _SHOWN = 60  # characters of a value a message shows
 _MOST = 8  # differences named per runner; the rest are counted
@@ -187,16 +188,32 @@ def compare(runner: str, expected: ColdBuild, facts: Mapping[str, Any]) -> Findi
     return Findings(_violations(runner, differences(expected.installed, got, expected.unstable)))
 
 
+def _unjudged(runner: str, identity: Identity | None) -> list[Unknown]:
+    """A runner without a cold build: a template's checkout is judged by its marker (a run
+    recorded before the oracle); a project's has none, so its install cannot be judged."""
+    if identity is None or identity.marker:
+        return []
+    why = "no cold build of its checkout is recorded (oracle.json)"
+    return [Unknown(f"{runner}: {why}, and a project's checkout has no marker to judge by", runner)]
+
+
 def check(
     cold_builds: Mapping[str, ColdBuild],
     exits: Mapping[str, int | None],
     facts: Mapping[str, Mapping[str, Any] | None],
+    identities: Mapping[str, Identity],
 ) -> Findings:
     """Every runner that exited 0 and reported facts, against the oracle's cold build of
-    its checkout (the facts checker says what a runner without facts is)."""
+    its checkout (the facts checker says what a runner without facts is); one without a cold
+    build whose checkout has no marker (a project's) is unknown."""
     found = Findings()
-    for runner, expected in cold_builds.items():
+    for runner in dict.fromkeys([*identities, *cold_builds]):
         reported = facts.get(runner)
-        if exits.get(runner) == 0 and reported is not None and "probe_error" not in reported:
+        if exits.get(runner) != 0 or reported is None or "probe_error" in reported:
+            continue
+        expected = cold_builds.get(runner)
+        if expected is not None:
             found += compare(runner, expected, reported)
+        else:
+            found += Findings(unknowns=_unjudged(runner, identities.get(runner)))
     return found
