@@ -130,7 +130,7 @@ real: setup
 	$(CACHELAB) setup --real
 	$(CACHELAB) bench subjects --real --subjects uv,narrow,coalesce --backend $(BENCH_BACKEND) \
 		--record docs/benchmarks.md
-	$(MAKE) real-fuzz FUZZ_EDITS=$(or $(REAL_FUZZ_EDITS),$(FUZZ_EDITS))
+	$(MAKE) real-fuzz
 
 # The differential fuzzer: seeded random edits to each template's tree (`fuzz`) and each
 # corpus sdist's (`real-fuzz`), an install by narrow and coalesce after each edit, judged

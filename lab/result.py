@@ -29,6 +29,9 @@ class Setup(Protocol):
     @property
     def build_delay(self) -> float: ...
 
+    @property
+    def project(self) -> str | None: ...
+
 
 class Named(Protocol):
     """What of its subject a run's result says (every ``lab.subjects.Subject`` has it)."""
@@ -180,8 +183,10 @@ def summarize(
     single = min(walls) if walls else None
     longest = max(all_spans, key=lambda s: s.wait_s, default=None)
     longest_wait = _longest_wait(all_spans, longest)
-    # The build's own delay is a floor no load lowers; where it has none, the fastest runner.
-    floor = min(scenario.build_delay, single or 0.0) if scenario.build_delay > 0 else single
+    # A template's build delay is a floor no load lowers; where there is none (a project's
+    # build does not sleep), the fastest runner's time.
+    delay = scenario.build_delay if scenario.project is None else 0.0
+    floor = min(delay, single or 0.0) if delay > 0 else single
     built = _built_after(events, all_spans, longest, longest_wait, floor)
     return RunResult(
         run_id=run_id,

@@ -145,3 +145,11 @@ def test_the_graph_sees_what_is_for() -> None:
     }
     assert list(_cycles(graph)) == [["a", "b", "c"]]
     assert _longest({k: v for k, v in graph.items() if k in "de"}) == ["d", "e"]
+
+
+def test_the_rooms_name_every_module_of_the_builder() -> None:
+    """The refbuilder row of docs/architecture.md names each of its private modules."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| `refbuilder/` |")]
+    modules = sorted(p.stem for p in (LAB / "refbuilder").glob("_*.py") if p.stem[1] != "_")
+    assert [m for m in modules if f"`{m}`" not in row] == []

@@ -239,6 +239,19 @@ def test_every_help_lists_the_exit_codes(
         assert f"\n  {code.value:<4} " in out, (code, out)
 
 
+def test_only_commands_that_run_a_project_offer_project(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for command, offered in (("run", True), ("compare", True), ("fuzz", True), ("torture", False)):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert ("--project PATH" in capsys.readouterr().out) is offered, command
+    with pytest.raises(SystemExit) as usage:  # not a template run in its place
+        main(["torture", "issue-15380", "--project", "."])
+    assert usage.value.code == 2
+    assert "unrecognized arguments: --project" in capsys.readouterr().err
+
+
 def test_check_judges_a_run_directory_with_its_exit_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -104,7 +104,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _fuzz_starts(args: argparse.Namespace, ctx: Context) -> list[tuple[str, Path | None]]:
-    """What to fuzz, each as (template or the project as named, the project's path)."""
+    """What to fuzz, each as (the template or project for people, the project's path)."""
     if [args.template is not None, args.project is not None, args.real].count(True) != 1:
         raise UsageError("fuzz takes a template, --project PATH or --real: one of the three")
     if args.template is not None:
@@ -119,19 +119,27 @@ def _fuzz_starts(args: argparse.Namespace, ctx: Context) -> list[tuple[str, Path
 def _fuzz(args: argparse.Namespace, ctx: Context) -> int:
     starts = _fuzz_starts(args, ctx)
     path = scenario.resolve_path(fuzz.SCENARIO, None)
+    subject_names = tuple(options.subject_list(args.subjects))
     codes = []
-    for start, project in starts:
-        fixed = [*([] if project else [f"template={start}"]), *fuzz.OVERRIDES]
+    for shown, project in starts:
+        fixed = [*([] if project else [f"template={shown}"]), *fuzz.OVERRIDES]
         base = scenario.load(path, [*fixed, *args.overrides])
         if project is not None:
-            base = scenario.with_changes(base, f"--project {start}", project=str(project))
-        subject_names = tuple(options.subject_list(args.subjects))
-        settings = fuzz.Settings(base, subject_names, args.edits, args.seed, start)
+            base = scenario.with_changes(base, f"--project {shown}", project=str(project))
+        replay = " ".join(
+            [
+                "cachelab fuzz",
+                f"--project {project}" if project else shown,
+                f"--backend {args.backend}",
+                *(f"--set {o}" for o in args.overrides),
+            ]
+        )
+        settings = fuzz.Settings(base, subject_names, args.edits, args.seed, shown, replay)
         out, done = fuzz.run(ctx.lab(args), settings)
         ctx.console.print(out.summary.read_text(), markup=False)
         log(f"saved in {out.path}")
         codes.append(fuzz.exit_code(done))
-    return max(codes)
+    return ExitCode.FAILED if ExitCode.FAILED in codes else max(codes)
 
 
 def _matrix_options(parser: argparse.ArgumentParser) -> None:
@@ -164,7 +172,8 @@ def _matrix_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _torture_options(parser: argparse.ArgumentParser) -> None:
-    options.add_scenario(parser)
+    # no --project: the schedule times its faults by the template's build delay
+    options.add_scenario(parser, project=False)
     parser.add_argument(
         "--faults",
         default="",

@@ -129,8 +129,9 @@ def add_overrides(parser: argparse.ArgumentParser, what: str, example: str) -> N
     )
 
 
-def add_scenario(parser: argparse.ArgumentParser) -> None:
-    """A scenario to run, and where its runs go."""
+def add_scenario(parser: argparse.ArgumentParser, *, project: bool) -> None:
+    """A scenario to run, and where its runs go; ``project``: whether the command runs it
+    on a project of the user's (``--project``) too. A command offers no option it ignores."""
     parser.add_argument(
         "scenario", help="a scenario file, or the name of one of the lab's scenarios"
     )
@@ -140,14 +141,15 @@ def add_scenario(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print the result (a campaign: its record) as JSON"
     )
     add_runs_dir(parser)
-    parser.add_argument(
-        "--project",
-        type=Path,
-        metavar="PATH",
-        help="run it on this project instead of the scenario's template: a directory, a git "
-        "checkout or an sdist (.tar.gz); each checkout is a copy of it (`cachelab setup "
-        "--project PATH` first fetches what its build needs)",
-    )
+    if project:
+        parser.add_argument(
+            "--project",
+            type=Path,
+            metavar="PATH",
+            help="run it on this project instead of the scenario's template: a directory, a "
+            "git checkout or an sdist (.tar.gz); each checkout is a copy of it (`cachelab "
+            "setup --project PATH` first fetches what its build needs)",
+        )
     parser.add_argument(
         "--scenarios-dir",
         type=Path,

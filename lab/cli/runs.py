@@ -136,13 +136,13 @@ def _archive(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    options.add_scenario(parser)
+    options.add_scenario(parser, project=True)
     options.add_cache(parser)
     options.add_subjects(parser, None, "default: the scenario's; several run one after another")
 
 
 def _compare_options(parser: argparse.ArgumentParser) -> None:
-    options.add_scenario(parser)
+    options.add_scenario(parser, project=True)
     options.add_cache(parser)
     options.add_subjects(parser, "uv,narrow", "default: uv,narrow")
 

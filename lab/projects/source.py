@@ -22,7 +22,7 @@ class Source(Protocol):
 
     @property
     def key(self) -> str:
-        """A plain name for it: a template's, a project's distribution and version."""
+        """A plain name for it: a template's; a project's ``Project.key``."""
 
     @property
     def module(self) -> str | None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import configparser
 import email.parser
+import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 # What pip and uv assume of a project without [build-system] (PEP 517's legacy fallback).
@@ -87,7 +90,67 @@ def _first(fields: dict[str, list[str]], key: str) -> str | None:
     return fields.get(key, [None])[0]
 
 
-def _requires(project: dict[str, Any], info: dict[str, list[str]]) -> tuple[str, ...] | None:
+@dataclass(frozen=True)
+class _Table:
+    """A table of ``pyproject.toml`` whose values are checked as they are read: one of the
+    wrong kind is StaticsError naming its field (as a dotted key) and what it takes."""
+
+    data: Mapping[str, Any]
+    keys: tuple[str, ...] = ()  # where it is in the file; () for the file itself
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    def _wrong(self, key: str, expected: str) -> StaticsError:
+        shown = json.dumps(self.data[key], default=str)
+        shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
+        field = ".".join((*self.keys, key))
+        return StaticsError(f"pyproject.toml: {field} = {shown}: expected {expected}")
+
+    def table(self, key: str) -> _Table:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self._wrong(key, "a table")
+        return _Table(value, (*self.keys, key))
+
+    def string(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self._wrong(key, "a string")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._wrong(key, "a list of strings")
+        return tuple(value)
+
+    def requirements(self, key: str) -> tuple[str, ...] | None:
+        """A list of requirements, each as written."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        expected = "a list of requirements (PEP 508 strings)"
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._wrong(key, expected)
+        for text in value:
+            try:
+                Requirement(text)
+            except InvalidRequirement as exc:
+                field = ".".join((*self.keys, key))
+                why = str(exc).splitlines()[0]
+                raise StaticsError(
+                    f"pyproject.toml: {field} holds {json.dumps(text)}: expected {expected} ({why})"
+                ) from None
+        return tuple(value)
+
+
+def _requires(project: _Table, info: dict[str, list[str]]) -> tuple[str, ...] | None:
     """Requires-Dist where it is fixed: PKG-INFO of metadata 2.2 or later that does not
     leave it to the build, or [project] dependencies with no extras (whose markers backends
     spell each their own way)."""
@@ -96,48 +159,51 @@ def _requires(project: dict[str, Any], info: dict[str, list[str]]) -> tuple[str,
     fixed_info = metadata_version and Version(metadata_version) >= Version("2.2")
     if fixed_info and "requires-dist" not in dynamic:
         return tuple(info.get("requires-dist", []))
-    declared = set(project.get("dynamic", [])) & {"dependencies", "optional-dependencies"}
-    if project and not declared and not project.get("optional-dependencies"):
-        return tuple(project.get("dependencies", []))
+    declared = set(project.strings("dynamic") or ()) & {"dependencies", "optional-dependencies"}
+    if project and not declared and not project.table("optional-dependencies"):
+        return project.requirements("dependencies") or ()
     return None
 
 
-def _version(project: dict[str, Any], info: dict[str, list[str]], poetry: dict[str, Any]) -> Any:
-    if "version" in project and "version" not in project.get("dynamic", []):
-        return project["version"]
+def _version(project: _Table, info: dict[str, list[str]], poetry: _Table) -> str | None:
+    if "version" in project and "version" not in (project.strings("dynamic") or ()):
+        return project.string("version")
     if info:  # an sdist: a VCS or file version is frozen into its PKG-INFO
         return _first(info, "version")
-    return poetry.get("version") if not project else None
+    return poetry.string("version") if not project else None
 
 
 def read(root: Path) -> Statics:
-    """What the project at ``root`` (a directory) says of itself."""
-    pyproject = _toml(root / "pyproject.toml")
-    project: dict[str, Any] = pyproject.get("project", {})
-    poetry: dict[str, Any] = pyproject.get("tool", {}).get("poetry", {})
-    system: dict[str, Any] = pyproject.get("build-system", {})
+    """What the project at ``root`` (a directory) says of itself; StaticsError where a file
+    cannot be read or a field it uses is not of its kind."""
+    pyproject = _Table(_toml(root / "pyproject.toml"))
+    project = pyproject.table("project")
+    tool = pyproject.table("tool")
+    poetry = tool.table("poetry")
+    system = pyproject.table("build-system")
     info = _pkg_info(root)
     cfg = _setup_cfg(root) if (root / "setup.cfg").is_file() else {}
-    name = project.get("name") or _first(info, "name") or poetry.get("name") or cfg.get("name")
+    name = project.string("name") or _first(info, "name") or poetry.string("name")
+    name = name or cfg.get("name")
     version = _version(project, info, poetry)
     if version is None and not project and not info and ":" not in cfg.get("version", ":"):
         version = cfg["version"]  # a literal, not `attr:` nor `file:`
+    build_requires = system.requirements("requires")
     return Statics(
-        name=str(name) if name else None,
-        version=_normal_version(str(version)) if version else None,
+        name=name or None,
+        version=_normal_version(version),
         requires=_requires(project, info),
-        module=import_name(root, str(name) if name else None, pyproject),
-        build_backend=str(system.get("build-backend", LEGACY_BACKEND)),
-        build_requires=tuple(system.get("requires", LEGACY_REQUIRES)),
-        backend_path=tuple(system.get("backend-path", ())),
-        cargo_manifest=_cargo_manifest(root, pyproject),
+        module=_import_name(root, name or None, tool),
+        build_backend=system.string("build-backend") or LEGACY_BACKEND,
+        build_requires=LEGACY_REQUIRES if build_requires is None else build_requires,
+        backend_path=system.strings("backend-path") or (),
+        cargo_manifest=_cargo_manifest(root, tool),
     )
 
 
-def _cargo_manifest(root: Path, pyproject: dict[str, Any]) -> str | None:
+def _cargo_manifest(root: Path, tool: _Table) -> str | None:
     """The Cargo.toml cargo builds from, where the tree has one (maturin's manifest-path)."""
-    maturin = pyproject.get("tool", {}).get("maturin", {})
-    manifest = str(maturin.get("manifest-path", "Cargo.toml"))
+    manifest = tool.table("maturin").string("manifest-path") or "Cargo.toml"
     return manifest if (root / manifest).is_file() else None
 
 
@@ -157,16 +223,15 @@ def _packages_in(directory: Path) -> list[str]:
     return found
 
 
-def import_name(root: Path, name: str | None, pyproject: dict[str, Any]) -> str | None:
+def _import_name(root: Path, name: str | None, tool: _Table) -> str | None:
     """The project's top-level import name: the one its backend is told of, else the one
     named like the distribution, else the only package in the tree. None where the tree
     has no Python code of its own to find (a pure Rust extension, say)."""
-    tool = pyproject.get("tool", {})
-    flit = tool.get("flit", {}).get("module", {}).get("name")
+    flit = tool.table("flit").table("module").string("name")
     if flit:
-        return str(flit)
-    maturin = tool.get("maturin", {})
-    homes = [root / str(maturin["python-source"])] if "python-source" in maturin else []
+        return flit
+    source = tool.table("maturin").string("python-source")
+    homes = [root / source] if source else []
     homes += [root / "src", root]
     wanted = (name or "").lower().replace("-", "_").replace(".", "_")
     candidates = [p for home in homes for p in _packages_in(home)]

@@ -60,8 +60,9 @@ def env_key(requirements: Sequence[str], python: Path) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-# 3: an env may be a layer on another ("base"); byte code is in "files".
-_MANIFEST_FORMAT = 3
+# 3: an env may be a layer on another ("base"); byte code is in "files". 4: a layer names its
+# base relative to itself.
+_MANIFEST_FORMAT = 4
 # In a layer's site-packages: adds its base's, .pth files and all, after its own.
 _BASE_PTH = "_cachelab_base.pth"
 
@@ -134,13 +135,20 @@ def _read(path: Path, base: BuildEnv | None = None) -> BuildEnv | None:
     return env if whole else None
 
 
-def _layer(base: BuildEnv, path: Path, interpreter: Interpreter) -> Path:
-    """Make the venv in ``path`` a layer on ``base``: its site-packages adds the base's, .pth
-    files and all, after its own. The .pth file that says so."""
+def _layer(base: BuildEnv, path: Path, final: Path, interpreter: Interpreter) -> Path:
+    """Make the venv in ``path`` (to be published at ``final``) a layer on ``base``: its
+    site-packages adds the base's, .pth files and all, after its own. The .pth file that says
+    so names the base relative to the layer: a cache is seen at other paths by other runners
+    (a container's mount, a run's link to a shared cache that goes with the run)."""
     scheme = interpreter.scheme(path, "-")
+    here = interpreter.scheme(final, "-")["purelib"]
     below = interpreter.scheme(base.path, "-")
-    dirs = sorted({below["purelib"], below["platlib"]})
-    lines = "".join(f"import site; site.addsitedir({d!r})\n" for d in dirs)
+    dirs = sorted({os.path.relpath(below[k], here) for k in ("purelib", "platlib")})
+    # site.addpackage runs an import line with its own locals: `sitedir` is this directory
+    lines = "".join(
+        f"import os, site; site.addsitedir(os.path.normpath(os.path.join(sitedir, {d!r})))\n"
+        for d in dirs
+    )
     pth = Path(scheme["purelib"]) / _BASE_PTH
     write_file(pth, lines.encode())
     return pth
@@ -280,5 +288,5 @@ class BuildEnvs:
         if _overlaps(base, set(files) - venv):
             shutil.rmtree(path)
             return None
-        pth = _layer(base, path, facts)
+        pth = _layer(base, path, final, facts)
         return files | {pth.relative_to(path).as_posix(): _digest(pth)}

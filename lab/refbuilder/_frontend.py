@@ -212,13 +212,16 @@ class _Install:
 
     def _build(self, plan: Plan, env: BuildEnv, out: Path) -> Entry:
         """Build ``plan``'s tree (as scanned just now) into ``out``; the entry's manifest says
-        what the build left in the tree: the files it added or changed (``side_effects``,
-        which a tree must have for the entry to serve it) and every entry it added
-        (``added``, which a lookup in this same tree leaves out to find the revision)."""
+        what the build left in the tree: the files added or changed while it ran
+        (``side_effects``, which a tree must have for the entry to serve it) and the entries
+        it added that can be its own (``added``, which a lookup in this same tree leaves out
+        to find the revision: ``_tree.Tree.added_by_build``)."""
         self.events.emit(Op.BUILD, Phase.START, plan.entry_name, backend=plan.system.backend)
+        started = time.time_ns()  # the backend's hooks write into the tree from here...
         backend = self._backend(plan.source, plan.system, env)
         _failpoints.hit(Failpoint.MID_BUILD, self.events)
         wheel = backend.build_editable(out)
+        ended = time.time_ns()  # ...to here
         problem = _wheel.problem(wheel)
         if problem is not None:
             raise BuildError(
@@ -239,7 +242,7 @@ class _Install:
             "size": wheel.stat().st_size,
             "sha256": _tree.file_digest(wheel),
             "side_effects": side_effects,
-            "added": after.added_since(plan.tree),
+            "added": after.added_by_build(plan.tree, started, ended),
             "created_wall": time.time(),
         }
         return Entry(out, manifest)

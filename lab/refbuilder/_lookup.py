@@ -7,9 +7,11 @@ An entry serves a tree in two ways, and in no other:
   needs there: uv #11390);
 - its build ran in this very tree and added files to it (an ``.egg-info``, an extension
   built in place): the tree without exactly those files has the entry's revision, and each
-  of them is still as the build left it. So a re-run in the same tree is a hit. A file the
-  build *changed* (it was there before) is no such case: the tree is no longer the one the
-  entry was built from, and that is a miss.
+  of them is still as the build left it, and untracked by git. So a re-run in the same tree
+  is a hit. A file the build *changed* (it was there before) is no such case: the tree is no
+  longer the one the entry was built from, and that is a miss. Nor is a file that arrived
+  while the build ran and cannot be its own (``_tree.Tree.added_by_build``): it is not among
+  the files the build added, so the tree with it is another tree.
 
 Readers take no lock: every manifest is read as untrusted, and an entry is a hit only once
 its wheel has been verified (``_cache.read_entry``).
@@ -56,11 +58,13 @@ def _added(manifest: Path) -> dict[str, str]:
 
 def _built_here(plan: Plan) -> Entry | None:
     """An entry whose build added files to this tree: the tree without exactly those has
-    its revision, and each is as the build left it."""
+    its revision, and each is as the build left it, untracked."""
     tree = plan.tree
     for manifest in sorted(plan.entry_dir.parent.glob(f"*/{ENTRY_MANIFEST}")):
         added = _added(manifest)
         if not added or any(tree.items.get(rel) != record for rel, record in added.items()):
+            continue
+        if any(tree.tracks(rel) is not False for rel in added):  # what git tracks is no build's
             continue
         if plan.revision_without(added) != manifest.parent.name:
             continue

@@ -1,20 +1,22 @@
 """The source tree: its content, which identifies a revision, and what a build added to it.
 
 A revision is a digest of the whole tree's content: every file's relative path, kind,
-executable bit and bytes, every symlink's target, every directory, and the git state
-(``_git``). Whatever a backend, a build hook, a plugin or an in-tree backend reads from the
-tree is in it, without a list of backends or of metadata sources, so that a hit is never a
-build of other inputs from the tree. Identical checkouts (CI's: one commit) still share
-their revision; any edit, a Python file's too, is a new one. (A read set recorded per build
-would miss less often but cannot see what subprocesses read: docs/protocol.md weighs both.)
+executable bit and bytes, every symlink's target, every directory, and the state of the
+repository that holds the tree (``_git``, ``_hg``). Whatever a backend, a build hook, a
+plugin or an in-tree backend reads from the tree is in it, without a list of backends or of
+metadata sources, so that a hit is never a build of other inputs from the tree. Identical
+checkouts (CI's: one commit) still share their revision; any edit, a Python file's too, is a
+new one. (A read set recorded per build would miss less often but cannot see what
+subprocesses read: docs/protocol.md weighs both.)
 
 Left out is only what is not the project's content: VCS directories (their state counts
-through ``_git``), virtual environments (``.venv`` and any directory holding a
-``pyvenv.cfg``), byte code, caches (``.tox``, ``.nox``, cargo's ``target/`` beside a
-``Cargo.toml``, and any directory holding a ``CACHEDIR.TAG``, as pytest's, mypy's and ruff's
-caches do), our own tree lock, and the paths the builder is told to skip (its cache and
-venv, where they lie in the tree). A cache left out is trusted to check its own freshness,
-as cargo's fingerprints do.
+through ``_git`` and ``_hg``), virtual environments (``.venv`` and any directory holding a
+``pyvenv.cfg``), byte code, caches (``.tox``, ``.nox``, ``.mypy_cache``, ``.pytest_cache``,
+``.ruff_cache``, cargo's ``target/`` beside a ``Cargo.toml``, and any directory holding a
+``CACHEDIR.TAG``), our own tree lock, and the paths the builder is told to skip (its cache
+and venv, where they lie in the tree). docs/protocol.md names each (a test holds it to
+``_SKIP_DIRS``). A cache left out is trusted to check its own freshness, as cargo's
+fingerprints do.
 
 One walk stats every entry and hashes every file (``hashlib.file_digest``, no subprocess);
 a later scan of the same tree in the same process (around a build) hashes again only what
@@ -24,6 +26,7 @@ its stat says changed, and what changed so recently that coarse timestamps canno
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.contract import TREE_KEY_PREFIX, TREE_LOCK_NAME
-from lab.refbuilder import _git
+from lab.refbuilder import _git, _hg
 
 _SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "__pycache__", ".tox", ".nox", ".mypy_cache"}
@@ -85,7 +88,8 @@ class Tree:
     root: Path
     items: Mapping[str, str]
     stats: Mapping[str, Stat]  # of what is no directory
-    git: str  # _git.state
+    git: _git.State
+    hg: str  # _hg.state
     started_ns: int  # when the scan began, on the wall clock file times are stamped by
 
     def revision(
@@ -98,8 +102,9 @@ class Tree:
         """The digest of this tree's content and ``salt`` (what else the build depends on),
         leaving out the entries ``without``. ``with_ctimes`` adds every file's ctime, as
         uv's freshness check does: then every checkout is a revision of its own. ``only``:
-        just these entries and no git state (uv's key files: unsafe, for the baseline)."""
-        lines = [f"{salt}\0git:{self.git if only is None else ''}"]
+        just these entries and no VCS state (uv's key files: unsafe, for the baseline)."""
+        vcs = f"git:{self.git.digest}\0hg:{self.hg}" if only is None else ""
+        lines = [f"{salt}\0{vcs}"]
         for rel in sorted(self.items):
             if rel not in without and (only is None or rel in only):
                 ctime = self.stats[rel][4] if with_ctimes and rel in self.stats else ""
@@ -107,9 +112,38 @@ class Tree:
         data = "\n".join(lines).encode("utf-8", "surrogateescape")
         return hashlib.sha256(data).hexdigest()[:16]
 
-    def added_since(self, before: Tree) -> dict[str, str]:
-        """The entries a build added (absent from ``before``), as records."""
-        return {rel: record for rel, record in self.items.items() if rel not in before.items}
+    @functools.cached_property
+    def _git_tracked(self) -> frozenset[str] | None:
+        """Every path git tracks in this tree and every directory above one; None: git's
+        index cannot say."""
+        tracked = self.git.tracked
+        if tracked is None:
+            return None
+        return tracked.union(*(_parents(path) for path in tracked))
+
+    def tracks(self, rel: str) -> bool | None:
+        """Whether git tracks ``rel`` (a directory: something in it); None: its index cannot
+        say (read whole)."""
+        tracked = self._git_tracked
+        return None if tracked is None else rel in tracked
+
+    def added_by_build(self, before: Tree, started_ns: int, ended_ns: int) -> dict[str, str]:
+        """The entries that a build, run from ``started_ns`` to ``ended_ns`` (wall clock),
+        added to this tree (absent from ``before``) and that can be its own, as records:
+        none that git tracks (a build's output is untracked; a tracked file came from a
+        checkout, a restore, a pull), or may (its index cannot say), and none stamped (mtime,
+        ctime) outside the build's run (a file moved in keeps its mtime). A file that another
+        hand made untracked in the tree while the build ran cannot be told from the build's
+        own: docs/protocol.md says so."""
+        earliest = started_ns - _RACY_NS  # coarse timestamps lag the clock
+        found = {}
+        for rel, record in self.items.items():
+            if rel in before.items or self.tracks(rel) is not False:
+                continue
+            st = self.stats.get(rel)
+            if st is None or all(earliest <= t <= ended_ns for t in st[3:]):
+                found[rel] = record
+        return found
 
     def side_effects(self, before: Tree) -> dict[str, str]:
         """The files a build added or changed, with their sha256."""
@@ -130,6 +164,12 @@ class Tree:
         ]
 
 
+def _parents(rel: str) -> set[str]:
+    """The directories above ``rel``, relative as it is."""
+    parts = rel.split("/")[:-1]
+    return {"/".join(parts[: i + 1]) for i in range(len(parts))}
+
+
 def _record(path: str, st: os.stat_result, reuse: str | None) -> str:
     if stat.S_ISLNK(st.st_mode):
         return f"l:{Path(path).readlink()}"
@@ -138,8 +178,7 @@ def _record(path: str, st: os.stat_result, reuse: str | None) -> str:
     if reuse is not None:
         return reuse
     try:
-        with Path(path).open("rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        digest = file_digest(Path(path))
     except PermissionError as exc:
         return f"?:{exc.strerror}:{time.time_ns()}"
     return f"{'x' if st.st_mode & 0o111 else 'f'}:{digest}"
@@ -204,4 +243,4 @@ def scan(source: Path, skip: Collection[Path] = (), previous: Tree | None = None
     started = time.time_ns()
     walk = _Walk(source, skip, previous)
     walk.run()
-    return Tree(source, walk.items, walk.stats, _git.state(source), started)
+    return Tree(source, walk.items, walk.stats, _git.state(source), _hg.state(source), started)

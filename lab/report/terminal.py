@@ -188,8 +188,8 @@ def _what_was_checked(result: RunResult) -> str:
     said = f"failed cleanly, nothing installed to judge: {', '.join(failed)}"
     if not installed:
         return f"no runner installed anything; {said}"
-    have = "has" if len(installed) == 1 else "have"
-    return f"{', '.join(installed)} {have} its own checkout's install; {said}"
+    have = "has its" if len(installed) == 1 else "have their"
+    return f"{', '.join(installed)} {have} own checkout's install; {said}"
 
 
 def checked(result: RunResult) -> list[str]:

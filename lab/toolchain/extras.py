@@ -3,12 +3,13 @@ projects ``cachelab setup --project`` (or ``--real``) was given, and their vendo
 
 The lab's toolchain root keeps one record of them, ``extras.json``:
 
-    {"requirements": [...], "projects": {"attrs 26.1.0": [...]}, "crates": ["attrs-..."]}
+    {"requirements": [...], "projects": {"attrs-26.1.0": [...]}}
 
-``requirements`` joins the wheelhouse's inputs (``fetch.wheelhouse_requirements``), so the
-wheelhouse is made again, staged and whole, only when a project adds one it lacked, and keeps
-them across every later ``setup``. ``missing`` says, offline and before a run starts, which
-requirements the wheelhouse cannot satisfy: each is one line naming it and what to run.
+Each project is named by its ``Project.key``. ``requirements`` joins the wheelhouse's inputs
+(``fetch.wheelhouse_requirements``), so the wheelhouse is made again, staged and whole, only
+when a project adds one it lacked, and keeps them across every later ``setup``. ``missing``
+says, offline and before a run starts, which requirements the wheelhouse cannot satisfy: each
+is one line naming it and what to run.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ class Extras:
         return cls(list(data.get("requirements", [])), dict(data.get("projects", {})))
 
     def add(self, project: str, requirements: Iterable[str]) -> list[str]:
-        """Record ``requirements`` as ``project``'s; those the wheelhouse did not have yet."""
-        wanted = sorted({str(Requirement(r)) for r in requirements})
+        """Record ``requirements`` as ``project``'s; those the wheelhouse did not have yet.
+        ToolchainError naming the first that is no requirement (a backend's answer, say),
+        and nothing recorded."""
+        wanted = sorted({_requirement(project, r) for r in requirements})
         self.projects[project] = sorted({*self.projects.get(project, []), *wanted})
         new = [r for r in wanted if r not in self.requirements]
         self.requirements = sorted({*self.requirements, *wanted})
@@ -63,6 +66,15 @@ class Extras:
         payload = {"requirements": self.requirements, "projects": self.projects}
         scratch.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         scratch.rename(path)  # whole or not at all
+
+
+def _requirement(project: str, text: object) -> str:
+    """``text`` as a requirement, normalized; ToolchainError in one line where it is none."""
+    try:
+        return str(Requirement(text))  # type: ignore[arg-type]  # a backend may say anything
+    except (InvalidRequirement, TypeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ToolchainError(f"{project}: {text!r} is not a requirement (PEP 508): {why}") from None
 
 
 def _versions(wheelhouse: Path) -> dict[str, list[Version]]:
@@ -100,17 +112,12 @@ def missing(wheelhouse: Path, requirements: Iterable[str]) -> list[str]:
     return lacking
 
 
-def project_key(project: Project) -> str:
-    """How the record names a project: its distribution and version (or kind)."""
-    return f"{project.statics.name} {project.statics.version or project.kind}"
-
-
 def offline_check(project: Project, root: Path) -> None:
     """ToolchainError naming the first of ``project``'s build requirements that the wheelhouse
     of the toolchain at ``root`` lacks, and what to run: its static ones, and what its
     backend asked for when it was set up."""
     wheelhouse = root / "wheelhouse"
-    asked = Extras.load(root).projects.get(project_key(project), [])
+    asked = Extras.load(root).projects.get(project.key, [])
     lacking = missing(wheelhouse, [*project.statics.build_requires, *asked])
     if lacking:
         raise ToolchainError(

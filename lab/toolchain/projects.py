@@ -13,7 +13,6 @@ are logged.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,6 @@ from lab.log import log
 from lab.projects.project import Project
 from lab.toolchain import fetch
 from lab.toolchain.extras import CRATES_DIR, Extras, missing
-from lab.toolchain.extras import project_key as _key
 
 _TAIL = 15  # lines of a failing step's output logged before its one-line error
 
@@ -48,15 +46,16 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 def _join(root: Path, wanted: dict[str, list[str]]) -> None:
-    """Each project's requirements into the wheelhouse, made again once, and only where one
-    is new; the record as it was where one cannot be had."""
+    """Each project's requirements recorded as its own, and joined to the wheelhouse, made
+    again once, and only where one is new; the record as it was where one cannot be had."""
     before = Extras.load(root)
     extras = Extras.load(root)
     new = sorted({r for key, reqs in wanted.items() for r in extras.add(key, reqs)})
+    if extras != before:  # a project's own record, even where the wheelhouse has them all
+        extras.save(root)
     if not new:
         return
     log(f"adding {', '.join(new)} to the wheelhouse")
-    extras.save(root)
     try:
         fetch.ensure(root)
     except BaseException:  # one that cannot be had must not break every later setup
@@ -96,14 +95,14 @@ def editable_requires(root: Path, tree: Path, project: Project, env: Path) -> li
         ) from exc
 
 
-def _vendor(root: Path, tree: Path, project: Project, key: str) -> None:
+def _vendor(root: Path, tree: Path, project: Project) -> None:
     """The project's locked crates, vendored where ``fetch`` merges them into the crates."""
     manifest = tree / (project.statics.cargo_manifest or "Cargo.toml")
-    dest = root / CRATES_DIR / re.sub(r"[^A-Za-z0-9_.-]+", "-", key)
+    dest = root / CRATES_DIR / project.key
     if dest.is_dir():
         return
     staging = dest.with_name(f"{dest.name}.tmp")
-    log(f"{key}: vendoring its crates into {dest}")
+    log(f"{project.key}: vendoring its crates into {dest}")
     cmd = ["cargo", "vendor", "--locked", "--versioned-dirs", "--manifest-path", str(manifest)]
     _run([*cmd, str(staging)], f"{project.name}: its crates")
     staging.rename(dest)
@@ -113,22 +112,20 @@ def set_up(root: Path, chosen: list[Project]) -> dict[str, list[str]]:
     """Fetch what each project's editable build needs into the toolchain at ``root``; each
     one's requirements. ToolchainError names what could not be had."""
     fetch.ensure(root)
-    wanted = {_key(p): list(p.statics.build_requires) for p in chosen}
+    wanted = {p.key: list(p.statics.build_requires) for p in chosen}
     _join(root, wanted)
     with tempfile.TemporaryDirectory(prefix="cachelab-setup-") as scratch:
         for i, project in enumerate(chosen):
             tree = Path(scratch) / f"project-{i}"
             project.render(tree, {})
-            wanted[_key(project)] += editable_requires(
-                root, tree, project, tree.with_suffix(".env")
-            )
+            wanted[project.key] += editable_requires(root, tree, project, tree.with_suffix(".env"))
             if project.rust:
-                _vendor(root, tree, project, _key(project))
+                _vendor(root, tree, project)
         _join(root, wanted)
         fetch.ensure(root)  # the crates vendored beside the templates'
     for project in chosen:
-        lacking = missing(root / "wheelhouse", wanted[_key(project)])
+        lacking = missing(root / "wheelhouse", wanted[project.key])
         if lacking:
             raise ToolchainError(f"{project.name}: {lacking[0]!r} is not in the wheelhouse")
-        log(f"{_key(project)}: its editable build needs {', '.join(wanted[_key(project)])}")
+        log(f"{project.key}: its editable build needs {', '.join(wanted[project.key])}")
     return wanted

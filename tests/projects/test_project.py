@@ -4,6 +4,7 @@ is one line naming it (exit 2), with nothing written."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 from lab.cli import main
 from lab.errors import ExitCode
-from lab.projects.project import Kind, ProjectError, open_project
+from lab.projects.project import Kind, ProjectError, open_project, slug
 from lab.projects.statics import read
 
 PLAIN = Path(__file__).resolve().parent.parent / "packages" / "plain-project"
@@ -32,12 +33,13 @@ def _sdist(tmp_path: Path, top: str = "plain_demo-1.2.0") -> Path:
     return sdist
 
 
-def _evil_sdist(tmp_path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
+def _evil_sdist(tmp_path: Path, *members: tarfile.TarInfo, data: bytes = b"x") -> Path:
     sdist = tmp_path / "evil-1.0.tar.gz"
     with tarfile.open(sdist, "w:gz") as archive:
         archive.add(PLAIN, arcname="evil-1.0")
-        member.size = len(data)
-        archive.addfile(member, io.BytesIO(data))
+        for member in members:
+            member.size = len(data) if member.isreg() else 0
+            archive.addfile(member, io.BytesIO(data) if member.isreg() else None)
     return sdist
 
 
@@ -86,6 +88,14 @@ def test_an_sdist_is_unpacked_without_its_top_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.parent.iterdir()) == ["runner-1"]  # no scratch left
 
 
+def test_links_that_stay_inside_the_top_directory_are_unpacked(tmp_path: Path) -> None:
+    inside = (_link("evil-1.0/alias", "plain_demo"), _link("evil-1.0/plain_demo/top", ".."))
+    dest = tmp_path / "checkout"
+    open_project(_evil_sdist(tmp_path, *inside)).render(dest, {})
+    assert (dest / "alias" / "__init__.py").is_file()
+    assert (dest / "plain_demo" / "top" / "pyproject.toml").is_file()
+
+
 def test_a_version_left_to_the_build_is_none_unless_an_sdist_froze_it(tmp_path: Path) -> None:
     tree = tmp_path / "vcs"
     shutil.copytree(PLAIN, tree)
@@ -96,6 +106,33 @@ def test_a_version_left_to_the_build_is_none_unless_an_sdist_froze_it(tmp_path: 
     assert read(tree).version is None
     (tree / "PKG-INFO").write_text("Metadata-Version: 2.2\nName: plain-demo\nVersion: 3.0.0-rc1\n")
     assert read(tree).version == "3.0.0rc1"  # normalized, as a backend writes it
+
+
+def test_a_project_has_one_key_that_tells_apart_projects_only_a_build_names(
+    tmp_path: Path,
+) -> None:
+    assert open_project(PLAIN).key == "plain-demo-1.2.0"  # its files name and version it
+    assert open_project(_sdist(tmp_path)).key == "plain-demo-1.2.0"
+    keys = []
+    for where in ("one", "two"):
+        tree = tmp_path / where / "legacy"
+        tree.mkdir(parents=True)
+        (tree / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+        project = open_project(tree)
+        assert project.statics.name is None
+        named = dataclasses.replace(project.statics, name="legacy")  # as the oracle names it
+        assert dataclasses.replace(project, statics=named).key == project.key
+        assert open_project(tree).key == project.key  # the same where it is the same
+        keys.append(project.key)
+    assert keys[0] != keys[1] and all(k.startswith("legacy-directory-") for k in keys)
+
+
+def test_one_sanitiser_makes_plain_names() -> None:
+    pattern = "[^A-Za-z0-9_.-]"
+    lab = Path(__file__).resolve().parent.parent.parent / "lab"
+    spelled = [p for p in lab.rglob("*.py") if pattern in p.read_text()]
+    assert spelled == [lab / "projects" / "project.py"]
+    assert slug("attrs 26.1.0+local/x") == "attrs-26.1.0-local-x"
 
 
 @pytest.mark.parametrize(
@@ -109,8 +146,21 @@ def test_a_version_left_to_the_build_is_none_unless_an_sdist_froze_it(tmp_path: 
         (lambda tmp: _evil_sdist(tmp, tarfile.TarInfo("evil-1.0/../../escaped")), "sdist"),
         (lambda tmp: _evil_sdist(tmp, _link("evil-1.0/out", "/etc/passwd")), "sdist"),
         (lambda tmp: _evil_sdist(tmp, tarfile.TarInfo("/abs/escaped")), "one top directory"),
+        (
+            lambda tmp: _evil_sdist(
+                tmp, _link("evil-1.0/up", ".."), tarfile.TarInfo("evil-1.0/up/escaped")
+            ),
+            "its member evil-1.0/up leaves its top directory",
+        ),
+        (
+            lambda tmp: _evil_sdist(tmp, _link("evil-1.0/hard", "evil-1.0/../x", hard=True)),
+            "its member evil-1.0/hard leaves its top directory",
+        ),
     ],
-    ids=["missing", "text-file", "not-gzip", "no-project", "two-tops", "dotdot", "link", "abs"],
+    ids=[
+        *("missing", "text-file", "not-gzip", "no-project", "two-tops", "dotdot", "link", "abs"),
+        *("link-to-the-scratch", "hard-link-to-the-scratch"),
+    ],
 )
 def test_what_is_no_project_is_one_line_naming_it(tmp_path: Path, make: object, says: str) -> None:
     inputs = tmp_path / "inputs"
@@ -153,8 +203,8 @@ def _two_tops(tmp: Path) -> Path:
     return sdist
 
 
-def _link(name: str, target: str) -> tarfile.TarInfo:
+def _link(name: str, target: str, *, hard: bool = False) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.type = tarfile.SYMTYPE
+    info.type = tarfile.LNKTYPE if hard else tarfile.SYMTYPE
     info.linkname = target
     return info

@@ -91,6 +91,30 @@ def test_an_env_that_adds_to_another_is_a_layer_on_it_that_leaves_it_alone(
     later.release()
 
 
+def test_a_layer_finds_its_base_wherever_the_cache_is_seen(
+    tmp_path: Path, events: RecordedEvents
+) -> None:
+    """A runner sees a shared cache at a path of its own (a container's mount, a run's link
+    to the cache that goes when the run is removed): a layer made through one path works
+    through another. (Found by the fuzzer: layers named their base by an absolute path.)"""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    link = tmp_path / "run" / "cache"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    envs = BuildEnvs(Cache(link, events), BASE_PYTHON, _backend_wheelhouse(tmp_path / "wh"), True)
+    base = envs.ensure(["backend"])
+    envs.ensure([*base.requirements, "editables"], base=base)
+    envs.release()
+    link.unlink()  # the run that made them is gone
+    later = BuildEnvs(Cache(shared, events), BASE_PYTHON, tmp_path / "wh", True)
+    base = later.ensure(["backend"])
+    env = later.ensure(["backend", "editables"], base=base)
+    assert env.path.parent == shared / ENVS_BUCKET
+    assert run_in(env, "import backend, editables; print(backend.__name__)") == "backend"
+    later.release()
+
+
 def test_a_layer_that_would_hide_a_file_of_its_base_is_made_whole_instead(
     tmp_path: Path, events: RecordedEvents
 ) -> None:

@@ -179,3 +179,34 @@ def test_a_second_checkout_at_the_same_path_installs_its_own_build(
     expected = _installed(tmp_path / "venv-cold", case)
     assert _installed(tmp_path / "venv1", case) != expected, "else the case shows nothing"
     assert _installed(tmp_path / "venv2", case) == expected
+
+
+@pytest.mark.parametrize("policy", [Policy.NARROW, Policy.COALESCE])
+def test_a_monorepo_project_sees_a_tag_in_the_repository_above_it(
+    tmp_path: Path, wheelhouse: Path, policy: Policy
+) -> None:
+    """hatch-vcs with ``root = ".."``: the version is the monorepo's, whose ``.git`` lies
+    above the project's tree. A commit and a tag there make another version of this tree."""
+    case = Case("vcs-readme", "vcs_readme", {})
+    mono = tmp_path / "mono"
+    src = mono / "vcs-readme"
+    shutil.copytree(PACKAGES / case.package, src)
+    pyproject = src / "pyproject.toml"
+    vcs = 'source = "vcs"\n'
+    pyproject.write_text(
+        pyproject.read_text().replace(vcs, f'{vcs}raw-options = {{ root = ".." }}\n')
+    )
+    (mono / "NEWS").write_text("one\n")
+    _git("init", "-q", "-b", "main", cwd=mono)
+    _git("add", "-A", cwd=mono)
+    _git("commit", "-q", "-m", "one", cwd=mono)
+    _git("tag", "v1.0", cwd=mono)
+    cache = tmp_path / "cache"
+    first = _install(src, cache, tmp_path / "venv1", wheelhouse, policy, case)
+    assert not first.hit and _installed(tmp_path / "venv1", case)["version"] == "1.0"
+    (mono / "NEWS").write_text("two\n")  # outside the project's tree
+    _git("commit", "-q", "-am", "two", cwd=mono)
+    _git("tag", "v2.0", cwd=mono)
+    second = _install(src, cache, tmp_path / "venv2", wheelhouse, policy, case)
+    assert not second.hit
+    assert _installed(tmp_path / "venv2", case)["version"] == "2.0"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from lab.contract import TREE_LOCK_NAME
 from lab.refbuilder import _tree
+from tests.conftest import REPO
 
 
 def _project(path: Path) -> Path:
@@ -119,6 +122,7 @@ def test_what_a_build_added_and_changed(tmp_path: Path) -> None:
     src = _project(tmp_path / "a")
     (src / ".venv").mkdir()
     before = _tree.scan(src)
+    started = time.time_ns()
     (src / "x.egg-info").mkdir()
     (src / "x.egg-info" / "PKG-INFO").write_text("Name: x\n")
     (src / "gen.so").write_bytes(b"\x7fELF")
@@ -126,14 +130,15 @@ def test_what_a_build_added_and_changed(tmp_path: Path) -> None:
     (src / "pyproject.toml").write_text((src / "pyproject.toml").read_text())  # same bytes
     (src / ".venv" / "ignored").write_text("")
     after = _tree.scan(src, previous=before)
-    assert sorted(after.added_since(before)) == ["gen.so", "x.egg-info", "x.egg-info/PKG-INFO"]
+    added = after.added_by_build(before, started, time.time_ns())
+    assert sorted(added) == ["gen.so", "x.egg-info", "x.egg-info/PKG-INFO"]
     effects = after.side_effects(before)
     assert sorted(effects) == ["README.md", "gen.so", "x.egg-info/PKG-INFO"]
     assert effects["gen.so"] == _tree.file_digest(src / "gen.so")
     # the tree without what was added is the tree before, but for what was changed
     (src / "README.md").write_text("# x\n")
     again = _tree.scan(src, previous=after)
-    assert again.revision("e", without=after.added_since(before)) == before.revision("e")
+    assert again.revision("e", without=added) == before.revision("e")
     assert again.missing(effects) == ["README.md"]
     (src / "gen.so").unlink()
     assert _tree.scan(src).missing(effects) == ["README.md", "gen.so"]
@@ -154,3 +159,67 @@ def test_a_digest_is_reused_only_where_the_stat_is_unchanged_and_old_enough(
     # ...and only while it is
     (src / "README.md").write_text("# y\n")
     assert _tree.scan(src, previous=later).items["README.md"] != "f:forged"
+
+
+def _git(tree: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "cachelab",
+        "GIT_AUTHOR_EMAIL": "cachelab@example.invalid",
+        "GIT_COMMITTER_NAME": "cachelab",
+        "GIT_COMMITTER_EMAIL": "cachelab@example.invalid",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    subprocess.run(["git", *args], cwd=tree, env=env, check=True, capture_output=True)
+
+
+def test_what_arrived_while_a_build_ran_and_cannot_be_its_own(tmp_path: Path) -> None:
+    """Of what appeared in the tree while a build ran, only what git does not track and
+    what was stamped while it ran can be the build's."""
+    src = _project(tmp_path / "a")
+    (src / "LICENSE").write_text("MIT\n")
+    (src / "docs").mkdir()
+    (src / "docs" / "NOTICE").write_text("notice\n")
+    _git(src, "init", "-q", "-b", "main")
+    _git(src, "add", "-A")
+    _git(src, "commit", "-q", "-m", "one")
+    (src / "LICENSE").unlink()
+    (src / "docs" / "NOTICE").unlink()
+    (src / "docs").rmdir()
+    old = tmp_path / "AUTHORS"
+    old.write_text("someone\n")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    before = _tree.scan(src)
+    started = time.time_ns()
+    (src / "x.egg-info").mkdir()  # the build's
+    (src / "x.egg-info" / "PKG-INFO").write_text("Name: x\n")
+    _git(src, "checkout", "--", "LICENSE", "docs")  # restored by git: tracked
+    old.rename(src / "AUTHORS")  # moved in: stamped long before
+    ended = time.time_ns()
+    after = _tree.scan(src, previous=before)
+    assert sorted(set(after.items) - set(before.items)) == [
+        "AUTHORS",
+        "LICENSE",
+        "docs",
+        "docs/NOTICE",
+        "x.egg-info",
+        "x.egg-info/PKG-INFO",
+    ]
+    assert sorted(after.added_by_build(before, started, ended)) == [
+        "x.egg-info",
+        "x.egg-info/PKG-INFO",
+    ]
+    # an index that cannot say what git tracks: nothing can be the build's
+    _git(src, "update-index", "--split-index")
+    unknown = _tree.scan(src, previous=before)
+    assert unknown.tracks("x.egg-info") is None
+    assert unknown.added_by_build(before, started, ended) == {}
+
+
+def test_the_protocol_names_everything_the_walk_leaves_out_by_name() -> None:
+    """docs/protocol.md's revision says what is no content of a project, name by name."""
+    text = (REPO / "docs" / "protocol.md").read_text()
+    section = text[text.index("## The revision") : text.index("### The designs weighed")]
+    names = {*_tree._SKIP_DIRS, *_tree._MARKS, _tree._CARGO_MANIFEST, f"{_tree._CARGO_TARGET}/"}
+    assert sorted(n for n in names if f"`{n}`" not in section) == []

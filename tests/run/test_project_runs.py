@@ -14,6 +14,7 @@ import pytest
 
 from lab.rundir import RunDir
 from tests.conftest import REPO
+from tests.projects.test_gitcopy import _git, _refs, _repo
 from tests.projects.test_project import PLAIN, _sdist
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("lab_toolchain")]
@@ -88,3 +89,18 @@ def test_a_project_only_a_build_can_name_is_named_by_the_oracle(tmp_path: Path) 
     assert (results["status"], results["verdict"]) == ("ok", "valid")
     expected = json.loads(RunDir(tmp_path / "runs" / results["run_id"]).identities.read_text())
     assert expected["runner-1"]["distribution"] == "legacy-demo"
+
+
+def test_a_worktree_runs_in_copies_of_their_own(tmp_path: Path) -> None:
+    """Each checkout of a worktree is a repository of its own: the run is valid, and the
+    user's repository is as it was."""
+    repo = _repo(tmp_path / "repo")
+    worktree = tmp_path / "wt"
+    _git(repo, "worktree", "add", "-q", "-b", "feature", str(worktree))
+    before = _refs(repo)
+    code, result, err = _run(worktree, "narrow", tmp_path / "runs", "--set", "runners=2")
+    assert code == 0, err
+    assert (result["status"], result["verdict"]) == ("ok", "valid")
+    checkout = RunDir(tmp_path / "runs" / result["run_id"]).checkout("runner-1")
+    assert (checkout / ".git").is_dir()
+    assert _refs(repo) == before

@@ -10,6 +10,7 @@ import pytest
 from lab.errors import ToolchainError
 from lab.projects.project import open_project
 from lab.toolchain.extras import Extras, missing, offline_check
+from lab.toolchain.projects import _join
 from tests.projects.test_project import PLAIN
 
 
@@ -49,6 +50,18 @@ def test_extras_are_kept_per_project_and_say_which_are_new(tmp_path: Path) -> No
     assert sorted(again.projects) == ["attrs 26.1.0", "urllib3 2.8.0"]
 
 
+def test_what_is_no_requirement_is_one_line_naming_it_and_nothing_is_recorded() -> None:
+    extras = Extras()
+    extras.add("attrs-26.1.0", ["hatchling"])
+    for said in ("hatch-vcs >=", 3):
+        with pytest.raises(ToolchainError) as caught:
+            extras.add("attrs-26.1.0", ["editables", said])  # type: ignore[list-item]
+        message = str(caught.value)
+        assert message.startswith(f"attrs-26.1.0: {said!r} is not a requirement (PEP 508)")
+        assert "\n" not in message
+    assert extras.requirements == ["hatchling"]
+
+
 def test_a_build_requirement_the_wheelhouse_lacks_is_one_line_before_a_run(
     tmp_path: Path,
 ) -> None:
@@ -62,7 +75,20 @@ def test_a_build_requirement_the_wheelhouse_lacks_is_one_line_before_a_run(
     (tmp_path / "wheelhouse" / "flit_core-3.12.0-py3-none-any.whl").write_text("")
     offline_check(project, tmp_path)  # nothing lacking: nothing said
     extras = Extras()  # what its backend asked for at setup counts too
-    extras.add("plain-demo 1.2.0", ["flit_core>=3.4", "editables~=0.3"])
+    extras.add(project.key, ["flit_core>=3.4", "editables~=0.3"])
     extras.save(tmp_path)
     with pytest.raises(ToolchainError, match=r"'editables~=0\.3' is not in the offline"):
         offline_check(project, tmp_path)
+
+
+def test_a_project_is_recorded_even_where_the_wheelhouse_has_all_it_needs(
+    tmp_path: Path,
+) -> None:
+    extras = Extras()
+    extras.add("plain-demo-1.2.0", ["flit_core>=3.4"])
+    extras.save(tmp_path)
+    _join(tmp_path, {"other-2.0": ["flit_core>=3.4"]})  # nothing new: the wheelhouse stays
+    assert Extras.load(tmp_path).projects == {
+        "plain-demo-1.2.0": ["flit_core>=3.4"],
+        "other-2.0": ["flit_core>=3.4"],
+    }

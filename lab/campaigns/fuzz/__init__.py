@@ -23,19 +23,26 @@ description equal to the one before): the price of a revision that misses nothin
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab import scenario as scenarios
 from lab.campaigns.fuzz import edits
+from lab.campaigns.fuzz.record import (
+    Install,
+    Settings,
+    broken,
+    exit_code,
+    failed,
+    markdown,
+    save,
+    stale,
+)
 from lab.check import oracle as recorded
 from lab.contract import Op, Phase
-from lab.errors import ExitCode
 from lab.log import log
 from lab.projects import source as sources
 from lab.projects.project import open_project
@@ -43,48 +50,39 @@ from lab.run import Lab, Run
 from lab.rundir import CampaignDir, CampaignKind, RunDir, read_history
 from lab.vocabulary import RunStatus, Verdict, runner_names
 
-__all__ = ["OVERRIDES", "SCENARIO", "Install", "Settings", "exit_code", "markdown", "run", "stale"]
+__all__ = [
+    "OVERRIDES",
+    "SCENARIO",
+    "Install",
+    "Settings",
+    "broken",
+    "exit_code",
+    "failed",
+    "markdown",
+    "run",
+    "stale",
+]
 
 # Each install runs the issue's scenario: runners at one path on one cache, here with builds
 # that do not sleep (the edits make the work).
 SCENARIO = "issue-15380"
-OVERRIDES = ("build_delay=0", "runners=2")
+# One runner: its tree is edited in place between installs, as one developer's or one CI
+# workspace's; N runners would share that tree (a shared tree, uv #13703), not a checkout each.
+OVERRIDES = ("build_delay=0", "runners=1")
 _START = "start"  # the part that holds the tree every subject's copy starts from
 
 
-@dataclass(frozen=True)
-class Settings:
-    scenario: scenarios.Scenario  # what each install runs: its runners, path, template
-    subjects: tuple[str, ...]
-    edits: int
-    seed: int
-    start: str  # the template or --project as the user named it, for replay commands
-
-
-@dataclass(frozen=True)
-class Install:
-    """One subject's install after one edit (0: the start, before any edit)."""
-
-    edit: int
-    subject: str
-    status: RunStatus
-    verdict: Verdict
-    hit: bool | None  # whether a runner reused the cache; None: the subject does not say
-    output_changed: bool | None  # the cold build differs from the one before (None: unknown)
-    found: str | None = None  # the checker's first violation or unknown
-    kept: str | None = None  # its run directory, where kept
-
-
-def stale(install: Install) -> bool:
-    return install.verdict is Verdict.INVALID
-
-
 def _start(settings: Settings, tree: Path) -> None:
-    """The template rendered or the project copied at ``tree``, as a git checkout."""
+    """The template rendered or the project copied at ``tree``, as a git checkout of its own
+    (only a ``.git`` directory in the copy counts: a ``.git`` file or link names another
+    repository, where the edits' commits and tags must never land)."""
     s = settings.scenario
     source = sources.of(s.project, s.template)
     source.render(tree, source.marked(s.template_params(0)))
-    if not (tree / ".git").exists():
+    dot_git = tree / ".git"
+    if dot_git.is_symlink() or dot_git.is_file():
+        dot_git.unlink()
+    if not dot_git.is_dir():
         for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fuzz: the start"]):
             subprocess.run([*edits.GIT, *argv], cwd=tree, check=True, capture_output=True)
 
@@ -99,13 +97,29 @@ def _hit(run_dir: RunDir, runners: Sequence[str]) -> bool | None:
     return any(phase is Phase.HIT for phase in first.values()) if first else None
 
 
-def _cold(run_dir: RunDir) -> str | None:
-    """What the oracle said the tree gives, as one comparable text; None where it could not."""
+def _cold(run_dir: RunDir) -> recorded.ColdBuild | None:
+    """What the oracle said the tree gives; None where it could not say."""
     said = recorded.load(run_dir.oracle)
     first = said[sorted(said)[0]] if said else None
-    if first is None or first.installed is None:
+    return None if first is None or first.installed is None else first
+
+
+def _changed(before: recorded.ColdBuild | None, now: recorded.ColdBuild | None) -> bool | None:
+    """Whether two cold builds differ in anything but what no tree determines."""
+    if before is None or now is None or before.installed is None or now.installed is None:
         return None
-    return json.dumps({"installed": first.installed, "unstable": sorted(first.unstable)})
+    unstable = before.unstable | now.unstable
+    return bool(recorded.differences(before.installed, now.installed, unstable))
+
+
+def _keep(run_dir: RunDir, checkouts: Sequence[str]) -> None:
+    """Make a kept run's checkouts copies of the tree as it was judged: they are links to a
+    tree the next edits change."""
+    for link in map(run_dir.checkout, checkouts):
+        if link.is_symlink():
+            target = link.resolve()
+            link.unlink()
+            shutil.copytree(target, link, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
 
 
 class _Subject:
@@ -123,7 +137,7 @@ class _Subject:
             settings.scenario, "cachelab fuzz", subject=subject, project=str(self.part.tree)
         )
         self.edits: list[str] = []
-        self.cold: str | None = None  # the cold build it last saw
+        self.cold: recorded.ColdBuild | None = None  # the cold build it last saw
 
     def edit(self, index: int) -> str:
         made = str(edits.apply(self.rng, self.part.tree, index))
@@ -143,16 +157,27 @@ class _Subject:
         run_dir = one.run_dir
         cold, before = _cold(run_dir), self.cold
         self.cold = cold
-        changed = None if cold is None or before is None else cold != before
-        found = [*(v.message for v in result.violations), *(u.reason for u in result.unknowns)]
-        hit = _hit(run_dir, runner_names(self.scenario.runners))
+        found: list[tuple[str, str | None]] = [(v.message, str(v.kind)) for v in result.violations]
+        found += [(u.reason, None) for u in result.unknowns]
+        runners = runner_names(self.scenario.runners)
+        hit = _hit(run_dir, runners)
         keep = result.verdict is not Verdict.VALID or result.status is not RunStatus.OK
-        if not keep:
+        if keep:
+            _keep(run_dir, runners)  # a checkout each, named as its runner
+        else:
             shutil.rmtree(run_dir.path, ignore_errors=True)
-        kept = str(run_dir.path) if keep else None
-        first = found[0] if found else None
+        first, kind = found[0] if found else (None, None)
         return Install(
-            index, self.subject, result.status, result.verdict, hit, changed, first, kept
+            edit=index,
+            subject=self.subject,
+            status=result.status,
+            verdict=result.verdict,
+            hit=hit,
+            output_changed=_changed(before, cold),
+            cold_built=cold is not None,
+            found=first,
+            kind=kind,
+            kept=str(run_dir.path) if keep else None,
         )
 
 
@@ -171,66 +196,5 @@ def run(lab: Lab, settings: Settings) -> tuple[CampaignDir, list[Install]]:
                 if stale(done[-1]):
                     log(f"STALE: {one.subject} after edit {index}: {done[-1].found}")
     finally:  # an interrupted campaign keeps what it found
-        _save(out, settings, {one.subject: one.edits for one in fuzzed}, done)
+        save(out, settings, {one.subject: one.edits for one in fuzzed}, done)
     return out, done
-
-
-def _save(
-    out: CampaignDir, settings: Settings, made: dict[str, list[str]], done: list[Install]
-) -> None:
-    record = {
-        "seed": settings.seed,
-        "start": settings.start,
-        "subjects": list(settings.subjects),
-        "scenario": settings.scenario.model_dump(mode="json"),
-        "edits": made,
-        "installs": [asdict(i) for i in done],
-    }
-    out.record.write_text(json.dumps(record, indent=1) + "\n")
-    out.summary.write_text(markdown(settings, done))
-
-
-def _replay(settings: Settings, install: Install) -> str:
-    start = settings.start if settings.scenario.project else settings.scenario.template
-    where = f"--project {start}" if settings.scenario.project else start
-    return (
-        f"cachelab fuzz {where} --subjects {install.subject} --seed {settings.seed} "
-        f"--edits {install.edit} --set runners={settings.scenario.runners}"
-    )
-
-
-def markdown(settings: Settings, done: Sequence[Install]) -> str:
-    """Per subject: installs, stale ones, failed ones, and its reuse where nothing changed."""
-    lines = [
-        f"Fuzz of {settings.start}: {settings.edits} edits, seed {settings.seed}, "
-        f"{settings.scenario.runners} runner(s) per install at one path.",
-        "",
-        "| subject | installs | stale | failed or unknown | reuse where the cold build held |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for subject in settings.subjects:
-        mine = [i for i in done if i.subject == subject]
-        bad = [i for i in mine if stale(i)]
-        failed = [i for i in mine if not stale(i) and i.verdict is not Verdict.VALID]
-        failed += [i for i in mine if i.verdict is Verdict.VALID and i.status is not RunStatus.OK]
-        same = [i for i in mine if i.output_changed is False]
-        said = [i for i in same if i.hit is not None]
-        reuse = (
-            f"{sum(bool(i.hit) for i in said)} of {len(said)}"
-            if said
-            else ("the subject does not say" if same else "no such edit")
-        )
-        lines.append(f"| {subject} | {len(mine)} | {len(bad)} | {len(failed)} | {reuse} |")
-    for install in [i for i in done if stale(i)][:10]:
-        lines += ["", f"Stale: {install.subject} after edit {install.edit}: {install.found}"]
-        lines.append(f"    {_replay(settings, install)}")
-    return "\n".join(lines) + "\n"
-
-
-def exit_code(done: Sequence[Install]) -> int:
-    """1 where an install was stale, 3 where the checker could not judge one, else 0."""
-    if any(stale(i) for i in done):
-        return ExitCode.FAILED
-    if any(i.verdict is Verdict.UNKNOWN for i in done):
-        return ExitCode.UNKNOWN
-    return ExitCode.OK

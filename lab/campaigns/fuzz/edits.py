@@ -35,6 +35,7 @@ _NATIVE = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".pyx", ".pxd", 
 # Configuration a backend parses (setup.cfg, Cargo.toml) is no data file: a line appended
 # there breaks the build rather than changing what it makes.
 _DATA = frozenset({".txt", ".json", ".csv", ".dat", ".typed", ".yaml", ".md", ".rst"})
+_CONFIGURATION = frozenset({"CMakeLists.txt"})
 # Dependencies an edit may add: every one is in the lab's wheelhouse, so an install that
 # resolves them still works offline.
 DEPENDENCY_POOL = ("filelock", "packaging", "pluggy", "pathspec", "editables")
@@ -174,10 +175,11 @@ def _pyproject_field(rng: random.Random, tree: Path, token: str) -> Edit | None:
         deps = project.setdefault("dependencies", tomlkit.array())
         have = {str(d).split()[0] for d in deps}
         free = [d for d in DEPENDENCY_POOL if d not in have]
-        if not free:
+        if free:
+            deps.append(rng.choice(free))
+        else:
             deps.pop()
-            return Edit("pyproject", "pyproject.toml", "removed the last dependency")
-        deps.append(rng.choice(free))
+            field = "dependencies (removed the last)"
     path.write_text(tomlkit.dumps(doc))
     return Edit("pyproject", "pyproject.toml", f"changed [project] {field}")
 
