@@ -55,10 +55,10 @@ def _outcome(runner: str, record: RunRecord, found: Findings) -> Outcome:
 
 
 def judge(record: RunRecord) -> Judgement:
-    reported = {runner: record.facts(runner) for runner in record.oracle}
+    reported = {runner: record.facts(runner) for runner in record.runners}
     found = (
         facts.check(record)
-        + oracle.check(record.oracle, record.exits, reported)
+        + oracle.check(record.oracle, record.exits, reported, record.identities)
         + cache.check(record)
         + exclusion.check(record)
         + liveness.check(record)

@@ -2,7 +2,7 @@
 described by ``lab.projects.installed``) must be what a cold build of its checkout's content gives.
 
 The run records, before each run step starts its runners, the oracle's description for each
-runner's checkout content (``RunDir.oracle``: an ``Expectation`` per runner), so this reads
+runner's checkout content (``RunDir.oracle``: a ``ColdBuild`` per runner), so this reads
 the run directory alone and never builds. Compared: every METADATA header and the description
 body, the entry points, every installed file (texts whole; a binary file, whose bytes are the
 compiler's as much as the checkout's, by its presence), the scripts' names, each ``.pth``
@@ -20,19 +20,23 @@ from pathlib import Path
 from typing import Any
 
 from lab.check.findings import Findings, Kind, Unknown, Violation
+from lab.projects.identity import Identity
 
 _SHOWN = 60  # characters of a value a message shows
 _MOST = 8  # differences named per runner; the rest are counted
 
 
 @dataclass(frozen=True)
-class Expectation:
-    """What the oracle says one runner's checkout gives (``RunDir.oracle``, by runner)."""
+class ColdBuild:
+    """What a cold build of one runner's checkout installs, as the oracle says it
+    (``RunDir.oracle``, by runner): what the runner's install is compared with."""
 
-    tree: str  # the checkout content's digest
+    tree: str  # the checkout content's digest; "" where it could not be read
     installed: dict[str, Any] | None  # lab.installed's description; None where it failed
     unstable: frozenset[str] = frozenset()  # fields two cold builds disagree on
-    error: str | None = None  # why the oracle has no description
+    error: str | None = None  # why the oracle has no description: one line
+    detail: str | None = None  # and what a person reads next (the backend's last lines)
+    checkout: str | None = None  # where the runner sees it: ``{checkout}`` in the texts too
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,27 +44,30 @@ class Expectation:
             "installed": self.installed,
             "unstable": sorted(self.unstable),
             "error": self.error,
+            "detail": self.detail,
+            "checkout": self.checkout,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Expectation:
+    def from_dict(cls, data: Mapping[str, Any]) -> ColdBuild:
         unstable = frozenset(str(f) for f in data.get("unstable") or ())
-        return cls(str(data["tree"]), data.get("installed"), unstable, data.get("error"))
+        said = (data.get("installed"), unstable, data.get("error"), data.get("detail"))
+        return cls(str(data["tree"]), *said, checkout=data.get("checkout"))
 
 
-def save(path: Path, by_runner: Mapping[str, Expectation]) -> None:
-    """Write the expectations at once: a reader never sees half a file."""
+def save(path: Path, by_runner: Mapping[str, ColdBuild]) -> None:
+    """Write the cold builds at once: a reader never sees half a file."""
     payload = {runner: e.to_dict() for runner, e in sorted(by_runner.items())}
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
 
 
-def load(path: Path) -> dict[str, Expectation]:
-    """The expectations a run recorded; none where it recorded none (a run before the oracle)."""
+def load(path: Path) -> dict[str, ColdBuild]:
+    """The cold builds a run recorded; none where it recorded none (a run before the oracle)."""
     if not path.is_file():
         return {}
-    return {runner: Expectation.from_dict(e) for runner, e in json.loads(path.read_text()).items()}
+    return {runner: ColdBuild.from_dict(e) for runner, e in json.loads(path.read_text()).items()}
 
 
 @dataclass(frozen=True)
@@ -166,10 +173,11 @@ def _violations(runner: str, found: list[Difference]) -> list[Violation]:
     return violations
 
 
-def compare(runner: str, expected: Expectation, facts: Mapping[str, Any]) -> Findings:
+def compare(runner: str, expected: ColdBuild, facts: Mapping[str, Any]) -> Findings:
     """One runner that exited 0: its install against its checkout's cold build."""
     if expected.installed is None:
-        why = f"{runner}: the oracle could not build its checkout: {expected.error}"
+        said = (expected.error or "").splitlines() or ["no reason recorded"]
+        why = f"{runner}: the oracle could not build its checkout: {said[0]}"
         return Findings(unknowns=[Unknown(why, runner)])
     got = facts.get("installed")
     if not isinstance(got, dict) or "error" in got:
@@ -180,16 +188,32 @@ def compare(runner: str, expected: Expectation, facts: Mapping[str, Any]) -> Fin
     return Findings(_violations(runner, differences(expected.installed, got, expected.unstable)))
 
 
+def _unjudged(runner: str, identity: Identity | None) -> list[Unknown]:
+    """A runner without a cold build: a template's checkout is judged by its marker (a run
+    recorded before the oracle); a project's has none, so its install cannot be judged."""
+    if identity is None or identity.marker:
+        return []
+    why = "no cold build of its checkout is recorded (oracle.json)"
+    return [Unknown(f"{runner}: {why}, and a project's checkout has no marker to judge by", runner)]
+
+
 def check(
-    expectations: Mapping[str, Expectation],
+    cold_builds: Mapping[str, ColdBuild],
     exits: Mapping[str, int | None],
     facts: Mapping[str, Mapping[str, Any] | None],
+    identities: Mapping[str, Identity],
 ) -> Findings:
-    """Every runner that exited 0 and reported facts, against the oracle's expectation for
-    its checkout (the facts checker says what a runner without facts is)."""
+    """Every runner that exited 0 and reported facts, against the oracle's cold build of
+    its checkout (the facts checker says what a runner without facts is); one without a cold
+    build whose checkout has no marker (a project's) is unknown."""
     found = Findings()
-    for runner, expected in expectations.items():
+    for runner in dict.fromkeys([*identities, *cold_builds]):
         reported = facts.get(runner)
-        if exits.get(runner) == 0 and reported is not None and "probe_error" not in reported:
+        if exits.get(runner) != 0 or reported is None or "probe_error" in reported:
+            continue
+        expected = cold_builds.get(runner)
+        if expected is not None:
             found += compare(runner, expected, reported)
+        else:
+            found += Findings(unknowns=_unjudged(runner, identities.get(runner)))
     return found

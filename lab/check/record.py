@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from lab import nemesis
-from lab.check.oracle import Expectation
+from lab.check.oracle import ColdBuild
 from lab.check.oracle import load as load_oracle
 from lab.contract import Event, Op, Phase
 from lab.errors import UsageError
@@ -23,7 +23,7 @@ class RunRecord:
     events: list[Event]
     lock_timeout: float | None = None  # what the scenario allowed any wait for a lock
     locks_exclude: bool = True  # what the environment promised (RunDir.faults)
-    oracle: dict[str, Expectation] = field(default_factory=dict)  # a cold build's, by runner
+    oracle: dict[str, ColdBuild] = field(default_factory=dict)  # a cold build's, by runner
 
     @property
     def cache(self) -> Path:
@@ -31,7 +31,7 @@ class RunRecord:
 
     @property
     def runners(self) -> list[str]:
-        """Who is judged: each runner with an identity or an oracle's expectation."""
+        """Who is judged: each runner with an identity or a cold build the oracle recorded."""
         return list(dict.fromkeys([*self.identities, *self.oracle]))
 
     @cached_property

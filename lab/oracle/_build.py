@@ -1,10 +1,12 @@
 """One cold build: a private copy of a tree, its editable wheel built by pypa/build in an env
-of its build requirements (``_envs``), installed by pypa/installer into a scratch prefix, and
-described by ``lab.projects.installed`` (the probe's describer) with the copy's path as
-``{checkout}``.
+of its build requirements (``_envs``), installed by pypa/installer into a scratch prefix
+(``Install``), which the oracle keeps, and describes with ``lab.projects.installed`` (the
+probe's describer) for whoever asks, with the copy's path and the asker's view of the
+checkout as ``{checkout}``.
 
-Every failure of the backend comes out as one ``OracleError`` naming the tree, the hook, the
-backend and the backend's last lines of output, as pypa/build's own errors do.
+Every failure of a step comes out as one ``OracleError``, as pypa/build's own errors do: one
+line naming the tree, the step (the hook) and the backend, and the backend's last lines of
+output as its detail.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from installer.sources import WheelFile
 from installer.utils import SCHEME_NAMES
 
 from lab.oracle import _tree
-from lab.oracle._envs import Envs, OracleError, clean_environ, interpreter
+from lab.oracle._envs import Envs, interpreter
+from lab.oracle._errors import OracleError
 from lab.projects import installed
 
 _HOOK_TIMEOUT_S = 1800
@@ -46,9 +49,12 @@ _FAILURES = (
 
 @dataclass
 class _Runner:
-    """pyproject-hooks' runner: the hook in a clean environment, its output kept for errors."""
+    """pyproject-hooks' runner: the hook in the oracle's environment (``_envs.environment``)
+    with its env's scripts first on PATH and its build's own TMPDIR; its output kept for
+    errors."""
 
     environ: Mapping[str, str]
+    tmp: Path
     lines: list[str] = field(default_factory=list)
 
     def __call__(
@@ -57,9 +63,9 @@ class _Runner:
         cwd: str | None = None,
         extra_environ: Mapping[str, str] | None = None,
     ) -> None:
-        env = clean_environ({**self.environ, **(extra_environ or {})})
+        env = {**self.environ, **(extra_environ or {}), "TMPDIR": str(self.tmp)}
         # the env's scripts first, as in a venv: backends run their own (maturin, cmake)
-        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env.get("PATH", os.defpath)])
+        env["PATH"] = os.pathsep.join([str(Path(cmd[0]).parent), env["PATH"]])
         proc = subprocess.run(
             list(cmd),
             cwd=cwd,
@@ -90,10 +96,11 @@ def _hook(tree: Path, hook: str, source: Path, runner: _Runner) -> Iterator[None
     try:
         yield
     except _FAILURES as exc:
-        tail = "\n".join(runner.lines[-_TAIL:]) or "(no output)"
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise OracleError(
             f"the oracle's cold build of {tree} failed in {hook} (backend "
-            f"{_backend(source)}): {exc}\n--- the backend's last lines ---\n{tail}"
+            f"{_backend(source)}): {said}",
+            "\n".join(runner.lines[-_TAIL:]),
         ) from exc
 
 
@@ -122,12 +129,45 @@ def _scheme(prefix: Path, python: Path) -> dict[str, str]:
     }
 
 
-def describe(tree: Path, scratch: Path, envs: Envs, environ: Mapping[str, str]) -> dict[str, Any]:
-    """What a cold build of ``tree`` installs, built and installed under ``scratch`` (new,
-    the caller's to remove): the copy keeps the tree's directory name."""
+@dataclass(frozen=True)
+class Install:
+    """One cold build's install, kept under ``prefix`` to be described again for whoever asks:
+    what it names of its checkout is the copy's path (``copy``: as the build saw it, and
+    resolved), written ``{checkout}`` with the asker's view of the checkout."""
+
+    prefix: Path
+    scheme: Mapping[str, str]  # purelib, platlib, scripts: relative to the prefix
+    name: str  # the distribution, as its wheel's file name says it
+    copy: tuple[str, ...]
+
+    def moved(self, prefix: Path) -> Install:
+        """This install, its prefix moved to ``prefix`` (the scheme is relative to it)."""
+        return Install(prefix, self.scheme, self.name, self.copy)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scheme": dict(self.scheme), "name": self.name, "copy": list(self.copy)}
+
+    @classmethod
+    def from_dict(cls, prefix: Path, data: Mapping[str, Any]) -> Install:
+        return cls(prefix, dict(data["scheme"]), str(data["name"]), tuple(data["copy"]))
+
+    def describe(self, checkout: str | None = None) -> dict[str, Any]:
+        """What is installed, the copy's path and ``checkout`` (where a runner sees the tree)
+        written ``{checkout}``."""
+        sites = [self.prefix / self.scheme["purelib"], self.prefix / self.scheme["platlib"]]
+        also = [*self.copy[1:], *([checkout] if checkout else [])]
+        scripts = self.prefix / self.scheme["scripts"]
+        return installed.describe(sites, scripts, self.name, self.copy[0], also=also)
+
+
+def cold_install(tree: Path, scratch: Path, envs: Envs, environ: Mapping[str, str]) -> Install:
+    """A cold build of ``tree``, installed in ``scratch / "prefix"`` (``scratch`` is new, the
+    caller's to remove) with its hooks in ``environ``: the copy keeps the tree's directory
+    name."""
     source = scratch / (tree.name or "tree")
     _tree.copy(tree, source)
-    runner = _Runner(environ)
+    (scratch / "tmp").mkdir()
+    runner = _Runner(environ, scratch / "tmp")
     wheel = _wheel(tree, source, envs, scratch / "dist", runner)
     prefix = scratch / "prefix"
     scheme = _scheme(prefix, envs.python)
@@ -137,6 +177,6 @@ def describe(tree: Path, scratch: Path, envs: Envs, environ: Mapping[str, str]) 
         )
         with WheelFile.open(wheel) as whl:
             install(whl, destination, {"INSTALLER": b"cachelab-oracle\n"})
-    sites = [Path(scheme["purelib"]), Path(scheme["platlib"])]
-    name = wheel.name.split("-")[0]
-    return installed.describe(sites, Path(scheme["scripts"]), name, str(source))
+    relative = {k: os.path.relpath(scheme[k], prefix) for k in ("purelib", "platlib", "scripts")}
+    copy = tuple(dict.fromkeys([str(source), os.path.realpath(source)]))
+    return Install(prefix, relative, wheel.name.split("-")[0], copy)

@@ -6,7 +6,7 @@ An env is made in its final place (its scripts' shebangs name it) under a file l
 whole once its ``.complete`` stamp is there: a process that finds an env without one (its
 maker died) makes it again under the lock, and concurrent oracles wait for one maker instead
 of racing. Nothing here reads or writes a runner's cache; pip runs with no cache and no
-configuration of the host's.
+configuration, in the oracle's ``environment`` (below), nothing of the host's.
 """
 
 from __future__ import annotations
@@ -17,29 +17,28 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from filelock import FileLock
 
-from lab.errors import LabError
+from lab.oracle._errors import OracleError
 
 _COMPLETE = ".complete"
 _TIMEOUT_S = 900
-# Variables of the host that would steer pip or a build elsewhere than the wheelhouse.
-_DROPPED_PREFIXES = ("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "GIT_")
+_TAIL = 15  # lines of pip's output an error keeps as its detail
+_LOCALE = "C.UTF-8"  # a runner's (``lab.subjects.base.plain_env``)
 
 
-class OracleError(LabError):
-    """The oracle could not say what a tree gives: its environment or build failed."""
-
-
-def clean_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The host's environment without what steers pip, uv, Python or git, plus ``extra``."""
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_PREFIXES)}
-    return {**kept, "PIP_CONFIG_FILE": os.devnull, **(extra or {})}
+def environment(path: str, home: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """What the oracle's processes run with, and nothing else of the host's, as a runner gets
+    nothing else: ``path`` as PATH, ``home`` as HOME, a UTF-8 locale, no pip configuration,
+    and ``extra`` (what the source's runners get for its build). A hook's env puts its
+    scripts first on PATH, and its build a TMPDIR of its own."""
+    said = {"PATH": path, "HOME": str(home), "LANG": _LOCALE, "LC_ALL": _LOCALE}
+    return {**said, "PIP_CONFIG_FILE": os.devnull, **extra}
 
 
 @cache
@@ -85,6 +84,7 @@ class Envs:
     root: Path  # <oracle root>/envs
     python: Path  # the interpreter the envs are made of
     wheelhouse: Path
+    environ: Mapping[str, str]  # what pip runs with (``environment``)
 
     def key(self, requirements: list[str]) -> str:
         said = {
@@ -119,13 +119,14 @@ class Envs:
     def _run(self, cmd: list[str], requirements: list[str]) -> None:
         try:
             proc = subprocess.run(
-                cmd, env=clean_environ(), capture_output=True, text=True, timeout=_TIMEOUT_S
+                cmd, env=dict(self.environ), capture_output=True, text=True, timeout=_TIMEOUT_S
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise OracleError(f"the oracle's env for {requirements}: `{cmd[0]}`: {exc}") from exc
         if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+            said = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
             raise OracleError(
                 f"the oracle's env for {requirements} cannot be made offline from "
-                f"{self.wheelhouse} (exit {proc.returncode}):\n{tail}"
+                f"{self.wheelhouse} (exit {proc.returncode}): {said[-1]}",
+                "\n".join(said[-_TAIL:]),
             )

@@ -8,6 +8,10 @@ venv is mounted there) and ``__pycache__`` directories (byte code, written by wh
 imported the code, and stamped with the sources' times). A change anywhere else is a new
 digest: the oracle never serves one tree's result for another, whatever its backend reads.
 
+A name is bytes (``os.fsencode``): a name that is not UTF-8 is content as any other. What
+cannot be read (the tree, a file its mode forbids) or copied (a socket, a fifo: there in the
+digest, nothing a copy can hold) is one ``OracleError`` naming it.
+
 This is the oracle's own code, on purpose: it shares nothing with the reference builder's
 revision (``lab.refbuilder._tree``), so that a gap in one is not a gap in the other.
 """
@@ -21,6 +25,8 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+
+from lab.oracle._errors import OracleError
 
 _SKIPPED_TOP = frozenset({".venv", ".git"})  # .git: its state is digested by git's own words
 _SKIPPED_ANYWHERE = frozenset({"__pycache__"})
@@ -67,7 +73,7 @@ def _git_state(tree: Path) -> bytes:
 def _raw(git: Path) -> bytes:
     h = hashlib.sha256()
     for rel, info, path in _walk(git):
-        h.update(rel.encode() + b"\0")
+        h.update(os.fsencode(rel) + b"\0")
         if stat.S_ISREG(info.st_mode):
             h.update(path.read_bytes())
     return h.digest()
@@ -75,19 +81,26 @@ def _raw(git: Path) -> bytes:
 
 def digest(tree: Path) -> str:
     """The digest of everything in ``tree`` a build can see (above)."""
+    try:
+        return _digest(tree)
+    except OSError as exc:
+        raise OracleError(f"the oracle cannot read {tree}: {exc}") from exc
+
+
+def _digest(tree: Path) -> str:
     h = hashlib.sha256(b"cachelab-oracle-tree-v1\0")
     for rel, info, path in _walk(tree):
-        mode = info.st_mode
+        mode, name = info.st_mode, os.fsencode(rel)
         if stat.S_ISLNK(mode):
-            h.update(b"L\0%s\0%s\0" % (rel.encode(), str(path.readlink()).encode()))
+            h.update(b"L\0%s\0%s\0" % (name, os.fsencode(path.readlink())))
         elif stat.S_ISDIR(mode):
-            h.update(b"D\0%s\0" % rel.encode())
+            h.update(b"D\0%s\0" % name)
         elif stat.S_ISREG(mode):
             kind = b"X" if mode & 0o111 else b"F"
             content = hashlib.sha256(path.read_bytes()).hexdigest().encode()
-            h.update(b"%s\0%s\0%s\0" % (kind, rel.encode(), content))
+            h.update(b"%s\0%s\0%s\0" % (kind, name, content))
         else:  # a socket, a fifo: there, and nothing to read
-            h.update(b"O\0%s\0" % rel.encode())
+            h.update(b"O\0%s\0" % name)
     if (tree / ".git").exists():
         h.update(b"G\0" + _git_state(tree))
     return h.hexdigest()
@@ -101,4 +114,13 @@ def copy(tree: Path, dest: Path) -> None:
         skipped = set(_SKIPPED_ANYWHERE) | ({".venv"} if Path(directory) == tree else set())
         return skipped & set(names)
 
-    shutil.copytree(tree, dest, symlinks=True, ignore=ignored)
+    try:
+        shutil.copytree(tree, dest, symlinks=True, ignore=ignored)
+    except OSError as exc:  # shutil.Error: copytree copied what it could, and names the rest
+        listed = exc.args[0] if isinstance(exc, shutil.Error) and exc.args else None
+        failures = [f"{s}: {why}" for s, _d, why in listed] if isinstance(listed, list) else []
+        failures = failures or [str(exc)]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise OracleError(
+            f"the oracle cannot copy {tree}: {failures[0]}{more}", "\n".join(failures)
+        ) from exc

@@ -18,9 +18,11 @@ What the installer writes, not the build, is left out: ``RECORD``, ``INSTALLER``
 freshness record: times) and ``uv_build.json`` (its build info); byte code (``*.pyc``) is the
 interpreter's. pip and the reference builder write nothing else into an editable install.
 
-Every text has the checkout's path (as the one who installed it sees it) written as
-``{checkout}``, so an install described in a runner at ``/src`` and the oracle's, built in a
-copy elsewhere, compare.
+Every text has the checkout's path written as ``{checkout}``, wherever it stands as a whole
+(in a path, a ``file://`` URL, plain prose): as the one who installed it sees it, and where
+the same checkout is seen from too (``also``). So an install described in a runner at
+``/src`` and the oracle's, built in a copy elsewhere and told the runner sees it at ``/src``,
+compare, whatever a readme says of ``/src``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import email.parser
 import hashlib
 import os
 import re
+import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +56,16 @@ def normalized(name: str) -> str:
 
 
 class _Paths:
-    """Writes a checkout's path as ``{checkout}``: the path as given and as resolved, only
-    where it stands as a whole (``/src`` in ``/src/pkg``, never in ``/usr/src`` or ``/srcs``)."""
+    """Writes a checkout's paths as ``{checkout}``: each as given and as resolved, and as a URL
+    quotes it, only where it stands as a whole (``/src`` in ``/src/pkg`` and in
+    ``file:///src/pkg``, never in ``/usr/src`` or ``/srcs``)."""
 
-    def __init__(self, checkout: str) -> None:
-        roots = {checkout.rstrip("/"), os.path.realpath(checkout)} - {"", "/"}
+    def __init__(self, *checkouts: str) -> None:
+        given = {r for c in checkouts for r in (c.rstrip("/"), os.path.realpath(c))} - {"", "/"}
+        roots = given | {urllib.parse.quote(r) for r in given}
         spelled = "|".join(re.escape(r) for r in sorted(roots, key=len, reverse=True))
-        self._pattern = re.compile(rf"(?<![\w.\-/])(?:{spelled})(?![\w.\-])") if roots else None
+        whole = rf"(?:(?<=file://)|(?<=file://localhost)|(?<![\w.\-/%]))(?:{spelled})(?![\w.\-%])"
+        self._pattern = re.compile(whole) if roots else None
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(CHECKOUT, text) if self._pattern else text
@@ -176,15 +183,18 @@ def _files(
     return files, sorted(scripts), pth
 
 
-def describe(site_dirs: list[Path], scripts_dir: Path, name: str, checkout: str) -> dict[str, Any]:
+def describe(
+    site_dirs: list[Path], scripts_dir: Path, name: str, checkout: str, also: Sequence[str] = ()
+) -> dict[str, Any]:
     """The installed distribution ``name`` in ``site_dirs`` (its scripts in ``scripts_dir``),
-    with ``checkout`` written as ``{checkout}``; ``missing`` says where none is."""
+    with ``checkout``, and ``also`` (where others see the same checkout), written as
+    ``{checkout}``; ``missing`` says where none is."""
     wanted = normalized(name)
     found = _dist_infos(site_dirs, wanted)
     if not found:
         where = ", ".join(str(s) for s in site_dirs)
         return {"schema": SCHEMA, "missing": f"no distribution {wanted} in {where}"}
-    dist_info, paths = found[0], _Paths(checkout)
+    dist_info, paths = found[0], _Paths(checkout, *also)
     headers, body = _metadata(dist_info / "METADATA", paths)
     entry_points = dist_info / "entry_points.txt"
     files, scripts, pth = _files(dist_info, scripts_dir, paths)

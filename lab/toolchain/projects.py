@@ -7,7 +7,8 @@ editable build of it needs (``get_requires_for_build_editable``: ``editables`` f
 hatchling settings, CMake and Ninja for scikit-build-core where the host has none), and
 those join too. A project that cargo builds gets its locked crates vendored beside the
 templates'. Afterwards every requirement must be found in the wheelhouse, or setup fails
-naming it.
+naming it. A step that fails is one line (its last line of output); the lines before it
+are logged.
 """
 
 from __future__ import annotations
@@ -25,12 +26,23 @@ from lab.projects.project import Project
 from lab.toolchain import fetch
 from lab.toolchain.extras import CRATES_DIR, Extras, missing
 
+_TAIL = 15  # lines of a failing step's output logged before its one-line error
+
+
+def _failed(what: str, output: str | bytes | None) -> str:
+    """The last line of a failing step's ``output``, for its error; the lines before it logged."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+    lines = [line for line in text.strip().splitlines() if line.strip()] or ["no output"]
+    for line in lines[-_TAIL:-1]:
+        log(f"  {what}: {line}")
+    return lines[-1].strip()
+
 
 def _run(cmd: list[str], what: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise ToolchainError(f"{what}: `{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
+        said = _failed(what, proc.stderr or proc.stdout)
+        raise ToolchainError(f"{what}: `{' '.join(cmd)}` failed (exit {proc.returncode}): {said}")
 
 
 def _join(root: Path, wanted: dict[str, list[str]]) -> None:
@@ -58,22 +70,13 @@ def editable_requires(root: Path, tree: Path, project: Project, env: Path) -> li
     statics = project.statics
     _run([sys.executable, "-m", "venv", "--without-pip", str(env)], f"{project.name}: a build env")
     python = env / "bin" / "python"
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--disable-pip-version-check",
-            "--python",
-            str(python),
-            "install",
-            "--no-index",
-            "--find-links",
-            str(root / "wheelhouse"),
-            *statics.build_requires,
-        ],
-        f"{project.name}: its build requirements from the wheelhouse",
-    )
+    if statics.build_requires:  # pip asks for one at least (an in-tree backend may need none)
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(python)]
+        offline = ["--no-index", "--find-links", str(root / "wheelhouse")]
+        _run(
+            [*pip, "install", *offline, *statics.build_requires],
+            f"{project.name}: its build requirements from the wheelhouse",
+        )
     caller = BuildBackendHookCaller(
         str(tree),
         statics.build_backend,
@@ -84,9 +87,11 @@ def editable_requires(root: Path, tree: Path, project: Project, env: Path) -> li
     try:
         return list(caller.get_requires_for_build_editable({}))
     except Exception as exc:  # the backend's own failure, whatever its kind
+        output = exc.output if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+        said = _failed(f"{project.name}'s backend", output)
         raise ToolchainError(
             f"{project.name}: {statics.build_backend}'s get_requires_for_build_editable "
-            f"failed: {exc}"
+            f"failed: {said}"
         ) from exc
 
 

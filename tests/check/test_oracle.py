@@ -121,20 +121,58 @@ def test_a_run_recorded_before_the_oracle_is_judged_without_it(recorded: Recorde
     assert check.check(run.root).verdict is Verdict.VALID
 
 
+def _as_a_projects(run: RunCopy) -> None:
+    """The recorded checkouts, said as a project's are: no marker of their own."""
+    identities = run.identities()
+    for said in identities.values():
+        said["marker"] = ""
+    run.rewrite_identities(identities)
+
+
+def test_a_projects_runner_without_a_cold_build_is_unknown(recorded: Recorded) -> None:
+    """A project's checkout has no marker: without the oracle's cold build, what its runner
+    installed is barely judged (that the distribution is there), so it is unknown, never
+    valid; a template's checkout is judged by its marker (above)."""
+    run = recorded(RUN)
+    _as_a_projects(run)
+    assert check.check(run.root).verdict is Verdict.VALID  # the oracle judged it
+    said = _oracle(run)
+    del said["runner-2"]
+    run.run_dir.oracle.write_text(json.dumps(said))
+    report = check.check(run.root)
+    assert (report.verdict, report.outcomes["runner-1"]) == (Verdict.UNKNOWN, "valid")
+    assert [u.reason for u in report.unknowns] == [
+        "runner-2: no cold build of its checkout is recorded (oracle.json), and a project's "
+        "checkout has no marker to judge by"
+    ]
+    run.run_dir.oracle.unlink()
+    assert [u.runner for u in check.check(run.root).unknowns] == ["runner-1", "runner-2"]
+
+
 def test_messages_stay_one_line_and_many_differences_are_counted() -> None:
     want = {"metadata": {}, "files": {f"pkg/m{i}.py": {"text": "x"} for i in range(12)}}
     got = {"metadata": {"Summary": ["é" * 500]}, "files": {}}
-    found = oracle.compare("runner-1", oracle.Expectation("t", want), {"installed": got}).violations
+    found = oracle.compare("runner-1", oracle.ColdBuild("t", want), {"installed": got}).violations
     assert len(found) == 9 and all("\n" not in v.message for v in found)
     assert found[0].message.startswith("runner-1: METADATA Summary differs: installed 'ééé")
     assert len(found[0].message) < 200
     assert found[-1].message.startswith("runner-1: 5 more fields differ from its checkout's:")
 
 
-def test_expectations_round_trip_and_are_written_whole(tmp_path: Any) -> None:
+def test_cold_builds_round_trip_and_are_written_whole(tmp_path: Any) -> None:
     path = tmp_path / "oracle.json"
-    said = {"runner-1": oracle.Expectation("t", {"x": 1}, frozenset({"file a"}))}
+    said = {"runner-1": oracle.ColdBuild("t", {"x": 1}, frozenset({"file a"}))}
     oracle.save(path, said)
     assert oracle.load(path) == said
     assert [p.name for p in tmp_path.iterdir()] == ["oracle.json"]
     assert oracle.load(tmp_path / "none.json") == {}
+
+
+def test_the_oracles_names_are_not_the_catalogs() -> None:
+    """``lab.scenario.Expectation`` is what the catalog expects of a subject; what the oracle
+    says a checkout gives is named apart, in ``lab.oracle`` and in ``lab.check.oracle``."""
+    from lab import oracle as cold
+    from lab import scenario
+
+    public = set(cold.__all__) | {n for n in vars(oracle) if n[:1].isupper()}
+    assert public & set(scenario.__all__) == set()

@@ -145,7 +145,8 @@ def test_each_fact_is_compared(recorded: Recorded, field: str, value: Any, kind:
 def test_a_projects_checkout_is_held_to_what_its_files_say(recorded: Recorded) -> None:
     """A project has no marker, and a field its files leave to the build (None) is the
     oracle's to judge; the rest is compared as for a template: a version, equal as PEP 440
-    compares them, and where the module would import from."""
+    compares them, and where the module would import from. This run recorded no cold build,
+    so no runner is valid: each is unknown for that alone."""
     run = recorded("uv-valid")
     expected = run.identities()
     for runner in expected.values():
@@ -153,7 +154,8 @@ def test_a_projects_checkout_is_held_to_what_its_files_say(recorded: Recorded) -
     expected["runner-1"]["version"] = None
     expected["runner-2"]["version"] = "0.1.0.0"  # 0.1.0 as PEP 440 compares
     run.rewrite_identities(expected)
-    assert check.check(run.root).verdict is Verdict.VALID
+    no_oracle = ["no cold build of its checkout is recorded (oracle.json)"] * 2
+    assert _unjudged(check.check(run.root)) == no_oracle
     expected["runner-2"]["version"] = "0.2"
     expected["runner-1"]["checkout"] = "/elsewhere"
     run.rewrite_identities(expected)
@@ -161,7 +163,13 @@ def test_a_projects_checkout_is_held_to_what_its_files_say(recorded: Recorded) -
     for runner in expected.values():
         runner.update(module=None, version=None)
     run.rewrite_identities(expected)
-    assert check.check(run.root).verdict is Verdict.VALID  # nothing to find: the oracle's
+    assert _unjudged(check.check(run.root)) == no_oracle  # nothing to find: the oracle's
+
+
+def _unjudged(report: check.Judgement) -> list[str]:
+    """Why each runner is unknown, where nothing is invalid."""
+    assert report.violations == [] and report.verdict is Verdict.UNKNOWN
+    return [u.reason.split(": ", 1)[1].split(",")[0] for u in report.unknowns]
 
 
 def _facts_of(runner: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Any:

@@ -85,6 +85,27 @@ def test_uv_and_pip_install_what_a_cold_build_gives(
     assert all("{checkout}" in line for p in expected.installed["pth"].values() for line in p)
 
 
+def test_what_a_readme_says_of_the_runners_path_is_the_runners_checkout_on_both_sides(
+    tmp_path: Path, lab_toolchain: Toolchain, oracle: Oracle
+) -> None:
+    """A readme that names the path where the runner sees its checkout, as a path and as a
+    ``file://`` URL: the runner's probe writes it ``{checkout}``, and so does the oracle,
+    told where the runner sees the tree, though it built a copy elsewhere."""
+    project = tmp_path / "checkout"
+    shutil.copytree(PACKAGES / "static-readme", project)
+    (project / "README.md").write_text(
+        f"# readme-demo\n\nMount it at {project}; docs at file://{project}/docs/index.html.\n"
+    )
+    _pip_install(lab_toolchain, tmp_path / "venv", project)
+    got = _described(tmp_path / "venv", "readme-demo", project)
+    assert got["description"] == (
+        "# readme-demo\n\nMount it at {checkout}; docs at file://{checkout}/docs/index.html.\n"
+    )
+    expected = oracle.expected(project, str(project))
+    assert expected.installed is not None and expected.checkout == str(project)
+    assert differences(expected.installed, got) == []
+
+
 def test_a_stale_install_planted_by_hand_is_caught(
     tmp_path: Path, lab_toolchain: Toolchain, oracle: Oracle
 ) -> None:
@@ -121,14 +142,24 @@ def test_what_no_tree_determines_is_unstable(oracle: Oracle, tmp_path: Path) -> 
 def test_a_failing_build_names_the_tree_the_hook_and_the_backends_last_lines(
     oracle: Oracle, tmp_path: Path
 ) -> None:
+    """One line names the tree, the hook and the backend; the backend's last lines are its
+    detail (``oracle.json`` keeps them), never the line a person reads."""
     project = tmp_path / "failing-backend"
     shutil.copytree(PACKAGES / "failing-backend", project)
     with pytest.raises(OracleError) as raised:
         oracle.expected(project)
     text = str(raised.value)
     assert f"cold build of {project} failed in build_editable (backend failing)" in text
-    assert "--- the backend's last lines ---" in text
-    assert "RuntimeError: the compiler said no" in text  # the backend's own words
+    assert "\n" not in text
+    assert "RuntimeError: the compiler said no" in raised.value.detail  # the backend's words
+
+
+def test_a_tree_it_cannot_copy_is_one_line_naming_the_file(oracle: Oracle, tmp_path: Path) -> None:
+    project = tmp_path / "failing-backend"
+    shutil.copytree(PACKAGES / "failing-backend", project)
+    os.mkfifo(project / "pipe")
+    with pytest.raises(OracleError, match=f"^the oracle cannot copy {project}: {project}/pipe"):
+        oracle.expected(project)
 
 
 @pytest.mark.parametrize(
@@ -162,8 +193,61 @@ def test_a_tree_seen_before_costs_no_build_and_racers_build_once(
     for racer in racers:
         racer.join()
     assert len(said) == 2 and said[0] == said[1]
-    assert len(list((tmp_path / "oracle" / "results").glob("*.json"))) == 1
+    results = tmp_path / "oracle" / "results"
+    assert len([p for p in results.iterdir() if p.is_dir()]) == 1  # its two installs, kept
     assert list((tmp_path / "oracle" / "scratch").iterdir()) == []  # no copy left behind
     shutil.rmtree(tmp_path / "oracle" / "envs")
     assert fresh.expected(project) == said[0]
+    elsewhere = fresh.expected(project, "/src-runner-2")  # another view: described, not built
+    assert elsewhere.installed == said[0].installed
+    assert elsewhere.checkout == "/src-runner-2"
     assert not (tmp_path / "oracle" / "envs").exists()
+
+
+def _environment(oracle: Oracle, project: Path) -> dict[str, str]:
+    """The environment ``env-backend``'s hook saw in the oracle's build of ``project``."""
+    said = oracle.expected(project).installed
+    assert said is not None
+    return dict(line.split("=", 1) for line in said["description"].splitlines())
+
+
+HOST = {  # what a host may hold that steers a backend, and no runner gets
+    "SETUPTOOLS_SCM_PRETEND_VERSION": "9.9",
+    "HATCH_BUILD_HOOKS_ENABLE": "true",
+    "CC": "no-such-cc",
+    "SOURCE_DATE_EPOCH": "0",
+    "PYTHONPATH": "/nowhere",
+}
+
+
+def test_the_hooks_see_the_oracles_environment_and_nothing_of_the_hosts(
+    tmp_path: Path, lab_toolchain: Toolchain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook's environment is an allow-list: PATH (its env's scripts first), a UTF-8
+    locale, a TMPDIR of the build's, the oracle's own HOME, and what the source's runners get
+    for its build; the host's variables never reach it, its HOME neither."""
+    for name, value in HOST.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path / "host-home"))
+    project = tmp_path / "env-backend"
+    shutil.copytree(PACKAGES / "env-backend", project)
+    fresh = Oracle(tmp_path / "oracle", lab_toolchain.wheelhouse, environ={"CARGO_HOME": "/cargo"})
+    seen = _environment(fresh, project)
+    allowed = {"PATH", "LANG", "LC_ALL", "TMPDIR", "HOME", "PIP_CONFIG_FILE", "CARGO_HOME"}
+    assert {n for n in seen if not n.startswith("_PYPROJECT_HOOKS_")} == allowed
+    assert seen["HOME"] == str(tmp_path / "oracle" / "home")
+    assert Path(seen["PATH"].split(":")[0]).parent.parent == tmp_path / "oracle" / "envs"
+    assert (seen["LANG"], seen["LC_ALL"], seen["CARGO_HOME"]) == ("C.UTF-8", "C.UTF-8", "/cargo")
+
+
+def test_the_environment_is_in_the_key(tmp_path: Path, lab_toolchain: Toolchain) -> None:
+    """An oracle whose hooks get another environment never takes another's result."""
+    project = tmp_path / "env-backend"
+    shutil.copytree(PACKAGES / "env-backend", project)
+    said = [
+        _environment(
+            Oracle(tmp_path / "oracle", lab_toolchain.wheelhouse, environ=environ), project
+        )
+        for environ in ({"CARGO_HOME": "/a"}, {"CARGO_HOME": "/b"}, {})
+    ]
+    assert [s.get("CARGO_HOME") for s in said] == ["/a", "/b", None]

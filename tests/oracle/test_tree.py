@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from lab.oracle import _tree
+from lab.oracle import OracleError, _tree
 
 
 def _project(root: Path) -> Path:
@@ -100,3 +101,49 @@ def test_the_copy_is_what_the_digest_covers_and_git_whole(tmp_path: Path) -> Non
     assert not (copied / ".venv").exists() and not (copied / "src/pkg/__pycache__").exists()
     assert (copied / ".git" / "HEAD").is_file() and (copied / "link").is_symlink()
     assert _tree.digest(copied) == _tree.digest(tree)
+
+
+def test_a_file_name_that_is_not_utf8_is_content_as_any_other(tmp_path: Path) -> None:
+    """A POSIX name is bytes: a Latin-1 name is digested and copied, never a crash."""
+    tree = _project(tmp_path / "p")
+    before = _tree.digest(tree)
+    (tree / os.fsdecode(b"caf\xe9.txt")).write_text("x")
+    (tree / "to-it").symlink_to(os.fsdecode(b"caf\xe9.txt"))
+    assert _tree.digest(tree) != before
+    _tree.copy(tree, tmp_path / "copy" / "p")
+    assert _tree.digest(tmp_path / "copy" / "p") == _tree.digest(tree)
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _socket(path: Path) -> None:
+    with socket.socket(socket.AF_UNIX) as bound:
+        bound.bind(str(path))
+
+
+@pytest.mark.parametrize("make", [_fifo, _socket], ids=["fifo", "socket"])
+def test_a_file_that_cannot_be_copied_is_one_line_naming_it(
+    tmp_path: Path, make: Callable[[Path], None]
+) -> None:
+    """Its digest says it is there; a build needs a copy, and the copy says why it cannot."""
+    tree = _project(tmp_path / "p")
+    make(tree / "src" / "x")
+    assert _tree.digest(tree)
+    with pytest.raises(OracleError) as raised:
+        _tree.copy(tree, tmp_path / "copy" / "p")
+    assert "\n" not in str(raised.value)
+    assert str(raised.value).startswith(f"the oracle cannot copy {tree}: {tree}/src/x: ")
+
+
+def test_a_tree_that_cannot_be_read_is_one_line_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(OracleError, match=f"^the oracle cannot read {tmp_path}/none: "):
+        _tree.digest(tmp_path / "none")
+    if os.geteuid() == 0:
+        return  # root reads what its mode forbids
+    tree = _project(tmp_path / "p")
+    (tree / "README.md").chmod(0)
+    with pytest.raises(OracleError) as raised:
+        _tree.digest(tree)
+    assert "\n" not in str(raised.value) and "README.md" in str(raised.value)

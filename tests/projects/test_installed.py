@@ -97,3 +97,23 @@ def test_a_missing_distribution_and_a_second_install(tmp_path: Path) -> None:
         "Demo_Pkg-0.9.dist-info",
         ["demo_pkg-1.0.dist-info"],
     )
+
+
+def test_a_file_url_and_every_place_the_checkout_is_seen_from(tmp_path: Path) -> None:
+    """The oracle describes its copy's install with the runner's view of the checkout too:
+    a readme that names the view says ``{checkout}`` in both descriptions; a ``file://``
+    URL, plain or quoted, is a path as any other."""
+    copy = tmp_path / "scratch" / "my project"
+    sites, scripts = _installed(tmp_path / "venv", copy)
+    quoted = str(copy).replace(" ", "%20")
+    (sites[0] / "demo_pkg-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.4\nName: demo-pkg\nVersion: 1.0\n\n"
+        f"Mount it at /src (not /srcs); docs at file:///src/docs, file://localhost/src/x\n"
+        f"and file://{quoted}/docs, where it was built.\n"
+    )
+    said = installed.describe(sites, scripts, "demo-pkg", str(copy), also=["/src"])
+    assert said["description"] == (
+        "Mount it at {checkout} (not /srcs); docs at file://{checkout}/docs, "
+        "file://localhost{checkout}/x\nand file://{checkout}/docs, where it was built.\n"
+    )
+    assert said["pth"]["_demo.pth"][0] == "{checkout}/src"

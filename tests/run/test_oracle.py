@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,14 +19,19 @@ import pytest
 from lab import scenario
 from lab.check.oracle import load
 from lab.contract import EDITABLE_BUCKET
+from lab.errors import LabError
+from lab.log import logging_to
 from lab.oracle import tree_digest
+from lab.projects.project import open_project
 from lab.result import RunResult
-from lab.run import Lab
+from lab.run import Lab, expect
 from lab.rundir import RunDir
 from lab.runners.local import LocalBackend
 from lab.toolchain import Toolchain
 from lab.vocabulary import Verdict
 from tests.conftest import REPO
+from tests.projects.test_project import PLAIN
+from tests.run.test_project_runs import _run as run_project
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +114,65 @@ def test_the_unsafe_policy_serving_a_stale_install_is_caught(
         "metadata-differs: runner-1: METADATA Summary differs: installed 'planted', its "
         "checkout gives nothing"
     ]
+
+
+def test_a_file_name_that_is_not_utf8_is_judged_as_any_other(tmp_path: Path) -> None:
+    """`cachelab run --project` on a tree with a Latin-1 file name: the oracle digests and
+    copies it as any other (it once ended the run in a traceback)."""
+    project = tmp_path / "plain"
+    shutil.copytree(PLAIN, project)
+    (project / os.fsdecode(b"caf\xe9.txt")).write_text("x")
+    code, result, err = run_project(project, "pip", tmp_path / "runs", "--set", "runners=1")
+    assert "Traceback" not in err
+    assert (code, result["status"], result["verdict"]) == (0, "ok", "valid"), err
+
+
+def test_an_oracle_that_cannot_build_says_one_line_and_records_the_rest(tmp_path: Path) -> None:
+    """The run logs one line; oracle.json keeps the backend's last lines as its detail."""
+    project = tmp_path / "failing-backend"
+    shutil.copytree(PLAIN.parent / "failing-backend", project)
+    code, result, err = run_project(project, "pip", tmp_path / "runs", "--set", "runners=1")
+    assert code == 1 and result["status"] == "failed", err
+    (said,) = [line for line in err.splitlines() if "oracle" in line and "failed" in line]
+    assert said.endswith(
+        "failed in build_editable (backend failing): Backend subprocess exited "
+        "when trying to invoke build_editable"
+    )
+    cold = load(RunDir(tmp_path / "runs" / result["run_id"]).oracle)["runner-1"]
+    assert cold.error is not None and "\n" not in cold.error
+    assert cold.detail is not None and "RuntimeError: the compiler said no" in cold.detail
+
+
+def test_a_project_no_build_can_name_is_one_line_and_the_backends_lines_are_logged(
+    tmp_path: Path, lab_toolchain: Toolchain
+) -> None:
+    project = tmp_path / "legacy"
+    shutil.copytree(PLAIN.parent / "setup-py-only", project)
+    (project / "setup.py").write_text("raise SystemExit('setup.py says no')\n")
+    oracle = expect.oracle_for(lab_toolchain, open_project(project), {})
+    logged: list[str] = []
+    with logging_to(logged.append), pytest.raises(LabError) as raised:
+        expect.named(oracle, open_project(project))
+    assert "\n" not in str(raised.value) and "its files do not name it" in str(raised.value)
+    assert any("setup.py says no" in line for line in logged)
+
+
+def test_a_readme_that_names_where_the_runner_sees_its_checkout_is_no_difference(
+    tmp_path: Path,
+) -> None:
+    """The project's README says where the runner mounts it (the local backend's path for
+    ``/src``), as a path and a ``file://`` URL: the probe writes it ``{checkout}``, and the
+    oracle, told where each runner sees the tree, writes it so too."""
+    runs = tmp_path / "runs"
+    view = RunDir(runs / "any").mount_points / "src"
+    project = tmp_path / "readme"
+    shutil.copytree(PLAIN.parent / "static-readme", project)
+    (project / "README.md").write_text(f"Mount it at {view}; docs: file://{view}/docs.\n")
+    code, result, err = run_project(project, "pip", runs, "--set", "runners=2")
+    assert (code, result["verdict"]) == (0, "valid"), result["violations"] or err
+    said = load(RunDir(runs / result["run_id"]).oracle)
+    assert said["runner-1"].checkout == str(view)
+    assert said["runner-1"].installed is not None
+    assert said["runner-1"].installed["description"] == (
+        "Mount it at {checkout}; docs: file://{checkout}/docs.\n"
+    )

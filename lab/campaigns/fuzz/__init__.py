@@ -97,14 +97,14 @@ def _hit(run_dir: RunDir, runners: Sequence[str]) -> bool | None:
     return any(phase is Phase.HIT for phase in first.values()) if first else None
 
 
-def _cold(run_dir: RunDir) -> recorded.Expectation | None:
+def _cold(run_dir: RunDir) -> recorded.ColdBuild | None:
     """What the oracle said the tree gives; None where it could not say."""
     said = recorded.load(run_dir.oracle)
     first = said[sorted(said)[0]] if said else None
     return None if first is None or first.installed is None else first
 
 
-def _changed(before: recorded.Expectation | None, now: recorded.Expectation | None) -> bool | None:
+def _changed(before: recorded.ColdBuild | None, now: recorded.ColdBuild | None) -> bool | None:
     """Whether two cold builds differ in anything but what no tree determines."""
     if before is None or now is None or before.installed is None or now.installed is None:
         return None
@@ -137,7 +137,7 @@ class _Subject:
             settings.scenario, "cachelab fuzz", subject=subject, project=str(self.part.tree)
         )
         self.edits: list[str] = []
-        self.cold: recorded.Expectation | None = None  # the cold build it last saw
+        self.cold: recorded.ColdBuild | None = None  # the cold build it last saw
 
     def edit(self, index: int) -> str:
         made = str(edits.apply(self.rng, self.part.tree, index))
