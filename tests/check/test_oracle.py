@@ -149,6 +149,23 @@ def test_a_projects_runner_without_a_cold_build_is_unknown(recorded: Recorded) -
     assert [u.runner for u in check.check(run.root).unknowns] == ["runner-1", "runner-2"]
 
 
+def test_a_projects_cold_build_outranks_what_its_files_say(recorded: Recorded) -> None:
+    """An in-tree backend need not build what ``[project]`` says (the fuzzer met one that
+    ignores its dependencies): where the oracle built the checkout, the project's stated
+    version and requirements are not held against the install; its cold build is."""
+    run = recorded(RUN)
+    _as_a_projects(run)
+    identities = run.identities()
+    identities["runner-1"].update(requires=["filelock"], version="9.9")
+    run.rewrite_identities(identities)
+    assert check.check(run.root).verdict is Verdict.VALID
+    run.run_dir.oracle.unlink()  # without it, what the files say is all there is
+    assert {v.kind for v in check.check(run.root).violations} == {
+        Kind.WRONG_REQUIREMENTS,
+        Kind.WRONG_VERSION,
+    }
+
+
 def test_messages_stay_one_line_and_many_differences_are_counted() -> None:
     want = {"metadata": {}, "files": {f"pkg/m{i}.py": {"text": "x"} for i in range(12)}}
     got = {"metadata": {"Summary": ["é" * 500]}, "files": {}}
