@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import subprocess
 import sys
 import zipfile
@@ -19,6 +20,21 @@ from lab.toolchain import Toolchain
 
 if TYPE_CHECKING:
     from lab.refbuilder._env import BuildEnv
+
+# Git without the host's configuration, at a fixed time: one commit has one hash in every
+# clone, hence one VCS version.
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "cachelab",
+    "GIT_AUTHOR_EMAIL": "cachelab@example.invalid",
+    "GIT_COMMITTER_NAME": "cachelab",
+    "GIT_COMMITTER_EMAIL": "cachelab@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
 
 # The interpreter build envs and venvs are made from, as runners pass it.
 BASE_PYTHON = Path(getattr(sys, "_base_executable", sys.executable)).resolve()

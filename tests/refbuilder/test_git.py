@@ -12,23 +12,12 @@ from pathlib import Path
 import pytest
 
 from lab.refbuilder import _git
-
-_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "cachelab",
-    "GIT_AUTHOR_EMAIL": "cachelab@example.invalid",
-    "GIT_COMMITTER_NAME": "cachelab",
-    "GIT_COMMITTER_EMAIL": "cachelab@example.invalid",
-    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
-    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+from tests.refbuilder.conftest import GIT_ENV
 
 
 def git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=_ENV, capture_output=True, text=True, check=True
+        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, check=True
     )
     return proc.stdout
 
@@ -215,7 +204,7 @@ def test_the_search_stops_at_a_file_system_boundary_as_gits(origin: Path) -> Non
     )
     for across, found in (("0", False), ("1", True)):
         env = {
-            **_ENV,
+            **GIT_ENV,
             "GIT_DISCOVERY_ACROSS_FILESYSTEM": across,
             "PYTHONPATH": str(Path(_git.__file__).parents[2]),
         }

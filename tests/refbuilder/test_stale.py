@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email.parser
 import importlib.metadata
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -19,22 +18,11 @@ import pytest
 from lab.refbuilder import Installed, Policy, Request
 from lab.refbuilder._frontend import editable_install
 from tests.conftest import FIXTURES
-from tests.refbuilder.conftest import BASE_PYTHON, RecordedEvents
+from tests.refbuilder.conftest import BASE_PYTHON, GIT_ENV, RecordedEvents
 
 pytestmark = pytest.mark.integration  # real backends build real wheels
 
 PACKAGES = FIXTURES.parent / "packages"
-# One commit for every clone: its hash, hence a VCS version, is the same in both checkouts.
-_GIT_ENV = {
-    "GIT_AUTHOR_NAME": "cachelab",
-    "GIT_AUTHOR_EMAIL": "cachelab@example.invalid",
-    "GIT_COMMITTER_NAME": "cachelab",
-    "GIT_COMMITTER_EMAIL": "cachelab@example.invalid",
-    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
-    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 
 
 @dataclass(frozen=True)
@@ -112,9 +100,7 @@ CASES = [
 
 
 def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **_GIT_ENV}, check=True, capture_output=True
-    )
+    subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True)
 
 
 def _checkout(case: Case, files: dict[str, str], dest: Path, origin: Path) -> Path:
