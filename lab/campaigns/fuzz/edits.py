@@ -139,7 +139,11 @@ def _by_suffix(
 ) -> Callable[[random.Random, Path, str], Edit | None]:
     def edit(rng: random.Random, tree: Path, token: str) -> Edit | None:
         files = [
-            p for p in project_files(tree) if p.suffix in suffixes and p.name != "pyproject.toml"
+            p
+            for p in project_files(tree)
+            if p.suffix in suffixes
+            and p.name not in _CONFIGURATION
+            and not p.name.startswith((*_README, *_LICENSE))  # edits of their own
         ]
         path = _pick(rng, files)
         if path is None:

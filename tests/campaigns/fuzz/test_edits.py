@@ -77,3 +77,12 @@ def test_a_pyproject_edit_adds_only_dependencies_the_wheelhouse_has(tmp_path: Pa
     project = tomllib.loads((tree / "pyproject.toml").read_text())["project"]
     assert set(project["dependencies"]) <= set(edits.DEPENDENCY_POOL)
     assert project["dependencies"]  # some were added
+
+
+def test_a_data_edit_leaves_configuration_alone(tmp_path: Path) -> None:
+    """CMakeLists.txt ends in .txt, but a line appended there breaks the build: no data."""
+    tree = _tree(tmp_path)
+    (tree / "CMakeLists.txt").write_text("project(x)\n")
+    rng = random.Random(0)
+    touched = {edits.KINDS["data-file"](rng, tree, f"t{i}").path for i in range(30)}  # type: ignore[union-attr]
+    assert "CMakeLists.txt" not in touched and "README.md" not in touched
