@@ -182,12 +182,13 @@ def summarize(
     walls = [r.wall_s for r in runners if r.wall_s is not None and r.rc == 0]
     single = min(walls) if walls else None
     longest = max(all_spans, key=lambda s: s.wait_s, default=None)
-    longest_wait = _longest_wait(all_spans, longest)
+    holder = metrics.holder_during(all_spans, longest) if longest is not None else None
+    longest_wait = _longest_wait(longest, holder)
     # A template's build delay is a floor no load lowers; where there is none (a project's
     # build does not sleep), the fastest runner's time.
     delay = scenario.build_delay if scenario.project is None else 0.0
     floor = min(delay, single or 0.0) if delay > 0 else single
-    built = _built_after(events, all_spans, longest, longest_wait, floor)
+    built = _built_after(events, longest, holder, longest_wait, floor)
     return RunResult(
         run_id=run_id,
         scenario=scenario.name,
@@ -214,11 +215,10 @@ def summarize(
 
 
 def _longest_wait(
-    spans: Sequence[metrics.LockSpan], longest: metrics.LockSpan | None
+    longest: metrics.LockSpan | None, holder: metrics.LockSpan | None
 ) -> LockWait | None:
     if longest is None or longest.wait_s <= 0:
         return None
-    holder = metrics.holder_during(spans, longest)
     return LockWait(
         longest.runner, longest.key, _r(longest.wait_s), holder.runner if holder else None
     )
@@ -226,8 +226,8 @@ def _longest_wait(
 
 def _built_after(
     events: list[Event],
-    spans: Sequence[metrics.LockSpan],
     longest: metrics.LockSpan | None,
+    holder: metrics.LockSpan | None,
     wait: LockWait | None,
     one_build_s: float | None,
 ) -> bool | None:
@@ -241,7 +241,6 @@ def _built_after(
     milliseconds."""
     if longest is None or wait is None or not one_build_s:
         return None
-    holder = metrics.holder_during(spans, longest)
     if holder is None or holder.released is None:
         return None
     if holder.hold_s < SERIALIZED_FRACTION * one_build_s:
