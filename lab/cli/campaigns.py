@@ -21,6 +21,7 @@ from lab.nemesis.schedule import Fault
 from lab.projects import template
 from lab.projects.project import open_project
 from lab.result import RunResult
+from lab.run import Lab
 from lab.toolchain import corpus
 
 
@@ -103,7 +104,7 @@ def _demo(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.OK
 
 
-def _fuzz_starts(args: argparse.Namespace, ctx: Context) -> list[tuple[str, Path | None]]:
+def _fuzz_starts(args: argparse.Namespace, lab: Lab) -> list[tuple[str, Path | None]]:
     """What to fuzz, each as (the template or project for people, the project's path)."""
     if [args.template is not None, args.project is not None, args.real].count(True) != 1:
         raise UsageError("fuzz takes a template, --project PATH or --real: one of the three")
@@ -112,12 +113,13 @@ def _fuzz_starts(args: argparse.Namespace, ctx: Context) -> list[tuple[str, Path
         return [(args.template, None)]
     if args.project is not None:  # checked before anything starts
         return [(str(args.project), open_project(args.project).path)]
-    root = ctx.lab(args).toolchain.root
+    root = lab.toolchain.root
     return [(pin.label, corpus.downloaded(root, pin)) for pin in corpus.pins() if not pin.skip]
 
 
 def _fuzz(args: argparse.Namespace, ctx: Context) -> int:
-    starts = _fuzz_starts(args, ctx)
+    lab = ctx.lab(args)  # one backend, chosen and checked once for every project
+    starts = _fuzz_starts(args, lab)
     path = scenario.resolve_path(fuzz.SCENARIO, None)
     subject_names = tuple(options.subject_list(args.subjects))
     codes = []
@@ -135,7 +137,7 @@ def _fuzz(args: argparse.Namespace, ctx: Context) -> int:
             ]
         )
         settings = fuzz.Settings(base, subject_names, args.edits, args.seed, shown, replay)
-        out, done = fuzz.run(ctx.lab(args), settings)
+        out, done = fuzz.run(lab, settings)
         ctx.console.print(out.summary.read_text(), markup=False)
         log(f"saved in {out.path}")
         codes.append(fuzz.exit_code(done))
