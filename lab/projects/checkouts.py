@@ -58,6 +58,14 @@ def delete(checkout: Path, pattern: str) -> list[str]:
     return sorted(target.relative_to(root).as_posix() for target in targets)
 
 
+def _drop_byte_code(module: Path) -> None:
+    """Python takes a module's byte code for current where the source's mtime (in whole
+    seconds) and size match: an edit within the second of the last import, to a source of
+    the same size (a marker of the same length), would import the old code."""
+    for cached in (module.parent / "__pycache__").glob(f"{module.stem}.*.pyc"):
+        cached.unlink(missing_ok=True)
+
+
 def edit(source: Source, checkout: Path, params: Mapping[str, Any]) -> list[str]:
     """Render ``source`` with ``params`` over ``checkout``, writing only the files whose
     content changes (the others keep their times, as an edit in place would); what else is
@@ -78,6 +86,8 @@ def edit(source: Source, checkout: Path, params: Mapping[str, Any]) -> list[str]
             elif target.is_file() and target.read_bytes() == data:
                 continue
             target.write_bytes(data)
+            if target.suffix == ".py":
+                _drop_byte_code(target)
             if os.geteuid() == 0:
                 os.chown(target, owner.st_uid, owner.st_gid, follow_symlinks=False)
             written.append(rel.as_posix())

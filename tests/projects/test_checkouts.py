@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import py_compile
 import shutil
 from pathlib import Path
 
@@ -53,6 +54,22 @@ def test_edit_writes_only_what_changes_and_keeps_build_outputs(tmp_path: Path) -
     assert "2.0" in (checkout / "src" / "uv_demo" / "__about__.py").read_text()
     assert (checkout / "src" / "uv_demo" / "_generated.py").read_text() == "kept"
     assert [p.name for p in tmp_path.iterdir()] == ["checkout"]  # no scratch left
+
+
+def test_an_edit_leaves_no_byte_code_that_would_pass_for_the_new_source(tmp_path: Path) -> None:
+    """Byte code is taken for current where the source's size and mtime (whole seconds)
+    match: an edit to a module of the same size within the second of its last import (the
+    demo's quick edit of a marker) would import the old code."""
+    checkout = _checkout(tmp_path, version="1.0")
+    about = checkout / "src" / "uv_demo" / "__about__.py"
+    compiled = py_compile.compile(str(about), doraise=True)
+    assert compiled is not None
+    cached = Path(compiled)
+    params = {"build_delay": 0, "version_from_file": True, "version": "2.0"}
+    assert checkouts.edit(template.get("hatchling"), checkout, params) == [
+        "src/uv_demo/__about__.py"
+    ]
+    assert not cached.exists()
 
 
 def test_a_delete_that_reaches_outside_removes_nothing(tmp_path: Path) -> None:
